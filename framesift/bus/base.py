@@ -1,0 +1,72 @@
+"""The bus contract shared by every implementation (and by the contract tests)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+Headers = tuple[tuple[str, bytes], ...]
+
+
+@dataclass(frozen=True)
+class Record:
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    value: bytes
+    headers: Headers = ()
+
+    def header(self, name: str) -> bytes | None:
+        return dict(self.headers).get(name)
+
+
+RecordHandler = Callable[[Record], Awaitable[None]]
+
+
+class BusUnavailableError(RuntimeError):
+    """The broker could not be reached, or did not acknowledge a write, after retries."""
+
+
+class Consumer(Protocol):
+    """One member of a consumer group, handling records one at a time per partition."""
+
+    async def run(self) -> None:
+        """Consume until `stop`; raises when a record can neither be handled nor dead-lettered."""
+
+    async def stop(self) -> None:
+        """Stop fetching, let the record in hand finish, commit, return."""
+
+
+class Bus(Protocol):
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def ready(self) -> bool:
+        """True while the bus can accept writes."""
+
+    async def ensure_topics(self, names: Sequence[str]) -> None: ...
+
+    async def publish(self, topic: str, key: str, value: bytes, headers: Headers = ()) -> None:
+        """Durably append one record; raises BusUnavailableError when that is not confirmed."""
+
+    def consumer(
+        self,
+        topics: Sequence[str],
+        group: str,
+        handler: RecordHandler,
+        *,
+        service: str,
+        policy: RetryPolicyLike,
+    ) -> Consumer: ...
+
+
+class RetryPolicyLike(Protocol):
+    max_attempts: int
+
+    def delay(self, attempt: int) -> float: ...
+
+
+Publish = Callable[[str, str, bytes, Headers], Awaitable[None]]

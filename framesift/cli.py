@@ -1,0 +1,199 @@
+"""The `framesift` command: everything a person does by hand."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from framesift.adapters import build_adapters
+from framesift.logs import configure_logging
+from framesift.settings import Settings
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except Exception as exc:  # a bad FRAMESIFT_* value: say which, at boot
+        raise click.ClickException(f"invalid settings: {exc}") from exc
+
+
+@click.group()
+@click.version_option(package_name="framesift")
+def main() -> None:
+    """framesift: turn camera frame streams into a small, clean set of images worth labelling."""
+
+
+async def _serve(settings: Settings, names: list[str]) -> None:
+    from framesift.services_registry import build_runner
+
+    adapters = build_adapters(settings, client_id=f"framesift-{'-'.join(names)}")
+    try:
+        runner = await build_runner(adapters, names)
+        await runner.run()
+    finally:
+        adapters.close()
+
+
+def _run_services(names: list[str]) -> None:
+    settings = _settings()
+    configure_logging(settings.log_level, json_lines=settings.log_json)
+    try:
+        asyncio.run(_serve(settings, names))
+    except Exception as exc:
+        click.echo(f"framesift: {exc}", err=True)
+        sys.exit(1)
+
+
+@main.command()
+def up() -> None:
+    """Every service in one process (embedded default: in-process bus, SQLite, local folder store)."""
+    from framesift.services_registry import SERVICES
+
+    _run_services(list(SERVICES))
+
+
+@main.command()
+@click.argument("service")
+def run(service: str) -> None:
+    """One service as its own process, adapters from settings (for docker-compose and Kubernetes)."""
+    from framesift.services_registry import SERVICES, unknown_service
+
+    if service not in SERVICES:
+        raise click.BadParameter(unknown_service(service), param_hint="SERVICE")
+    _run_services([service])
+
+
+@main.group()
+def cameras() -> None:
+    """Manage cameras and their API keys."""
+
+
+def _registry():
+    from framesift.db import create_schema, make_engine
+    from framesift.services.ingest.cameras import CameraRegistry
+
+    settings = _settings()
+    if settings.database_url is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.sql_url)
+    create_schema(engine)
+    return CameraRegistry(engine)
+
+
+@cameras.command("add")
+@click.argument("camera_id")
+def cameras_add(camera_id: str) -> None:
+    """Create a camera; prints its API key (shown once, stored hashed) as the last word."""
+    from framesift.identifiers import InvalidIdentifierError
+    from framesift.services.ingest.cameras import CameraExistsError
+
+    try:
+        api_key = _registry().add(camera_id)
+    except (InvalidIdentifierError, CameraExistsError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"camera {camera_id} created; its API key (shown only now): {api_key}")
+
+
+@cameras.command("rotate-key")
+@click.argument("camera_id")
+def cameras_rotate(camera_id: str) -> None:
+    """Give a camera a new API key; the old key stops working."""
+    try:
+        api_key = _registry().rotate(camera_id)
+    except (KeyError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"camera {camera_id} has a new API key (shown only now): {api_key}")
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--camera", "camera_id", required=True, help="Camera id the frames belong to.")
+@click.option("--fps", default=2.0, show_default=True, help="Frames per second sampled from videos.")
+@click.option("--url", default=None, help="A running ingest service (http://host:8080); default: this process.")
+@click.option("--api-key", envvar="FRAMESIFT_API_KEY", default=None, help="Camera API key (or FRAMESIFT_API_KEY).")
+@click.option("--restart", is_flag=True, help="Ignore progress from earlier runs.")
+def ingest(path: Path, camera_id: str, fps: float, url: str | None, api_key: str | None, restart: bool) -> None:
+    """Upload a folder of images (recursive) or frames sampled from videos."""
+    from framesift.identifiers import InvalidIdentifierError, validate_camera_id
+
+    try:
+        validate_camera_id(camera_id)
+    except InvalidIdentifierError as exc:
+        raise click.BadParameter(str(exc), param_hint="--camera") from exc
+    if fps <= 0:
+        raise click.BadParameter("must be positive", param_hint="--fps")
+    if url and not api_key:
+        raise click.UsageError("--api-key (or FRAMESIFT_API_KEY) is needed with --url")
+    settings = _settings()
+    configure_logging("WARNING", json_lines=False)
+    try:
+        summary = asyncio.run(_ingest(settings, path, camera_id, fps, url, api_key, restart))
+    except (PermissionError, ConnectionError, LookupError) as exc:
+        raise click.ClickException(f"{exc} (progress is saved; run again to resume)") from exc
+    for line in summary.lines():
+        click.echo(line)
+
+
+async def _ingest(
+    settings: Settings, path: Path, camera_id: str, fps: float, url: str | None, api_key: str | None, restart: bool
+):
+    from tqdm import tqdm
+
+    from framesift.services.ingest.sources import estimate_count, iter_source
+    from framesift.services.ingest.uploader import HttpUploader, InProcessUploader, ProgressLog, Summary
+
+    adapters = None
+    if url:
+        uploader = HttpUploader(url, api_key or "")
+    else:
+        from framesift.services.ingest.bootstrap import ingest_deps
+        from framesift.services.ingest.cameras import CameraRegistry
+
+        adapters = build_adapters(settings)
+        await adapters.start()
+        if not CameraRegistry(adapters.engine).exists(camera_id):
+            raise LookupError(f"unknown camera {camera_id!r}; create it with: framesift cameras add {camera_id}")
+        await adapters.bus.start()
+        uploader = InProcessUploader(ingest_deps(adapters))
+    progress = ProgressLog(settings.data_dir / "ingest-progress", path, camera_id, url or "embedded", fps)
+    if restart:
+        progress.done.clear()
+    summary = Summary()
+    started = time.perf_counter()
+    try:
+        with tqdm(total=estimate_count(path, fps), unit="frame", file=sys.stderr, disable=None) as bar:
+            for item in iter_source(path, fps):
+                bar.update(1)
+                if item.ref in progress.done:
+                    summary.counts["skipped"] += 1
+                    continue
+                outcome = await uploader.upload(camera_id, item)
+                progress.mark(item.ref, outcome)
+                summary.counts[outcome.kind] += 1
+                if outcome.error:
+                    summary.refused[outcome.error] += 1
+                else:
+                    summary.bytes_sent += len(item.data)
+    finally:
+        summary.seconds = time.perf_counter() - started
+        progress.close()
+        await uploader.aclose()
+        if adapters is not None:
+            await adapters.bus.stop()
+            adapters.close()
+    return summary
+
+
+@main.command()
+def topics() -> None:
+    """The topics, their keys and schemas (and each one's dead-letter topic)."""
+    from framesift.topics import TOPICS
+
+    for topic in TOPICS.values():
+        click.echo(
+            f"{topic.name:<18} key={topic.key_field:<14} {topic.message_type.DESCRIPTOR.full_name}  dlq={topic.dlq}"
+        )

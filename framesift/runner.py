@@ -1,0 +1,217 @@
+"""Runs services: their consumers, one HTTP server and one gRPC server, until SIGTERM.
+
+Shutdown order keeps at-least-once: stop taking requests (so uploads in flight finish and
+publish), then stop consumers (the record in hand finishes and is committed), then the bus.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+
+import grpc
+import uvicorn
+from fastapi import APIRouter, FastAPI, Response
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from framesift import metrics
+from framesift.bus.base import Bus, RecordHandler
+from framesift.bus.delivery import RetryPolicy
+from framesift.settings import Settings
+
+log = logging.getLogger(__name__)
+
+ReadinessCheck = Callable[[], Awaitable[bool]]
+GrpcRegistration = Callable[[grpc.aio.Server], str]  # adds a servicer, returns its full service name
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    topics: list[str]
+    group: str
+    handler: RecordHandler
+
+
+@dataclass
+class ServiceUnit:
+    """What one service contributes to a process; built by the service's bootstrap."""
+
+    name: str
+    consumers: list[ConsumerSpec] = field(default_factory=list)
+    routers: list[APIRouter] = field(default_factory=list)
+    grpc_services: list[GrpcRegistration] = field(default_factory=list)
+    readiness: list[ReadinessCheck] = field(default_factory=list)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: the runner owns SIGTERM and the shutdown order."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class ServiceRunner:
+    def __init__(
+        self,
+        settings: Settings,
+        bus: Bus,
+        units: list[ServiceUnit],
+        *,
+        topics: list[str] | None = None,
+        readiness: list[ReadinessCheck] | None = None,
+        grpc_max_message_bytes: int | None = None,
+    ) -> None:
+        self._topics = topics or []
+        self.settings = settings
+        self.bus = bus
+        self.units = units
+        self._readiness = [bus.ready, *(readiness or []), *(c for u in units for c in u.readiness)]
+        self._policy = RetryPolicy(settings.max_attempts, settings.retry_backoff_s, settings.retry_backoff_max_s)
+        self._grpc_max = grpc_max_message_bytes or settings.max_upload_bytes + (1 << 20)
+        self._stop = asyncio.Event()
+        self.serving = asyncio.Event()
+        self.http_port: int | None = None
+        self.grpc_port: int | None = None
+        self._name = "+".join(u.name for u in units) or "framesift"
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def is_ready(self) -> bool:
+        if self._stop.is_set():
+            return False
+        for check in self._readiness:
+            try:
+                if not await check():
+                    return False
+            except Exception:
+                return False
+        return True
+
+    def http_app(self) -> FastAPI:
+        app = FastAPI(title="framesift", version="0.1.0")
+        for unit in self.units:
+            for router in unit.routers:
+                app.include_router(router)
+
+        @app.get("/healthz", include_in_schema=False)
+        async def healthz() -> dict[str, str]:
+            return {"status": "ok"}
+
+        @app.get("/readyz", include_in_schema=False)
+        async def readyz(response: Response) -> dict[str, str]:
+            ready = await self.is_ready()
+            response.status_code = 200 if ready else 503
+            return {"status": "ready" if ready else "not ready"}
+
+        @app.get("/metrics", include_in_schema=False)
+        async def prometheus() -> Response:
+            return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+        return app
+
+    async def _grpc_server(self) -> tuple[grpc.aio.Server, health.aio.HealthServicer]:
+        server = grpc.aio.server(
+            options=[
+                ("grpc.max_receive_message_length", self._grpc_max),
+                ("grpc.max_send_message_length", self._grpc_max),
+            ]
+        )
+        names = [register(server) for unit in self.units for register in unit.grpc_services]
+        health_servicer = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+        reflection.enable_server_reflection(
+            [*names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME], server
+        )
+        self.grpc_port = server.add_insecure_port(f"{self.settings.http_host}:{self.settings.grpc_port}")
+        await server.start()
+        return server, health_servicer
+
+    async def run(self, *, install_signals: bool = True) -> None:
+        loop = asyncio.get_running_loop()
+        if install_signals:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, self.request_stop)
+        await self.bus.start()
+        if self._topics:
+            await self.bus.ensure_topics(self._topics)
+        consumers = [
+            self.bus.consumer(spec.topics, spec.group, spec.handler, service=unit.name, policy=self._policy)
+            for unit in self.units
+            for spec in unit.consumers
+        ]
+        consumer_tasks = [asyncio.create_task(c.run(), name=f"consumer-{i}") for i, c in enumerate(consumers)]
+        http = _Server(
+            uvicorn.Config(
+                self.http_app(),
+                host=self.settings.http_host,
+                port=self.settings.http_port,
+                log_config=None,
+                lifespan="off",
+                timeout_graceful_shutdown=30,
+            )
+        )
+        http_task = asyncio.create_task(http.serve(), name="http")
+        grpc_server, health_servicer = await self._grpc_server()
+        failure: BaseException | None = None
+        try:
+            await self._wait_started(http, http_task)
+            await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+            metrics.READY.labels(self._name).set(1)
+            self.serving.set()
+            log.info(
+                "serving",
+                extra={
+                    "fields": {
+                        "http_port": self.http_port,
+                        "grpc_port": self.grpc_port,
+                        "services": [u.name for u in self.units],
+                    }
+                },
+            )
+            failure = await self._wait_for_stop_or_failure([http_task, *consumer_tasks])
+        finally:
+            metrics.READY.labels(self._name).set(0)
+            await health_servicer.enter_graceful_shutdown()
+            http.should_exit = True
+            await grpc_server.stop(grace=10)
+            with contextlib.suppress(Exception):
+                await http_task
+            for consumer in consumers:
+                await consumer.stop()
+            results = await asyncio.gather(*consumer_tasks, return_exceptions=True)
+            await self.bus.stop()
+            if install_signals:
+                for sig in (signal.SIGTERM, signal.SIGINT):
+                    loop.remove_signal_handler(sig)
+            log.info("stopped", extra={"fields": {"services": [u.name for u in self.units]}})
+        failure = failure or next((r for r in results if isinstance(r, BaseException)), None)
+        if failure is not None:
+            raise RuntimeError(f"{self._name} stopped on a failure: {failure}") from failure
+
+    async def _wait_started(self, http: _Server, http_task: asyncio.Task) -> None:
+        while not http.started:
+            if http_task.done():
+                http_task.result()
+                raise RuntimeError(f"HTTP server did not start on {self.settings.http_port}")
+            await asyncio.sleep(0.01)  # uvicorn exposes no started event; poll its flag
+        self.http_port = http.servers[0].sockets[0].getsockname()[1]
+
+    async def _wait_for_stop_or_failure(self, tasks: list[asyncio.Task]) -> BaseException | None:
+        stop_task = asyncio.create_task(self._stop.wait())
+        done, _ = await asyncio.wait([stop_task, *tasks], return_when=asyncio.FIRST_COMPLETED)
+        stop_task.cancel()
+        for task in done:
+            if task is not stop_task and task.exception() is not None:
+                log.error(
+                    "a task failed; stopping", extra={"fields": {"task": task.get_name()}}, exc_info=task.exception()
+                )
+                return task.exception()
+        return None

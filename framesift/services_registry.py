@@ -1,0 +1,28 @@
+"""Which services exist, and how to compose them into one process."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from framesift.adapters import Adapters
+from framesift.runner import ServiceRunner, ServiceUnit
+from framesift.services.ingest import bootstrap as ingest_bootstrap
+from framesift.topics import all_topic_names
+
+# The pipeline's services in order; a service is listed once it exists.
+SERVICES: dict[str, Callable[[Adapters], ServiceUnit]] = {
+    ingest_bootstrap.NAME: ingest_bootstrap.build,
+}
+
+
+def unknown_service(name: str) -> str:
+    return f"unknown service {name!r}; known: {', '.join(SERVICES)}"
+
+
+async def build_runner(adapters: Adapters, names: list[str]) -> ServiceRunner:
+    for name in names:
+        if name not in SERVICES:
+            raise ValueError(unknown_service(name))
+    await adapters.start()
+    units = [SERVICES[name](adapters) for name in names]
+    return ServiceRunner(adapters.settings, adapters.bus, units, topics=all_topic_names())

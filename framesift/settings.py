@@ -1,0 +1,88 @@
+"""One typed settings object, read from the environment (FRAMESIFT_*) once at start-up.
+
+Handlers never read the environment: entrypoints build a Settings and pass it down.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class BusKind(StrEnum):
+    INPROCESS = "inprocess"
+    KAFKA = "kafka"
+
+
+class StoreKind(StrEnum):
+    LOCAL = "local"
+    S3 = "s3"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FRAMESIFT_", extra="ignore")
+
+    data_dir: Path = Path(".framesift")
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    grpc_port: int = 50051
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    # Message bus.
+    bus: BusKind = BusKind.INPROCESS
+    # KAFKA_BOOTSTRAP_SERVERS is honoured too: it is what Kafka tooling and testcontainers set.
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:9092",
+        validation_alias=AliasChoices("FRAMESIFT_KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS"),
+    )
+    # Idempotent producers need broker support; on for real Kafka, off for brokers without it.
+    kafka_idempotence: bool = True
+    kafka_topic_partitions: Annotated[int, Field(ge=1)] = 6
+    kafka_replication_factor: Annotated[int, Field(ge=1)] = 1
+    kafka_request_timeout_ms: Annotated[int, Field(ge=100)] = 10_000
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+
+    # Delivery: attempts per message before it goes to <topic>.dlq, and the backoff between them.
+    max_attempts: Annotated[int, Field(ge=1)] = 3
+    retry_backoff_s: Annotated[float, Field(ge=0)] = 0.2
+    retry_backoff_max_s: Annotated[float, Field(ge=0)] = 5.0
+    # Publishing retries before a request fails loudly.
+    publish_attempts: Annotated[int, Field(ge=1)] = 3
+
+    # Object store.
+    store: StoreKind = StoreKind.LOCAL
+    s3_endpoint: str = "127.0.0.1:9000"
+    s3_bucket: str = "framesift"
+    s3_secure: bool = True
+    s3_region: str | None = None
+    s3_access_key: SecretStr | None = None
+    s3_secret_key: SecretStr | None = None
+
+    # SQL: SQLite under data_dir unless a URL is given (postgresql+psycopg://... in production).
+    database_url: str | None = None
+
+    # Ingest.
+    max_upload_bytes: Annotated[int, Field(ge=1)] = 20 * 1024 * 1024
+    # Same bytes from the same camera within this window is a retry, not a new frame.
+    dedup_window_s: Annotated[float, Field(ge=0)] = 24 * 3600.0
+
+    @field_validator("data_dir")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @property
+    def sql_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'framesift.db'}"
+
+    @property
+    def objects_dir(self) -> Path:
+        return self.data_dir / "objects"

@@ -1,0 +1,1 @@
+"""The curate service (not built yet; see the issues)."""

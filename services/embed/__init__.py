@@ -1,0 +1,1 @@
+"""The embed service (not built yet; see the issues)."""

@@ -1,0 +1,1 @@
+"""The evaluate service (not built yet; see the issues)."""

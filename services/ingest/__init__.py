@@ -1,0 +1,1 @@
+"""The ingest service: frames from cameras into the object store, announced on frames.ingested."""

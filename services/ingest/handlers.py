@@ -1,0 +1,104 @@
+"""Ingest's use case: one uploaded frame in, stored content-addressed, announced once.
+
+Transport-free: the HTTP route, the gRPC stream and the CLI all call `ingest_frame`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from framesift import metrics
+from framesift.bus.events import EventPublisher
+from framesift.identifiers import frame_object_key, validate_camera_id
+from framesift.store.base import ObjectStore
+from framesift.v1 import frames_pb2
+
+from .ledger import UploadLedger
+from .media import sniff
+
+
+@dataclass(frozen=True)
+class UploadFrame:
+    """Command: store this frame from this camera."""
+
+    camera_id: str
+    data: bytes
+    captured_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class FrameAccepted:
+    frame_id: str
+    camera_id: str
+    sha256: str
+    object_key: str
+    media_type: str
+    size_bytes: int
+    # False when the upload repeated bytes already ingested within the window (no new event).
+    created: bool
+
+
+class FrameTooLargeError(ValueError):
+    pass
+
+
+class NotAnImageError(ValueError):
+    pass
+
+
+@dataclass
+class IngestDeps:
+    store: ObjectStore
+    ledger: UploadLedger
+    publisher: EventPublisher
+    max_upload_bytes: int
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+
+def timestamp(moment: datetime) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromDatetime(moment.astimezone(UTC))
+    return stamp
+
+
+async def ingest_frame(command: UploadFrame, deps: IngestDeps) -> FrameAccepted:
+    camera_id = validate_camera_id(command.camera_id)
+    data = command.data
+    if len(data) > deps.max_upload_bytes:
+        metrics.FRAMES_INGESTED.labels("too_large").inc()
+        raise FrameTooLargeError(f"frame of {len(data)} bytes exceeds the limit of {deps.max_upload_bytes} bytes")
+    media = sniff(data)
+    if media is None:
+        metrics.FRAMES_INGESTED.labels("not_an_image").inc()
+        raise NotAnImageError("the bytes are not a JPEG, PNG, WebP, GIF, BMP, TIFF, AVIF or HEIC image")
+    digest = hashlib.sha256(data).hexdigest()
+    object_key = frame_object_key(camera_id, digest, media.extension)
+    now = deps.clock()
+    claim = await deps.ledger.claim_async(camera_id, digest, now)
+    accepted = FrameAccepted(claim.frame_id, camera_id, digest, object_key, media.mime, len(data), created=claim.new)
+    if not claim.new:
+        metrics.FRAMES_INGESTED.labels("repeat").inc()
+        return accepted
+    # Bytes first, then the event: a consumer never sees a key whose object is missing.
+    await deps.store.put(object_key, data, media.mime)
+    await deps.publisher.publish(
+        frames_pb2.FrameIngested(
+            frame_id=claim.frame_id,
+            camera_id=camera_id,
+            captured_at=timestamp(command.captured_at or claim.received_at),
+            received_at=timestamp(claim.received_at),
+            sha256=digest,
+            size_bytes=len(data),
+            media_type=media.mime,
+            object_key=object_key,
+        )
+    )
+    await deps.ledger.mark_published_async(camera_id, digest, claim.frame_id)
+    metrics.FRAMES_INGESTED.labels("created").inc()
+    metrics.BYTES_INGESTED.inc(len(data))
+    return accepted

@@ -1,0 +1,1 @@
+"""The label service (not built yet; see the issues)."""

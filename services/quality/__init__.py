@@ -1,0 +1,1 @@
+"""The quality service (not built yet; see the issues)."""
