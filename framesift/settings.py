@@ -24,7 +24,7 @@ class StoreKind(StrEnum):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="FRAMESIFT_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="FRAMESIFT_", extra="ignore", populate_by_name=True)
 
     data_dir: Path = Path(".framesift")
     http_host: str = "127.0.0.1"
