@@ -141,7 +141,8 @@ class BusContract:
         await eventually(lambda: handled == [b"before", b"after"] and dead, what="poison dead-lettered")
         assert attempts[b"poison"] == FAST.max_attempts
         letter = dead[0]
-        assert letter.value == b"poison" and letter.key == "cam-1"
+        assert letter.value == b"poison"
+        assert letter.key == "cam-1"
         assert letter.header("trace") == b"abc"  # original headers kept
         assert letter.header(DLQ_ERROR).startswith(b"ValueError: cannot handle poison")
         assert letter.header(DLQ_SERVICE) == b"quality"
