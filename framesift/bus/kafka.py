@@ -67,10 +67,11 @@ class KafkaBus:
         if producer is None:
             return False
         try:
-            await asyncio.wait_for(producer.client.force_metadata_update(), timeout=2)
+            # Resolves to False when no broker answered the metadata request.
+            updated = await asyncio.wait_for(producer.client.force_metadata_update(), timeout=2)
         except (KafkaError, TimeoutError):
             return False
-        return bool(producer.client.cluster.brokers())
+        return bool(updated)
 
     async def ensure_topics(self, names: Sequence[str]) -> None:
         admin = AIOKafkaAdminClient(client_id=self._client_id, **self._options)

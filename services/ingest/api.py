@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import grpc
-from fastapi import APIRouter, Header, HTTPException, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Header, HTTPException, Query, Request, Response
 from pydantic import BaseModel
+from starlette.datastructures import UploadFile
 
 from framesift.identifiers import validate_camera_id
 from framesift.v1 import ingest_pb2, ingest_pb2_grpc
