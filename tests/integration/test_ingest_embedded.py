@@ -118,7 +118,7 @@ async def served(adapters):
 
 
 async def test_http_upload_contract(served, adapters) -> None:
-    runner, client, key = served
+    _runner, client, key = served
     auth = {"Authorization": f"Bearer {key}"}
     data = jpeg(color=(9, 9, 9))
     first = await client.post(
