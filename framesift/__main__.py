@@ -1,0 +1,3 @@
+from framesift.cli import main
+
+main()

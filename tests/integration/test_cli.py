@@ -1,0 +1,88 @@
+"""The framesift command as a person uses it (in-process via click's runner, real SQLite and files)."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from framesift.cli import main
+from framesift.services.ingest.sources import iter_source
+from tests.support.images import jpeg, png
+from tests.support.video import write_video
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch):
+    monkeypatch.setenv("FRAMESIFT_DATA_DIR", str(tmp_path / "data"))
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        return runner.invoke(main, list(args), catch_exceptions=False)
+
+    return invoke
+
+
+def test_cameras_add_prints_the_key_last_and_stores_only_its_hash(cli, tmp_path) -> None:
+    result = cli("cameras", "add", "cam-7")
+    assert result.exit_code == 0
+    key = result.output.strip().split()[-1]
+    assert key.startswith("fsk_")
+    assert len(key) > 40
+    assert key.encode() not in (tmp_path / "data" / "framesift.db").read_bytes()
+    again = cli("cameras", "add", "cam-7")
+    assert again.exit_code != 0
+    assert "already exists" in again.output
+    bad = cli("cameras", "add", "../etc")
+    assert bad.exit_code != 0
+    assert "invalid camera id" in bad.output
+
+
+def test_video_is_sampled_at_the_requested_rate(tmp_path) -> None:
+    video = write_video(tmp_path / "clip.mp4", seconds=3.0, rate=10)
+    items = list(iter_source(video, fps=2))
+    assert [item.ref for item in items] == [f"clip.mp4#{ms}" for ms in (0, 500, 1000, 1500, 2000, 2500)]
+    assert all(item.data.startswith(b"\xff\xd8\xff") for item in items)
+    times = [item.captured_at for item in items]
+    assert [(b - a).total_seconds() for a, b in zip(times, times[1:], strict=False)] == [0.5] * 5
+
+
+def test_ingest_folder_and_video_into_the_embedded_pipeline_is_resumable(cli, tmp_path) -> None:
+    source = tmp_path / "site"
+    (source / "day1").mkdir(parents=True)
+    (source / "day1" / "a.jpg").write_bytes(jpeg(color=(10, 10, 10)))
+    (source / "day1" / "b.png").write_bytes(png(color=(99, 0, 0)))
+    (source / "day1" / "copy-of-a.jpg").write_bytes(jpeg(color=(10, 10, 10)))
+    (source / "notes.txt").write_text("not a frame")
+    write_video(source / "gate.mp4", seconds=2.0, rate=10)
+
+    unknown = cli("ingest", str(source), "--camera", "cam-9")
+    assert unknown.exit_code != 0
+    assert "framesift cameras add cam-9" in unknown.output
+    assert cli("cameras", "add", "cam-9").exit_code == 0
+
+    first = cli("ingest", str(source), "--camera", "cam-9", "--fps", "2")
+    assert first.exit_code == 0, first.output
+    assert "created   6" in first.output  # a, b and 4 video frames
+    assert "repeats   1" in first.output  # copy-of-a
+    assert "not_an_image" in first.output
+    stored = list((tmp_path / "data" / "objects" / "frames" / "cam-9").rglob("*.*"))
+    assert len(stored) == 6
+
+    resumed = cli("ingest", str(source), "--camera", "cam-9", "--fps", "2")
+    assert resumed.exit_code == 0
+    assert "skipped   8" in resumed.output
+    assert "created   0" in resumed.output
+
+
+def test_ingest_validates_its_options(cli, tmp_path) -> None:
+    (tmp_path / "a.jpg").write_bytes(jpeg())
+    assert "invalid camera id" in cli("ingest", str(tmp_path / "a.jpg"), "--camera", "BAD/ID").output
+    needs_key = cli("ingest", str(tmp_path / "a.jpg"), "--camera", "cam-1", "--url", "http://127.0.0.1:1")
+    assert needs_key.exit_code != 0
+    assert "--api-key" in needs_key.output
+
+
+def test_run_refuses_unknown_services(cli) -> None:
+    result = cli("run", "nope")
+    assert result.exit_code != 0
+    assert "unknown service 'nope'" in result.output
