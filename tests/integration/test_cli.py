@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from click.testing import CliRunner
 
@@ -43,7 +45,7 @@ def test_video_is_sampled_at_the_requested_rate(tmp_path) -> None:
     assert [item.ref for item in items] == [f"clip.mp4#{ms}" for ms in (0, 500, 1000, 1500, 2000, 2500)]
     assert all(item.data.startswith(b"\xff\xd8\xff") for item in items)
     times = [item.captured_at for item in items]
-    assert [(b - a).total_seconds() for a, b in zip(times, times[1:], strict=False)] == [0.5] * 5
+    assert [(b - a).total_seconds() for a, b in itertools.pairwise(times)] == [0.5] * 5
 
 
 def test_ingest_folder_and_video_into_the_embedded_pipeline_is_resumable(cli, tmp_path) -> None:

@@ -32,7 +32,8 @@ def assert_cli_verb(args: list[str]) -> None:
     assert command is not main, f"{args} is not a framesift command"
     assert not hasattr(command, "commands"), f"{args} stops at a command group"
     if command.name == "run":
-        assert rest and rest[0] in SERVICES, f"{args}: unknown service"
+        assert rest, f"{args}: run needs a service"
+        assert rest[0] in SERVICES, f"{args}: unknown service"
 
 
 def framesift_services() -> dict[str, dict]:
