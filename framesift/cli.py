@@ -197,3 +197,46 @@ def topics() -> None:
         click.echo(
             f"{topic.name:<18} key={topic.key_field:<14} {topic.message_type.DESCRIPTOR.full_name}  dlq={topic.dlq}"
         )
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per file on stdout, in input order.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1), help="Processes decoding files.")
+def scan(path: Path, as_json: bool, workers: int) -> None:
+    """Run the quality checks over a folder (recursive) without any server.
+
+    Thresholds come from the same FRAMESIFT_QUALITY__* settings as the service.
+    """
+    import json
+
+    from tqdm import tqdm
+
+    from framesift.services.quality.scan import ScanSummary, image_files
+    from framesift.services.quality.scan import scan as scan_files
+
+    settings = _settings()
+    summary = ScanSummary()
+    files = image_files(path, summary)
+    items = scan_files(files, settings.quality, workers=workers, summary=summary)
+    if as_json:
+        for item in items:
+            click.echo(json.dumps(item.as_json(), sort_keys=False))
+    else:
+        for _ in tqdm(items, total=len(files), unit="img", file=sys.stderr):
+            pass
+    _print_scan_summary(summary, err=as_json)
+
+
+def _print_scan_summary(summary, *, err: bool) -> None:
+    lines = [
+        f"scanned    {summary.files} images in {summary.seconds:.1f} s ({summary.images_per_s:.1f} images/s)",
+        f"kept       {summary.kept}",
+        f"rejected   {summary.rejected} ({summary.reduction_pct:.1f} % reduction)",
+    ]
+    for reason, count in sorted(summary.reasons.items(), key=lambda item: (-item[1], item[0])):
+        lines.append(f"  {reason:<17} {count}")
+    if summary.skipped:
+        lines.append(f"skipped    {summary.skipped} files without an image suffix")
+    for line in lines:
+        click.echo(line, err=err)

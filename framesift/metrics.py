@@ -16,3 +16,6 @@ READY = Gauge("framesift_ready", "1 while the service reports ready", ["service"
 
 FRAMES_INGESTED = Counter("framesift_frames_ingested_total", "Upload outcomes", ["outcome"])
 BYTES_INGESTED = Counter("framesift_bytes_ingested_total", "Bytes of newly stored frames")
+
+QUALITY_DECISIONS = Counter("framesift_quality_frames_total", "Quality decisions", ["outcome"])
+QUALITY_REASONS = Counter("framesift_quality_reasons_total", "Reject reasons given by quality", ["reason"])

@@ -7,11 +7,13 @@ from collections.abc import Callable
 from framesift.adapters import Adapters
 from framesift.runner import ServiceRunner, ServiceUnit
 from framesift.services.ingest import bootstrap as ingest_bootstrap
+from framesift.services.quality import bootstrap as quality_bootstrap
 from framesift.topics import all_topic_names
 
 # The pipeline's services in order; a service is listed once it exists.
 SERVICES: dict[str, Callable[[Adapters], ServiceUnit]] = {
     ingest_bootstrap.NAME: ingest_bootstrap.build,
+    quality_bootstrap.NAME: quality_bootstrap.build,
 }
 
 

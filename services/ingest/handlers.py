@@ -15,11 +15,11 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from framesift import metrics
 from framesift.bus.events import EventPublisher
 from framesift.identifiers import frame_object_key, validate_camera_id
+from framesift.media import sniff
 from framesift.store.base import ObjectStore
 from framesift.v1 import frames_pb2
 
 from .ledger import UploadLedger
-from .media import sniff
 
 
 @dataclass(frozen=True)

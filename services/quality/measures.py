@@ -1,0 +1,168 @@
+"""The per-frame metrics, all computed from the grey working image of `decoding`.
+
+Every metric is on a fixed, documented scale so that a threshold means the same thing for every
+camera; the thresholds themselves live in `rules`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from PIL import Image
+
+# Contrast is measured on a thumbnail this many pixels across: block averages remove sensor
+# noise and JPEG ringing, so what is left is scene structure.
+_THUMBNAIL_SIDE = 60
+# Edge blur: pixels either side of an edge that its contrast is measured over, the weakest
+# gradient (of the 0..1 stretched image) that counts as an edge, and the value reported when
+# there is no edge at all.
+_EDGE_REACH = 6
+_MIN_EDGE = 0.02
+_BLUR_CAP = 8.0
+_SQRT_2PI = float(np.sqrt(2 * np.pi))
+_HASH_SIDE = 32
+_HASH_LOW = 8
+
+
+@dataclass(frozen=True)
+class FrameMetrics:
+    width: int
+    height: int
+    aspect_ratio: float  # long side / short side, >= 1
+    brightness: float  # mean luma (Rec. 601), 0..1
+    luma_p01: float  # luma percentiles, 0..1
+    luma_p05: float
+    luma_p50: float
+    luma_p99: float
+    clipped_fraction: float  # share of pixels at luma >= 250/255 (burnt out)
+    contrast: float  # p99 - p1 of the denoised thumbnail's luma, 0..1
+    entropy: float  # of the 256-bin luma histogram, bits (0..8)
+    edge_blur_px: float  # estimated blur sigma of the sharpest edges, working pixels (sharp: ~1)
+
+    def as_dict(self) -> dict[str, float]:
+        return {name: float(value) for name, value in asdict(self).items()}
+
+
+def measure(grey: np.ndarray, width: int, height: int) -> FrameMetrics:
+    """Metrics of a uint8 grey working image; width and height are the frame's full size."""
+    pixels = grey.size
+    histogram = np.bincount(grey.ravel(), minlength=256)
+    cumulative = np.cumsum(histogram)
+    p01, p05, p50, p99 = (_percentile(cumulative, q) for q in (0.01, 0.05, 0.50, 0.99))
+    probabilities = histogram[histogram > 0] / pixels
+    return FrameMetrics(
+        width=width,
+        height=height,
+        aspect_ratio=max(width, height) / max(1, min(width, height)),
+        brightness=float(np.dot(histogram, np.arange(256)) / (255.0 * pixels)),
+        luma_p01=p01,
+        luma_p05=p05,
+        luma_p50=p50,
+        luma_p99=p99,
+        clipped_fraction=float(histogram[250:].sum() / pixels),
+        contrast=_contrast(grey),
+        entropy=float(-(probabilities * np.log2(probabilities)).sum()) + 0.0,  # never -0.0
+        edge_blur_px=_edge_blur(grey, p01, p99),
+    )
+
+
+def _percentile(cumulative: np.ndarray, q: float) -> float:
+    """Luma (0..1) below which a fraction q of the pixels lie, from the cumulative histogram."""
+    return float(np.searchsorted(cumulative, q * cumulative[-1], side="left")) / 255.0
+
+
+def _contrast(grey: np.ndarray) -> float:
+    height, width = grey.shape
+    factor = max(1, min(min(height, width) // 16, max(height, width) // _THUMBNAIL_SIDE))
+    thumbnail = Image.fromarray(grey, "L").reduce(factor) if factor > 1 else Image.fromarray(grey, "L")
+    low, high = np.percentile(np.asarray(thumbnail), (1, 99))
+    return float(high - low) / 255.0
+
+
+def _edge_blur(grey: np.ndarray, low: float, high: float) -> float:
+    """Estimated Gaussian blur (sigma, in working pixels) of the frame's sharpest edges.
+
+    A blurred step edge of contrast C has a peak gradient of C / (sigma * sqrt(2 pi)); so at
+    the strongest gradients, local contrast / gradient / sqrt(2 pi) estimates sigma. A sharp
+    edge reads 0.8-1 px. Measured along rows and along columns, the larger is reported, so
+    motion blur (edges smeared one way only) counts; using only the strongest edges means a
+    sharp subject before a defocused background is sharp. The ratio does not change when the
+    image is stretched, so only the edge floor is scaled to the frame's p1..p99 luma range.
+    """
+    min_edge = _MIN_EDGE * max(high - low, 1.0 / 255.0) * 255.0
+    return max(_blur_along(grey, 1, min_edge), _blur_along(grey, 0, min_edge))
+
+
+def _blur_along(g: np.ndarray, axis: int, min_edge: float) -> float:
+    if g.shape[axis] < 2 * _EDGE_REACH + 3:
+        return _BLUR_CAP
+    # Central difference (x2, as |a - b| in uint8 without overflow): index i is centred on pixel i + 1.
+    a, b = (g[:, 2:], g[:, :-2]) if axis == 1 else (g[2:, :], g[:-2, :])
+    gradient = np.maximum(a, b) - np.minimum(a, b)
+    flat = gradient.ravel()
+    # The strongest 0.5 % of gradients, found from a strided sample (a full sort costs more).
+    sample = flat[:: max(1, flat.size // 8192)]
+    rank = int(sample.size * 0.995)
+    cut = max(int(np.partition(sample, rank)[rank]), int(np.ceil(2 * min_edge)), 1)
+    strongest = np.flatnonzero(flat >= cut)
+    if strongest.size == 0:
+        return _BLUR_CAP
+    rows, cols = np.divmod(strongest, gradient.shape[1])
+    offsets = np.arange(-_EDGE_REACH, _EDGE_REACH + 1)
+    if axis == 1:
+        window = g[rows[:, None], np.clip(cols[:, None] + 1 + offsets, 0, g.shape[1] - 1)]
+    else:
+        window = g[np.clip(rows[:, None] + 1 + offsets, 0, g.shape[0] - 1), cols[:, None]]
+    spread = (window.max(axis=1) - window.min(axis=1)) / (0.5 * flat[strongest].astype(np.float32))
+    return min(float(np.median(spread)) / _SQRT_2PI, _BLUR_CAP)
+
+
+def _dct_matrix(n: int) -> np.ndarray:
+    k = np.arange(n)[:, None]
+    x = np.arange(n)[None, :]
+    matrix = np.cos(np.pi * (2 * x + 1) * k / (2 * n)) * np.sqrt(2.0 / n)
+    matrix[0] /= np.sqrt(2.0)
+    return matrix
+
+
+_DCT = _dct_matrix(_HASH_SIDE)
+
+
+# Central crops hashed besides the whole frame (fraction cut from each side). pHash moves by
+# 8-12 of 64 bits when 3-5 % is cut from each side; hashing the frame's centre as well makes a
+# cropped copy land next to its original (and the original next to an earlier cropped copy).
+CROP_MARGINS = (0.04, 0.08)
+HASHES_PER_FRAME = 1 + len(CROP_MARGINS)
+
+
+def perceptual_hashes(grey: np.ndarray) -> tuple[int, ...]:
+    """The pHash of the whole frame, then of its central crops (CROP_MARGINS)."""
+    image = Image.fromarray(grey, "L")
+    factor = min(image.size) // (2 * _HASH_SIDE)
+    if factor > 1:  # a cheap integer reduction first: the hash needs no more than 64 px
+        image = image.reduce(factor)
+    width, height = image.size
+    hashes = [_hash_of(image, None)]
+    for margin in CROP_MARGINS:
+        dx, dy = width * margin, height * margin
+        hashes.append(_hash_of(image, (dx, dy, width - dx, height - dy)))
+    return tuple(hashes)
+
+
+def perceptual_hash(grey: np.ndarray) -> int:
+    """64-bit DCT perceptual hash (the pHash of Zauner 2010, as imagehash computes it).
+
+    32x32 thumbnail, 2-D DCT, the 8x8 lowest frequencies compared with their median;
+    bit 63 is the DC term. Robust to re-encoding, resizing and brightness shifts.
+    """
+    return _hash_of(Image.fromarray(np.ascontiguousarray(grey), "L"), None)
+
+
+def _hash_of(image: Image.Image, box: tuple[float, float, float, float] | None) -> int:
+    # A box filter is enough before a DCT that keeps only the lowest 8x8 frequencies.
+    small = image.resize((_HASH_SIDE, _HASH_SIDE), Image.Resampling.BOX, box=box)
+    pixels = np.asarray(small, dtype=np.float64)
+    low = (_DCT @ pixels @ _DCT.T)[:_HASH_LOW, :_HASH_LOW]
+    bits = (low > np.median(low)).ravel()
+    return int.from_bytes(np.packbits(bits).tobytes(), "big")
