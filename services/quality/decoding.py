@@ -52,7 +52,9 @@ def decode(data: bytes) -> DecodedFrame:
                 grey = _to_grey(image)
     except CorruptFrameError:
         raise
-    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombWarning) as exc:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise CorruptFrameError("too_large", str(exc)) from exc
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise CorruptFrameError("undecodable", str(exc) or type(exc).__name__) from exc
     return DecodedFrame(media=media, width=width, height=height, grey=_working_size(grey))
 

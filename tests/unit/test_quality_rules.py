@@ -1,0 +1,101 @@
+"""Each gate at its threshold (passes) and just beyond it (fails); blur only judged where it can be."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from framesift.services.quality.measures import FrameMetrics
+from framesift.services.quality.rules import Reason, image_reasons
+from framesift.settings import QualityThresholds
+from framesift.v1 import frames_pb2
+
+LIMITS = QualityThresholds()
+HEALTHY = FrameMetrics(
+    width=1920,
+    height=1080,
+    aspect_ratio=1920 / 1080,
+    brightness=0.45,
+    luma_p01=0.02,
+    luma_p05=0.06,
+    luma_p50=0.45,
+    luma_p99=0.95,
+    clipped_fraction=0.01,
+    contrast=0.8,
+    entropy=7.4,
+    edge_blur_px=1.0,
+)
+EPS = 1e-6
+
+
+def reasons(**changes) -> list[Reason]:
+    return image_reasons(dataclasses.replace(HEALTHY, **changes), LIMITS)
+
+
+def test_a_healthy_frame_passes() -> None:
+    assert reasons() == []
+
+
+@pytest.mark.parametrize(
+    ("field", "at", "beyond", "reason"),
+    [
+        ("luma_p99", LIMITS.dark_luma_p99, LIMITS.dark_luma_p99 - EPS, Reason.DARK),
+        ("luma_p50", LIMITS.overexposed_luma_p50, LIMITS.overexposed_luma_p50 + EPS, Reason.OVEREXPOSED),
+        (
+            "clipped_fraction",
+            LIMITS.overexposed_clipped_fraction,
+            LIMITS.overexposed_clipped_fraction + EPS,
+            Reason.OVEREXPOSED,
+        ),
+        ("contrast", LIMITS.low_information_contrast, LIMITS.low_information_contrast - EPS, Reason.LOW_INFORMATION),
+        ("edge_blur_px", LIMITS.blurry_edge_px, LIMITS.blurry_edge_px + EPS, Reason.BLURRY),
+        ("aspect_ratio", LIMITS.max_aspect_ratio, LIMITS.max_aspect_ratio + EPS, Reason.ODD_SIZE),
+    ],
+)
+def test_each_threshold_passes_at_and_fails_beyond(field: str, at: float, beyond: float, reason: Reason) -> None:
+    assert reasons(**{field: at}) == []
+    assert reasons(**{field: beyond}) == [reason]
+
+
+def test_short_side_threshold_in_whole_pixels() -> None:
+    side = LIMITS.min_side_px
+    assert reasons(width=side * 2, height=side, aspect_ratio=2.0) == []
+    assert reasons(width=side * 2, height=side - 1, aspect_ratio=2.0) == [Reason.ODD_SIZE]
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"luma_p99": 0.1}, [Reason.DARK]),
+        ({"luma_p50": 0.95}, [Reason.OVEREXPOSED]),
+        ({"contrast": 0.01}, [Reason.LOW_INFORMATION]),
+    ],
+)
+def test_blur_is_not_judged_where_exposure_or_emptiness_hides_the_edges(changes, expected) -> None:
+    assert reasons(edge_blur_px=6.0, **changes) == expected
+
+
+def test_every_applicable_reason_is_listed() -> None:
+    assert reasons(width=100, height=20, aspect_ratio=5.0, luma_p99=0.1, contrast=0.01) == [
+        Reason.ODD_SIZE,
+        Reason.DARK,
+        Reason.LOW_INFORMATION,
+    ]
+
+
+def test_reasons_map_one_to_one_onto_the_proto_enum() -> None:
+    values = {reason.to_proto() for reason in Reason}
+    assert values == set(frames_pb2.RejectReason.values()) - {frames_pb2.REJECT_REASON_UNSPECIFIED}
+    assert all(Reason.from_proto(reason.to_proto()) is reason for reason in Reason)
+
+
+def test_thresholds_come_from_the_environment(monkeypatch) -> None:
+    from framesift.settings import Settings
+
+    monkeypatch.setenv("FRAMESIFT_QUALITY__BLURRY_EDGE_PX", "3.5")
+    monkeypatch.setenv("FRAMESIFT_DEDUP_SCOPE", "global")
+    settings = Settings()
+    assert settings.quality.blurry_edge_px == 3.5
+    assert settings.quality.dark_luma_p99 == LIMITS.dark_luma_p99
+    assert settings.dedup_scope == "global"
