@@ -21,6 +21,10 @@ class Adapters:
 
     async def start(self) -> None:
         """Prepare storage; the bus is started by the runner that owns its lifetime."""
+        # Every service's tables, whichever services this process runs: a command that only
+        # feeds the pipeline (framesift ingest) still needs the tables of those downstream.
+        import framesift.services_registry  # noqa: F401
+
         await self.store.start()
         create_schema(self.engine)
 

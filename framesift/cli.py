@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import click
@@ -141,9 +143,7 @@ def ingest(path: Path, camera_id: str, fps: float, url: str | None, api_key: str
 async def _ingest(
     settings: Settings, path: Path, camera_id: str, fps: float, url: str | None, api_key: str | None, restart: bool
 ):
-    from tqdm import tqdm
-
-    from framesift.services.ingest.sources import estimate_count, iter_source
+    from framesift.bus.inprocess import InProcessBus
     from framesift.services.ingest.uploader import HttpUploader, InProcessUploader, ProgressLog, Summary
 
     adapters = None
@@ -165,27 +165,71 @@ async def _ingest(
     summary = Summary()
     started = time.perf_counter()
     try:
-        with tqdm(total=estimate_count(path, fps), unit="frame", file=sys.stderr, disable=None) as bar:
-            for item in iter_source(path, fps):
-                bar.update(1)
-                if item.ref in progress.done:
-                    summary.counts["skipped"] += 1
-                    continue
-                outcome = await uploader.upload(camera_id, item)
-                progress.mark(item.ref, outcome)
-                summary.counts[outcome.kind] += 1
-                if outcome.error:
-                    summary.refused[outcome.error] += 1
-                else:
-                    summary.bytes_sent += len(item.data)
+        async with contextlib.AsyncExitStack() as stack:
+            pipeline = None
+            if adapters is not None and isinstance(adapters.bus, InProcessBus):
+                # Nothing else reads this process's in-memory bus: run the rest of the pipeline here.
+                pipeline = await stack.enter_async_context(_downstream(adapters))
+            try:
+                await _upload_all(uploader, progress, summary, path, camera_id, fps)
+                if pipeline is not None:
+                    await pipeline.drain()  # every frame judged before the command ends
+                    summary.verdicts = _verdicts(adapters.bus)
+            finally:
+                summary.seconds = time.perf_counter() - started
+                progress.close()
+                await uploader.aclose()
     finally:
-        summary.seconds = time.perf_counter() - started
-        progress.close()
-        await uploader.aclose()
         if adapters is not None:
             await adapters.bus.stop()
             adapters.close()
     return summary
+
+
+def _downstream(adapters):
+    """The embedded pipeline after ingest (consumers only, no network servers)."""
+    from framesift.bus.delivery import RetryPolicy
+    from framesift.pipeline import EmbeddedPipeline
+    from framesift.services_registry import SERVICES
+
+    units = [build(adapters) for name, build in SERVICES.items() if name != "ingest"]
+    settings = adapters.settings
+    policy = RetryPolicy(settings.max_attempts, settings.retry_backoff_s, settings.retry_backoff_max_s)
+    return EmbeddedPipeline(adapters.bus, units, policy)
+
+
+def _verdicts(bus) -> Counter[str]:
+    """Quality's verdicts published in this process: 'kept' and one count per reject reason."""
+    from framesift.codec import decode
+    from framesift.services.quality.rules import Reason
+    from framesift.topics import FRAMES_CHECKED, FRAMES_REJECTED
+
+    counts: Counter[str] = Counter(kept=len(bus.records(FRAMES_CHECKED.name)))
+    for record in bus.records(FRAMES_REJECTED.name):
+        event = decode(FRAMES_REJECTED, record.value, record.headers)
+        counts["rejected"] += 1
+        counts.update(Reason.from_proto(reason).value for reason in event.reasons)
+    return counts
+
+
+async def _upload_all(uploader, progress, summary, path: Path, camera_id: str, fps: float) -> None:
+    from tqdm import tqdm
+
+    from framesift.services.ingest.sources import estimate_count, iter_source
+
+    with tqdm(total=estimate_count(path, fps), unit="frame", file=sys.stderr, disable=None) as bar:
+        for item in iter_source(path, fps):
+            bar.update(1)
+            if item.ref in progress.done:
+                summary.counts["skipped"] += 1
+                continue
+            outcome = await uploader.upload(camera_id, item)
+            progress.mark(item.ref, outcome)
+            summary.counts[outcome.kind] += 1
+            if outcome.error:
+                summary.refused[outcome.error] += 1
+            else:
+                summary.bytes_sent += len(item.data)
 
 
 @main.command()

@@ -133,6 +133,8 @@ class Summary:
     refused: Counter[str] = field(default_factory=Counter)
     bytes_sent: int = 0
     seconds: float = 0.0
+    # Verdicts of the embedded pipeline ('kept', 'rejected', one count per reason); empty with --url.
+    verdicts: Counter[str] = field(default_factory=Counter)
 
     @property
     def uploaded(self) -> int:
@@ -150,4 +152,8 @@ class Summary:
         lines.append(
             f"{self.uploaded} frames, {self.bytes_sent / 1e6:.1f} MB in {self.seconds:.1f} s ({rate:.1f} frames/s)"
         )
+        if self.verdicts:
+            lines.append(f"quality   kept {self.verdicts['kept']}, rejected {self.verdicts['rejected']}")
+            reasons = {k: v for k, v in self.verdicts.items() if k not in ("kept", "rejected")}
+            lines += [f"  {reason:<18}{count}" for reason, count in sorted(reasons.items())]
         return lines

@@ -69,6 +69,9 @@ def test_ingest_folder_and_video_into_the_embedded_pipeline_is_resumable(cli, tm
     assert "not_an_image" in first.output
     stored = list((tmp_path / "data" / "objects" / "frames" / "cam-9").rglob("*.*"))
     assert len(stored) == 6
+    # The rest of the embedded pipeline ran in the same process: every frame was judged.
+    assert "quality   kept 0, rejected 6" in first.output  # tiny test frames: all odd-sized
+    assert "  odd_size          6" in first.output
 
     resumed = cli("ingest", str(source), "--camera", "cam-9", "--fps", "2")
     assert resumed.exit_code == 0
