@@ -32,8 +32,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from bench.quality_set import build, write
-from bench.realimages import video_frames
+from bench.quality_set import build, faulty_versions, jpeg_bytes, near_duplicates, write
+from bench.realimages import held_out_photographs, video_frames
 from framesift.services.quality.hamming import HammingIndex, popcount64
 from framesift.services.quality.scan import scan
 from framesift.settings import QualityThresholds
@@ -176,6 +176,49 @@ def accuracy_table(truth: Predictions, results: dict[str, Predictions]) -> list[
     return lines
 
 
+def held_out_table(folder: Path) -> list[str]:
+    """The same fault recipes on photographs never used to choose a threshold; per reason, hits / cases.
+
+    Each case is scanned on its own (a faulty version with nothing before it; a near-duplicate
+    right after its original). Faulty versions must get exactly their reason; a near-duplicate
+    must be found, and any other reason it also gets is listed (a crop of a 128 px photo is
+    also odd-sized).
+    """
+    import random
+
+    tally: dict[str, list[int]] = {}
+    extras: list[str] = []
+
+    def check(reason: str, paths: list[Path], expected: set[str]) -> None:
+        got = set(list(scan(paths, QualityThresholds()))[-1].reasons)
+        hit = expected <= got if reason == "near_duplicate" else got == expected
+        if hit and got != expected:
+            extras.append(f"{paths[-1].stem}: also {', '.join(sorted(got - expected))}")
+        hits = tally.setdefault(reason, [0, 0])
+        hits[0] += hit
+        hits[1] += 1
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(7)
+    for photo in held_out_photographs():
+        original = folder / f"{photo.name}.jpg"
+        original.write_bytes(jpeg_bytes(photo.image))
+        check("clean (no reason)", [original], set())
+        for i, (reason, version) in enumerate(faulty_versions(photo.image)):
+            path = folder / f"{photo.name}-{reason}-{i}.jpg"
+            path.write_bytes(jpeg_bytes(version))
+            check(reason, [path], {reason})
+        for label, version in near_duplicates(photo, rng):
+            path = folder / f"{photo.name}-{label}.jpg"
+            path.write_bytes(jpeg_bytes(version))
+            check("near_duplicate", [original, path], {"near_duplicate"})
+    names = ", ".join(p.name for p in held_out_photographs())
+    lines = [f"held-out photographs ({names}): framesift gets exactly the expected reasons in"]
+    lines += [f"  {reason:<20} {hits}/{total}" for reason, (hits, total) in tally.items()]
+    lines += [f"    {extra}" for extra in extras]
+    return lines
+
+
 # --- speed -----------------------------------------------------------------------------------
 
 
@@ -279,7 +322,8 @@ def index_table(count: int, queries: int = 2000) -> list[str]:
     mih = timed(lambda probe: index.nearest(probe, 8), probes)
     scan_times = timed(linear, probes[:100])
     return [
-        f"{count:,} random 64-bit hashes, radius 8 (inserted in {build_s:.1f} s)",
+        f"{count:,} random 64-bit hashes, radius 8 (inserted in {build_s:.1f} s, {index.nbytes / 2**20:.0f} MiB;"
+        f" the hashes alone: {hashes.nbytes / 2**20:.0f} MiB)",
         f"{'method':<28} {'p50 us':>9} {'p99 us':>9}",
         f"{'multi-index hashing':<28} {np.percentile(mih, 50):>9.0f} {np.percentile(mih, 99):>9.0f}",
         f"{'linear scan (numpy)':<28} {np.percentile(scan_times, 50):>9.0f} {np.percentile(scan_times, 99):>9.0f}",
@@ -345,9 +389,17 @@ def main() -> None:
             f"  CleanVision's {len(false_near)} false near-duplicates: {among_rejected} are look-alikes among frames"
             " rejected for another reason (framesift does not compare those)"
         )
+        false_dup = [p for p, r in imagededup.items() if r and not truth[p] & {"exact_duplicate", "near_duplicate"}]
+        print(
+            f"  imagededup's {len(false_dup)} false duplicates: {sum(1 for p in false_dup if truth[p])} are"
+            " look-alikes among frames rejected for another reason"
+        )
         wrong = {p: sorted(framesift[p] ^ truth[p]) for p in map(str, paths) if framesift[p] != truth[p]}
         listed = f": {json.dumps(wrong)}" if wrong else ""
         print(f"  framesift disagrees with the labels on {len(wrong)} files{listed}")
+
+        print()
+        print("\n".join(held_out_table(work / "held-out")))
 
         print(f"\nspeed on {args.frames} real 1920x1080 JPEG frames (quality 90)")
         print("\n".join(speed_table(hd_frames(work / "hd", args.frames))))

@@ -4,7 +4,8 @@ Every original is used in one role only, so that labels cannot overlap by accide
   clean     kept as is (some saved as PNG under a .jpg name: a wrong extension is not corrupt),
             plus an exact copy, near-duplicates (re-encoded, resized, cropped, brightness-shifted,
             or the next frames of the same video) and one corrupt copy each
-  blurry    Gaussian blur of 0.6 %, 1 % and 1.6 % of the long side; plus a real motion-blurred photo
+  blurry    Gaussian blur of 0.6 %, 1 % and 1.6 % of the long side (at least 2.5 px); plus a real
+            motion-blurred photo
   dark      exposure lowered (in linear light) until the brightest 1 % sits at 0.20, 0.14 or 0.09
   overexposed  exposure raised until the median pixel sits at 0.85, 0.90 or 0.95
   odd_size  a thumbnail (short side 64), a 6:1 strip and a 1:5 strip
@@ -88,7 +89,8 @@ def exposed_to(image: Image.Image, percentile: float, target: float) -> Image.Im
 
 
 def blurred(image: Image.Image, fraction: float) -> Image.Image:
-    return image.filter(ImageFilter.GaussianBlur(max(1.5, fraction * max(image.size))))
+    # Never under 2.5 px: on a small image a fraction of the side would be a barely visible blur.
+    return image.filter(ImageFilter.GaussianBlur(max(2.5, fraction * max(image.size))))
 
 
 def corrupt_copy(kind: str, image: Image.Image) -> bytes:
@@ -128,6 +130,18 @@ def near_duplicates(original: RealImage, rng: random.Random) -> list[tuple[str, 
     variants.append(("cropped", image.crop(box)))
     variants.append(("brighter" if rng.random() < 0.5 else "darker", exposed(image, rng.choice((0.3, -0.3)))))
     return variants[:4]
+
+
+def faulty_versions(image: Image.Image, only: str | None = None) -> list[tuple[str, Image.Image]]:
+    """(reason, version) for the blurred, darkened and overexposed versions of a photo."""
+    versions: list[tuple[str, Image.Image]] = []
+    if only in (None, "blurry"):
+        versions += [("blurry", blurred(image, fraction)) for fraction in (0.006, 0.010, 0.016)]
+    if only in (None, "dark"):
+        versions += [("dark", exposed_to(image, 99, target)) for target in (0.20, 0.14, 0.09)]
+    if only in (None, "overexposed"):
+        versions += [("overexposed", exposed_to(image, 50, target)) for target in (0.85, 0.90, 0.95)]
+    return versions
 
 
 def low_information_frames(rng: np.random.Generator) -> list[Item]:
@@ -173,17 +187,9 @@ def build() -> tuple[list[Item], dict[str, str]]:
 
     for original in originals[:faulty_count]:
         role, image, name = roles[original.name], original.image, original.name
-        if role == "blurry":
-            for fraction in (0.006, 0.010, 0.016):
-                rest.append(Item(f"{name}-blur{fraction:.3f}", jpeg_bytes(blurred(image, fraction)), {"blurry"}, name))
-        elif role == "dark":
-            for target in (0.20, 0.14, 0.09):
-                dark = exposed_to(image, 99, target)
-                rest.append(Item(f"{name}-dark{target:.2f}", jpeg_bytes(dark), {"dark"}, name))
-        elif role == "overexposed":
-            for target in (0.85, 0.90, 0.95):
-                bright = exposed_to(image, 50, target)
-                rest.append(Item(f"{name}-over{target:.2f}", jpeg_bytes(bright), {"overexposed"}, name))
+        if role in ("blurry", "dark", "overexposed"):
+            for level, (_, version) in enumerate(faulty_versions(image, role), start=1):
+                rest.append(Item(f"{name}-{role}{level}", jpeg_bytes(version), {role}, name))
         elif role == "odd_size":
             width, height = image.size
             scale = 64 / min(width, height)

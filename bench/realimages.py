@@ -86,6 +86,18 @@ def photographs() -> list[RealImage]:
     return images
 
 
+def held_out_photographs() -> list[RealImage]:
+    """Photographs never looked at while the thresholds were chosen (scikit-learn, matplotlib)."""
+    sklearn_images = _package_dir("sklearn") / "datasets" / "images"
+    matplotlib_data = _package_dir("matplotlib") / "mpl-data" / "sample_data"
+    files = [
+        sklearn_images / "china.jpg",
+        sklearn_images / "flower.jpg",
+        matplotlib_data / "Minduka_Present_Blue_Pack.png",
+    ]
+    return [RealImage(path.stem, Image.open(path).convert("RGB")) for path in files]
+
+
 def video_stills() -> list[RealImage]:
     stills = []
     for filename, indices in VIDEO_FRAMES.items():

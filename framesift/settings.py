@@ -110,7 +110,8 @@ class Settings(BaseSettings):
     quality: QualityThresholds = QualityThresholds()
     dedup_scope: DedupScope = DedupScope.CAMERA
     # Near-duplicate hashes kept in memory per process; the oldest are forgotten beyond this
-    # (exact duplicates are found in SQL and are not bounded). About 40 bytes per hash.
+    # (exact duplicates are found in SQL and are not bounded). About 32 bytes per hash, three
+    # hashes per kept frame (whole frame and two central crops).
     dedup_index_max_hashes: Annotated[int, Field(ge=1000)] = 2_000_000
     # Threads decoding and measuring frames (Pillow and numpy release the GIL).
     quality_workers: Annotated[int, Field(ge=1)] = 2

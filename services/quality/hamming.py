@@ -63,11 +63,17 @@ class HammingIndex:
         self._ids = np.empty(1024, dtype=np.int64)
         self._count = 0
         self._built = 0  # hashes [0, _built) are in the tables; the rest are in the buffer
-        self._order: list[np.ndarray] = []
+        self._order: list[np.ndarray] = []  # int32 positions sorted by chunk value, per chunk
         self._offsets: list[np.ndarray] = []
 
     def __len__(self) -> int:
         return self._count
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held: 8 bytes of hash, 8 of id and 4 x 4 of table order per hash, plus bucket offsets."""
+        tables = sum(order.nbytes + offsets.nbytes for order, offsets in zip(self._order, self._offsets, strict=True))
+        return self._hashes.nbytes + self._ids.nbytes + tables
 
     @property
     def last_id(self) -> int | None:
@@ -120,7 +126,7 @@ class HammingIndex:
         hashes = self._hashes[: self._count]
         self._order, self._offsets = [], []
         for values in _chunks(hashes):
-            order = np.argsort(values, kind="stable").astype(np.int64)
+            order = np.argsort(values, kind="stable").astype(np.int32)
             counts = np.bincount(values, minlength=_BUCKETS)
             offsets = np.zeros(_BUCKETS + 1, dtype=np.int64)
             np.cumsum(counts, out=offsets[1:])
