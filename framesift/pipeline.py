@@ -19,6 +19,7 @@ from framesift.topics import all_topic_names
 class EmbeddedPipeline:
     def __init__(self, bus: InProcessBus, units: Sequence[ServiceUnit], policy: RetryPolicy) -> None:
         self._bus = bus
+        self._units = list(units)
         self._specs = [(unit.name, spec) for unit in units for spec in unit.consumers]
         self._policy = policy
         self._consumers: list = []
@@ -49,6 +50,9 @@ class EmbeddedPipeline:
         for consumer in self._consumers:
             await consumer.stop()
         results = await asyncio.gather(*self._tasks, return_exceptions=True)
+        for unit in self._units:
+            for close in unit.closers:
+                close()
         failure = next((r for r in results if isinstance(r, BaseException)), None)
         if failure is not None and exc_info[0] is None:
             raise RuntimeError(f"embedded pipeline failed: {failure}") from failure

@@ -47,6 +47,8 @@ class ServiceUnit:
     routers: list[APIRouter] = field(default_factory=list)
     grpc_services: list[GrpcRegistration] = field(default_factory=list)
     readiness: list[ReadinessCheck] = field(default_factory=list)
+    # Called once the consumers have stopped (e.g. to shut down a worker pool).
+    closers: list[Callable[[], None]] = field(default_factory=list)
 
 
 class _Server(uvicorn.Server):
@@ -187,6 +189,9 @@ class ServiceRunner:
             for consumer in consumers:
                 await consumer.stop()
             results = await asyncio.gather(*consumer_tasks, return_exceptions=True)
+            for unit in self.units:
+                for close in unit.closers:
+                    close()
             await self.bus.stop()
             if install_signals:
                 for sig in (signal.SIGTERM, signal.SIGINT):

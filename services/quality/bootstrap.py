@@ -33,8 +33,10 @@ def build(adapters: Adapters) -> ServiceUnit:
     async def handle(event) -> None:
         await check_frame(deps, event)
 
+    executor = deps.executor
     return ServiceUnit(
         name=NAME,
         consumers=[ConsumerSpec(topics=[FRAMES_INGESTED.name], group=NAME, handler=on_event(FRAMES_INGESTED, handle))],
         readiness=[adapters.store.ready],
+        closers=[executor.shutdown] if executor is not None else [],
     )
