@@ -37,9 +37,13 @@ def build_bus(settings: Settings, *, client_id: str = "framesift") -> Bus:
         from framesift.bus.kafka import KafkaBus
 
         return KafkaBus(settings, client_id=client_id)
-    from framesift.bus.inprocess import InProcessBus
+    if settings.bus is BusKind.MEMORY:
+        from framesift.bus.inprocess import InProcessBus
 
-    return InProcessBus(partitions=settings.kafka_topic_partitions)
+        return InProcessBus(partitions=settings.kafka_topic_partitions)
+    from framesift.bus.durable import DurableBus
+
+    return DurableBus(settings.data_dir / "bus.db", partitions=settings.kafka_topic_partitions)
 
 
 def build_store(settings: Settings) -> ObjectStore:

@@ -14,7 +14,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class BusKind(StrEnum):
-    INPROCESS = "inprocess"
+    INPROCESS = "inprocess"  # the embedded default: in this process, its log in a SQLite file
+    MEMORY = "memory"  # in this process, nothing kept across a restart (tests, throwaway runs)
     KAFKA = "kafka"
 
 

@@ -3,7 +3,8 @@
 Partitioned append-only logs; consumer groups with committed offsets; one member of a group owns
 a partition at a time (so a key's records stay in order); a record is committed only after its
 handler succeeded or it was dead-lettered, so a member that dies mid-record leaves it for the
-next. Everything lives in memory: a process restart loses what was not yet consumed.
+next. Everything lives in memory: a process restart loses what was not yet consumed
+(framesift.bus.durable keeps the same bus in a SQLite file).
 """
 
 from __future__ import annotations
@@ -52,10 +53,15 @@ class InProcessBus:
     async def publish(self, topic: str, key: str, value: bytes, headers: Headers = ()) -> None:
         partition = self.partition_for(key)
         log = self._log(topic)[partition]
-        log.append(Record(topic, partition, len(log), key, value, tuple(headers)))
+        record = Record(topic, partition, len(log), key, value, tuple(headers))
+        self._persist(record)
+        log.append(record)
         metrics.MESSAGES_PUBLISHED.labels(topic).inc()
         async with self._changed:
             self._changed.notify_all()
+
+    def _persist(self, record: Record) -> None:
+        """Make the record durable before it is visible; memory only here (see DurableBus)."""
 
     def records(self, topic: str) -> list[Record]:
         """Every record on a topic, partition by partition (for inspection and tests)."""
@@ -92,6 +98,9 @@ class InProcessBus:
         if found is not None:
             self._owned.add((group, *found))
         return found
+
+    def _commit(self, group: str, topic: str, partition: int, next_offset: int) -> None:
+        self._committed[(group, topic)][partition] = next_offset
 
     async def _release(self, group: str, topic: str, partition: int) -> None:
         self._owned.discard((group, topic, partition))
@@ -154,7 +163,7 @@ class InProcessConsumer:
             )
             if not done:
                 return
-            committed[partition] = record.offset + 1
+            bus._commit(self._group, topic, partition, record.offset + 1)
 
     async def stop(self) -> None:
         self._stopping.set()

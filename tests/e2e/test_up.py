@@ -72,3 +72,49 @@ def test_up_serves_uploads_and_stops_cleanly_on_sigterm(env: dict[str, str], tmp
         log.close()
     assert code == 0, (tmp_path / "up.log").read_text()
     assert '"msg": "stopped"' in (tmp_path / "up.log").read_text()
+
+
+def verdicts(data_dir: Path) -> dict[str, bool]:
+    """frame_id -> kept, as quality recorded them in the embedded SQLite database."""
+    import sqlite3
+
+    with sqlite3.connect(data_dir / "framesift.db") as db:
+        try:
+            return dict(db.execute("SELECT frame_id, kept FROM quality_frames").fetchall())
+        except sqlite3.OperationalError:  # the table does not exist yet
+            return {}
+
+
+def test_a_frame_announced_before_a_stop_is_judged_by_the_next_up(env: dict[str, str], tmp_path: Path) -> None:
+    """ingest published, then the process ended before quality ran: nothing is lost."""
+    import asyncio
+
+    from framesift.adapters import build_adapters
+    from framesift.services.ingest.bootstrap import ingest_deps
+    from framesift.services.ingest.handlers import UploadFrame, ingest_frame
+    from framesift.settings import Settings
+    from tests.support.scenes import encode, scene
+
+    data_dir = Path(env["FRAMESIFT_DATA_DIR"])
+
+    async def announce_only() -> str:
+        adapters = build_adapters(Settings(data_dir=data_dir))
+        await adapters.start()
+        await adapters.bus.start()
+        accepted = await ingest_frame(UploadFrame("cam-1", encode(scene(seed=9))), ingest_deps(adapters))
+        await adapters.bus.stop()  # no consumer ran in this process
+        adapters.close()
+        return accepted.frame_id
+
+    frame_id = asyncio.run(announce_only())
+    assert verdicts(data_dir) == {}
+    log = (tmp_path / "up.log").open("w")
+    process = subprocess.Popen([*FRAMESIFT, "up"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        judged = eventually_sync(lambda: verdicts(data_dir), timeout=60, what="the verdict after restart")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=60)
+        log.close()
+    assert judged == {frame_id: 1}
+    assert code == 0, (tmp_path / "up.log").read_text()
