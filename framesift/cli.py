@@ -199,12 +199,13 @@ def _downstream(adapters):
 
 
 def _verdicts(bus) -> Counter[str]:
-    """Quality's verdicts published in this process: 'kept' and one count per reject reason."""
+    """What the pipeline published in this process: 'kept', 'rejected' with one count per reason, 'embedded'."""
     from framesift.codec import decode
     from framesift.services.quality.rules import Reason
-    from framesift.topics import FRAMES_CHECKED, FRAMES_REJECTED
+    from framesift.topics import FRAMES_CHECKED, FRAMES_EMBEDDED, FRAMES_REJECTED
 
     counts: Counter[str] = Counter(kept=len(bus.records(FRAMES_CHECKED.name)))
+    counts["embedded"] = len(bus.records(FRAMES_EMBEDDED.name))
     for record in bus.records(FRAMES_REJECTED.name):
         event = decode(FRAMES_REJECTED, record.value, record.headers)
         counts["rejected"] += 1

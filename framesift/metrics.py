@@ -19,3 +19,4 @@ BYTES_INGESTED = Counter("framesift_bytes_ingested_total", "Bytes of newly store
 
 QUALITY_DECISIONS = Counter("framesift_quality_frames_total", "Quality decisions", ["outcome"])
 QUALITY_REASONS = Counter("framesift_quality_reasons_total", "Reject reasons given by quality", ["reason"])
+FRAMES_EMBEDDED = Counter("framesift_frames_embedded_total", "Frames embedded, by backend", ["backend"])

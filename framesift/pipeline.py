@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from framesift.bus.delivery import RetryPolicy
 from framesift.bus.inprocess import InProcessBus
-from framesift.runner import ServiceUnit
+from framesift.runner import ServiceUnit, close_units
 from framesift.topics import all_topic_names
 
 
@@ -50,9 +50,7 @@ class EmbeddedPipeline:
         for consumer in self._consumers:
             await consumer.stop()
         results = await asyncio.gather(*self._tasks, return_exceptions=True)
-        for unit in self._units:
-            for close in unit.closers:
-                close()
+        await close_units(self._units)
         failure = next((r for r in results if isinstance(r, BaseException)), None)
         if failure is not None and exc_info[0] is None:
             raise RuntimeError(f"embedded pipeline failed: {failure}") from failure

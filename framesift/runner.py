@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Iterator
@@ -47,8 +48,16 @@ class ServiceUnit:
     routers: list[APIRouter] = field(default_factory=list)
     grpc_services: list[GrpcRegistration] = field(default_factory=list)
     readiness: list[ReadinessCheck] = field(default_factory=list)
-    # Called once the consumers have stopped (e.g. to shut down a worker pool).
-    closers: list[Callable[[], None]] = field(default_factory=list)
+    # Called once the consumers have stopped (shut a worker pool down, close a client); may be async.
+    closers: list[Callable[[], Awaitable[None] | None]] = field(default_factory=list)
+
+
+async def close_units(units: list[ServiceUnit]) -> None:
+    for unit in units:
+        for close in unit.closers:
+            result = close()
+            if inspect.isawaitable(result):
+                await result
 
 
 class _Server(uvicorn.Server):
@@ -189,9 +198,7 @@ class ServiceRunner:
             for consumer in consumers:
                 await consumer.stop()
             results = await asyncio.gather(*consumer_tasks, return_exceptions=True)
-            for unit in self.units:
-                for close in unit.closers:
-                    close()
+            await close_units(self.units)
             await self.bus.stop()
             if install_signals:
                 for sig in (signal.SIGTERM, signal.SIGINT):

@@ -29,6 +29,11 @@ class DedupScope(StrEnum):
     GLOBAL = "global"  # ... or of any camera
 
 
+class EmbedBackendKind(StrEnum):
+    # Weights-free image descriptor: similarity without a model; no detections, no text search.
+    DESCRIPTOR = "descriptor"
+
+
 class QualityThresholds(BaseModel):
     """Where each quality gate rejects; a frame exactly at a threshold passes.
 
@@ -117,6 +122,16 @@ class Settings(BaseSettings):
     # Threads decoding and measuring frames (Pillow and numpy release the GIL).
     quality_workers: Annotated[int, Field(ge=1)] = 2
 
+    # Embed.
+    embed_backend: EmbedBackendKind = EmbedBackendKind.DESCRIPTOR
+    embed_workers: Annotated[int, Field(ge=1)] = 2
+    # Qdrant: a server by URL (QDRANT_URL is honoured too), else local mode under data_dir.
+    qdrant_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("FRAMESIFT_QDRANT_URL", "QDRANT_URL", "qdrant_url")
+    )
+    qdrant_api_key: SecretStr | None = None
+    qdrant_collection: str = Field(default="frames", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+
     @field_validator("data_dir")
     @classmethod
     def _expand(cls, value: Path) -> Path:
@@ -125,6 +140,10 @@ class Settings(BaseSettings):
     @property
     def sql_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'framesift.db'}"
+
+    @property
+    def qdrant_path(self) -> Path:
+        return self.data_dir / "qdrant"
 
     @property
     def objects_dir(self) -> Path:

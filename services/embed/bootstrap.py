@@ -1,0 +1,57 @@
+"""Wires the embed service from the process's adapters."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from framesift.adapters import Adapters
+from framesift.bus.events import EventPublisher, on_event
+from framesift.runner import ConsumerSpec, ServiceUnit
+from framesift.settings import EmbedBackendKind, Settings
+from framesift.topics import FRAMES_CHECKED
+
+from .backends.base import EmbeddingBackend
+from .backends.descriptor import DescriptorBackend
+from .handlers import EmbedDeps, embed_frame
+from .vectors import FrameVectors
+
+NAME = "embed"
+
+
+def build_backend(settings: Settings) -> EmbeddingBackend:
+    if settings.embed_backend is EmbedBackendKind.DESCRIPTOR:
+        return DescriptorBackend()
+    raise ValueError(f"unknown embed backend {settings.embed_backend!r}")
+
+
+def build_vectors(settings: Settings, vector_sizes: dict[str, int]) -> FrameVectors:
+    if settings.qdrant_url:
+        key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
+        return FrameVectors(settings.qdrant_collection, vector_sizes, url=settings.qdrant_url, api_key=key)
+    return FrameVectors(settings.qdrant_collection, vector_sizes, path=settings.qdrant_path)
+
+
+def embed_deps(adapters: Adapters) -> EmbedDeps:
+    settings = adapters.settings
+    backend = build_backend(settings)
+    return EmbedDeps(
+        store=adapters.store,
+        backend=backend,
+        vectors=build_vectors(settings, backend.vector_sizes),
+        publisher=EventPublisher(adapters.bus, attempts=settings.publish_attempts, backoff_s=settings.retry_backoff_s),
+        executor=ThreadPoolExecutor(settings.embed_workers, thread_name_prefix="embed"),
+    )
+
+
+def build(adapters: Adapters) -> ServiceUnit:
+    deps = embed_deps(adapters)
+
+    async def handle(event) -> None:
+        await embed_frame(deps, event)
+
+    return ServiceUnit(
+        name=NAME,
+        consumers=[ConsumerSpec(topics=[FRAMES_CHECKED.name], group=NAME, handler=on_event(FRAMES_CHECKED, handle))],
+        readiness=[adapters.store.ready, deps.backend.ready, deps.vectors.ready],
+        closers=[deps.vectors.close, *([deps.executor.shutdown] if deps.executor else [])],
+    )

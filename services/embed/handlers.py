@@ -1,0 +1,86 @@
+"""Embed's use case: one FrameChecked in, vectors in Qdrant, one FrameEmbedded out.
+
+Idempotent: the point id is derived from the frame id, so a redelivered frame overwrites its own
+point and publishes the same event again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import Executor
+from dataclasses import dataclass
+
+from framesift import metrics
+from framesift.bus.delivery import RetryableError
+from framesift.bus.events import EventPublisher
+from framesift.codec import MalformedMessageError
+from framesift.identifiers import validate_camera_id
+from framesift.store.base import ObjectStore, StoreUnavailableError, checked_key
+from framesift.v1 import frames_pb2
+
+from .backends.base import EmbeddingBackend, FrameEmbedding, InferenceUnavailableError
+from .preprocess import prepare
+from .vectors import FrameVectors, VectorStoreUnavailableError
+
+
+@dataclass
+class EmbedDeps:
+    store: ObjectStore
+    backend: EmbeddingBackend
+    vectors: FrameVectors
+    publisher: EventPublisher
+    executor: Executor | None = None
+
+
+async def embed_frame(deps: EmbedDeps, event: frames_pb2.FrameChecked) -> frames_pb2.FrameEmbedded:
+    frame = event.frame
+    try:
+        validate_camera_id(event.camera_id)
+        checked_key(frame.object_key)
+    except ValueError as exc:
+        raise MalformedMessageError(f"FrameChecked {event.frame_id!r}: {exc}") from exc
+    if not event.frame_id:
+        raise MalformedMessageError("FrameChecked without a frame_id")
+    try:
+        data = await deps.store.get(frame.object_key)
+        prepared = await asyncio.get_running_loop().run_in_executor(deps.executor, prepare, data)
+        [embedding] = await deps.backend.embed_images(prepared.pixels[None])
+        point_id = await deps.vectors.upsert(event.frame_id, _vectors(embedding), _payload(event, deps, embedding))
+    except (StoreUnavailableError, InferenceUnavailableError, VectorStoreUnavailableError) as exc:
+        raise RetryableError(str(exc)) from exc
+    embedded = frames_pb2.FrameEmbedded(
+        frame_id=event.frame_id,
+        camera_id=event.camera_id,
+        frame=frame,
+        model_name=deps.backend.name,
+        model_version=deps.backend.version,
+        point_id=point_id,
+        detections=[
+            frames_pb2.Detection(
+                class_name=d.class_name,
+                class_id=d.class_id,
+                score=d.score,
+                box=frames_pb2.Box(x_min=d.box[0], y_min=d.box[1], x_max=d.box[2], y_max=d.box[3]),
+            )
+            for d in embedding.detections
+        ],
+    )
+    await deps.publisher.publish(embedded)
+    metrics.FRAMES_EMBEDDED.labels(deps.backend.name).inc()
+    return embedded
+
+
+def _vectors(embedding: FrameEmbedding) -> dict[str, list[float]]:
+    return {name: vector.astype(float).tolist() for name, vector in embedding.vectors.items()}
+
+
+def _payload(event: frames_pb2.FrameChecked, deps: EmbedDeps, embedding: FrameEmbedding) -> dict[str, object]:
+    return {
+        "frame_id": event.frame_id,
+        "camera_id": event.camera_id,
+        "captured_at": event.frame.captured_at.ToMicroseconds() / 1e6,
+        "object_key": event.frame.object_key,
+        "status": "embedded",
+        "classes": sorted({d.class_name for d in embedding.detections}),
+        "backend": f"{deps.backend.name}/{deps.backend.version}",
+    }

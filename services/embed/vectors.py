@@ -1,0 +1,125 @@
+"""Frame vectors in Qdrant: local mode (a folder) for the embedded default, a server by URL.
+
+One point per frame, its id derived from the frame id, so a redelivered frame overwrites its own
+point. Vectors are named after the model that made them; the payload carries what queries filter
+on (camera, capture time, status, detected classes) and the backend that made the vectors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+from typing import Any
+
+from qdrant_client import AsyncQdrantClient, models
+from qdrant_client.http.exceptions import ResponseHandlingException
+
+# Fixed namespace: point ids must not change between releases.
+_POINT_NAMESPACE = uuid.UUID("6f1c3a52-7e0b-4d8e-9a51-0c2f4b8d9e17")
+PAYLOAD_INDEXES = {
+    "camera_id": models.PayloadSchemaType.KEYWORD,
+    "captured_at": models.PayloadSchemaType.FLOAT,  # seconds since the epoch
+    "status": models.PayloadSchemaType.KEYWORD,
+    "classes": models.PayloadSchemaType.KEYWORD,
+}
+
+
+# What a Qdrant outage looks like from the client (the HTTP client wraps connection errors).
+_UNREACHABLE = (OSError, ConnectionError, ResponseHandlingException)
+
+
+class VectorStoreUnavailableError(RuntimeError):
+    """Qdrant could not be reached."""
+
+
+def point_id_for(frame_id: str) -> str:
+    return str(uuid.uuid5(_POINT_NAMESPACE, frame_id))
+
+
+class FrameVectors:
+    def __init__(
+        self,
+        collection: str,
+        vector_sizes: dict[str, int],
+        *,
+        url: str | None = None,
+        api_key: str | None = None,
+        path: Path | None = None,
+    ) -> None:
+        if (url is None) == (path is None):
+            raise ValueError("give exactly one of a Qdrant url or a local path")
+        self.collection = collection
+        self.vector_sizes = dict(vector_sizes)
+        self._options: dict[str, Any] = {"url": url, "api_key": api_key} if url else {"path": str(path)}
+        self._client: AsyncQdrantClient | None = None
+        self._local = url is None
+        self._prepared = False
+        self._lock = asyncio.Lock()
+
+    async def start(self) -> AsyncQdrantClient:
+        """Connect and create the collection if missing (on first use; again after a failure)."""
+        async with self._lock:
+            if self._client is None:
+                if self._local:
+                    await asyncio.to_thread(Path(self._options["path"]).mkdir, parents=True, exist_ok=True)
+                self._client = AsyncQdrantClient(**self._options)
+            if not self._prepared:
+                try:
+                    await self._prepare(self._client)
+                except _UNREACHABLE as exc:
+                    raise VectorStoreUnavailableError(f"Qdrant unavailable: {exc}") from exc
+                self._prepared = True
+            return self._client
+
+    async def _prepare(self, client: AsyncQdrantClient) -> None:
+        if not await client.collection_exists(self.collection):
+            await client.create_collection(
+                self.collection,
+                vectors_config={
+                    name: models.VectorParams(size=size, distance=models.Distance.COSINE)
+                    for name, size in self.vector_sizes.items()
+                },
+            )
+        if not self._local:  # local mode has no payload indexes (and warns)
+            for field, schema in PAYLOAD_INDEXES.items():
+                await client.create_payload_index(self.collection, field, field_schema=schema)
+        await self._check_vectors(client)
+
+    async def _check_vectors(self, client: AsyncQdrantClient) -> None:
+        """A collection made for another model would silently mix spaces: refuse it."""
+        vector_sizes = self.vector_sizes
+        info = await client.get_collection(self.collection)
+        existing = info.config.params.vectors
+        have = {name: params.size for name, params in existing.items()} if isinstance(existing, dict) else {}
+        missing = {name: size for name, size in vector_sizes.items() if have.get(name) != size}
+        if missing:
+            raise ValueError(
+                f"Qdrant collection {self.collection!r} has vectors {have}, the backend makes {vector_sizes}: "
+                "use another FRAMESIFT_QDRANT_COLLECTION"
+            )
+
+    async def ready(self) -> bool:
+        try:
+            client = await self.start()
+            return await client.collection_exists(self.collection)
+        except Exception:
+            return False
+
+    async def upsert(self, frame_id: str, vectors: dict[str, list[float]], payload: dict[str, Any]) -> str:
+        point_id = point_id_for(frame_id)
+        client = await self.start()
+        try:
+            await client.upsert(
+                self.collection,
+                points=[models.PointStruct(id=point_id, vector=vectors, payload=payload)],
+                wait=True,
+            )
+        except _UNREACHABLE as exc:
+            raise VectorStoreUnavailableError(f"Qdrant unavailable: {exc}") from exc
+        return point_id
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
