@@ -40,3 +40,19 @@ def decode(topic: Topic, value: bytes, headers: tuple[tuple[str, bytes], ...] = 
     except ValueError as exc:
         raise MalformedMessageError(f"record on {topic.name}: {exc}") from exc
     return message
+
+
+def require_frame_fields(message: Message, camera_id: str, object_key: str) -> None:
+    """A frame event must name its frame, a valid camera and a valid object key (never a path)."""
+    from framesift.identifiers import validate_camera_id
+    from framesift.store.base import checked_key
+
+    name = message.DESCRIPTOR.name
+    frame_id = getattr(message, "frame_id", "")
+    if not frame_id:
+        raise MalformedMessageError(f"{name} without a frame_id")
+    try:
+        validate_camera_id(camera_id)
+        checked_key(object_key)
+    except ValueError as exc:
+        raise MalformedMessageError(f"{name} {frame_id!r}: {exc}") from exc

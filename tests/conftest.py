@@ -79,3 +79,16 @@ def embedded_settings(tmp_path) -> Settings:
         retry_backoff_max_s=0.05,
         log_json=False,
     )
+
+
+@pytest.fixture
+async def embedded_adapters(embedded_settings):
+    """Started adapters (and bus) on the embedded default, two attempts before the DLQ."""
+    from framesift.adapters import build_adapters
+
+    adapters = build_adapters(embedded_settings.model_copy(update={"max_attempts": 2}))
+    await adapters.start()
+    await adapters.bus.start()
+    yield adapters
+    await adapters.bus.stop()
+    adapters.close()

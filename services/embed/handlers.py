@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from framesift import metrics
 from framesift.bus.delivery import RetryableError
 from framesift.bus.events import EventPublisher
-from framesift.codec import MalformedMessageError
-from framesift.identifiers import validate_camera_id
-from framesift.store.base import ObjectStore, StoreUnavailableError, checked_key
+from framesift.codec import require_frame_fields
+from framesift.store.base import ObjectStore, StoreUnavailableError
 from framesift.v1 import frames_pb2
 
 from .backends.base import EmbeddingBackend, FrameEmbedding, InferenceUnavailableError
@@ -34,13 +33,7 @@ class EmbedDeps:
 
 async def embed_frame(deps: EmbedDeps, event: frames_pb2.FrameChecked) -> frames_pb2.FrameEmbedded:
     frame = event.frame
-    try:
-        validate_camera_id(event.camera_id)
-        checked_key(frame.object_key)
-    except ValueError as exc:
-        raise MalformedMessageError(f"FrameChecked {event.frame_id!r}: {exc}") from exc
-    if not event.frame_id:
-        raise MalformedMessageError("FrameChecked without a frame_id")
+    require_frame_fields(event, event.camera_id, frame.object_key)
     try:
         data = await deps.store.get(frame.object_key)
         prepared = await asyncio.get_running_loop().run_in_executor(deps.executor, prepare, data)

@@ -19,10 +19,9 @@ from sqlalchemy.exc import OperationalError
 from framesift import metrics
 from framesift.bus.delivery import RetryableError
 from framesift.bus.events import EventPublisher
-from framesift.codec import MalformedMessageError
-from framesift.identifiers import validate_camera_id
+from framesift.codec import require_frame_fields
 from framesift.settings import DedupScope, QualityThresholds
-from framesift.store.base import ObjectStore, StoreUnavailableError, checked_key
+from framesift.store.base import ObjectStore, StoreUnavailableError
 from framesift.topics import FRAMES_CHECKED, FRAMES_REJECTED
 from framesift.v1 import frames_pb2
 
@@ -55,13 +54,7 @@ def _scope_of(deps: QualityDeps, camera_id: str) -> str:
 
 async def check_frame(deps: QualityDeps, event: frames_pb2.FrameIngested) -> Message:
     """Decide on one ingested frame and publish the verdict; returns the published event."""
-    try:
-        validate_camera_id(event.camera_id)
-        checked_key(event.object_key)
-    except ValueError as exc:
-        raise MalformedMessageError(f"FrameIngested {event.frame_id!r}: {exc}") from exc
-    if not event.frame_id:
-        raise MalformedMessageError("FrameIngested without a frame_id")
+    require_frame_fields(event, event.camera_id, event.object_key)
     try:
         outcome = await _decide(deps, event)
     except OperationalError as exc:

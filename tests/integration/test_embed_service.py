@@ -29,12 +29,8 @@ from tests.support.waiting import eventually
 
 
 @pytest.fixture
-async def adapters(embedded_settings):
-    adapters = build_adapters(embedded_settings.model_copy(update={"max_attempts": 2}))
-    await adapters.start()
-    await adapters.bus.start()
-    yield adapters
-    adapters.close()
+def adapters(embedded_adapters):
+    return embedded_adapters
 
 
 def embedded(bus) -> dict[str, frames_pb2.FrameEmbedded]:

@@ -36,12 +36,8 @@ REASON = frames_pb2.RejectReason
 
 
 @pytest.fixture
-async def adapters(embedded_settings):
-    adapters = build_adapters(embedded_settings.model_copy(update={"max_attempts": 2}))
-    await adapters.start()
-    await adapters.bus.start()
-    yield adapters
-    adapters.close()
+def adapters(embedded_adapters):
+    return embedded_adapters
 
 
 async def upload(adapters, data: bytes, camera: str = "cam-1") -> str:
