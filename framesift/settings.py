@@ -32,6 +32,8 @@ class DedupScope(StrEnum):
 class EmbedBackendKind(StrEnum):
     # Weights-free image descriptor: similarity without a model; no detections, no text search.
     DESCRIPTOR = "descriptor"
+    # The model repository's ONNX files run in-process (onnxruntime); needs FRAMESIFT_MODEL_REPOSITORY.
+    LOCAL = "local"
 
 
 class QualityThresholds(BaseModel):
@@ -125,6 +127,8 @@ class Settings(BaseSettings):
     # Embed.
     embed_backend: EmbedBackendKind = EmbedBackendKind.DESCRIPTOR
     embed_workers: Annotated[int, Field(ge=1)] = 2
+    # A framesift model repository (Triton layout, see services/embed/models/repository.py).
+    model_repository: Path | None = None
     # Qdrant: a server by URL (QDRANT_URL is honoured too), else local mode under data_dir.
     qdrant_url: str | None = Field(
         default=None, validation_alias=AliasChoices("FRAMESIFT_QDRANT_URL", "QDRANT_URL", "qdrant_url")

@@ -13,6 +13,7 @@ from framesift.topics import FRAMES_CHECKED
 from .backends.base import EmbeddingBackend
 from .backends.descriptor import DescriptorBackend
 from .handlers import EmbedDeps, embed_frame
+from .models.repository import ModelRepository
 from .vectors import FrameVectors
 
 NAME = "embed"
@@ -21,6 +22,13 @@ NAME = "embed"
 def build_backend(settings: Settings) -> EmbeddingBackend:
     if settings.embed_backend is EmbedBackendKind.DESCRIPTOR:
         return DescriptorBackend()
+    if settings.model_repository is None:
+        raise ValueError(f"FRAMESIFT_EMBED_BACKEND={settings.embed_backend} needs FRAMESIFT_MODEL_REPOSITORY")
+    repository = ModelRepository.open(settings.model_repository)
+    if settings.embed_backend is EmbedBackendKind.LOCAL:
+        from .backends.local import LocalOnnxBackend
+
+        return LocalOnnxBackend(repository)
     raise ValueError(f"unknown embed backend {settings.embed_backend!r}")
 
 
@@ -53,5 +61,9 @@ def build(adapters: Adapters) -> ServiceUnit:
         name=NAME,
         consumers=[ConsumerSpec(topics=[FRAMES_CHECKED.name], group=NAME, handler=on_event(FRAMES_CHECKED, handle))],
         readiness=[adapters.store.ready, deps.backend.ready, deps.vectors.ready],
-        closers=[deps.vectors.close, *([deps.executor.shutdown] if deps.executor else [])],
+        closers=[
+            deps.vectors.close,
+            *([deps.executor.shutdown] if deps.executor else []),
+            *([deps.backend.close] if hasattr(deps.backend, "close") else []),
+        ],
     )

@@ -1,0 +1,83 @@
+"""The model repository's ONNX files run in this process (onnxruntime), for single machines.
+
+Computes what Triton computes from the same repository: the same files, the same inputs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from ..models.repository import ModelRepository
+from .base import Detection, FrameEmbedding, TextSearchUnavailableError
+
+CLIP_VECTOR = "clip"
+
+
+class LocalOnnxBackend:
+    has_detector: bool
+
+    def __init__(self, repository: ModelRepository, *, threads: int = 0) -> None:
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads  # 0: onnxruntime's choice (all cores)
+        providers = ["CPUExecutionProvider"]
+        self.repository = repository
+        self.name = repository.family
+        self.version = repository.version
+        self._image = onnxruntime.InferenceSession(str(repository.clip_image.onnx), options, providers=providers)
+        self._detector = (
+            onnxruntime.InferenceSession(str(repository.detector.onnx), options, providers=providers)
+            if repository.detector
+            else None
+        )
+        self.has_detector = self._detector is not None
+        dimension = self._image.get_outputs()[0].shape[-1]
+        if not isinstance(dimension, int):
+            raise ValueError(f"{repository.clip_image.onnx}: the embedding size must be fixed, got {dimension!r}")
+        self.vector_sizes = {CLIP_VECTOR: dimension}
+        # One inference at a time per process: onnxruntime uses every core for one batch already.
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="onnx")
+
+    async def ready(self) -> bool:
+        return True
+
+    async def embed_images(self, batch: np.ndarray) -> list[FrameEmbedding]:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self._run, batch)
+
+    def _run(self, batch: np.ndarray) -> list[FrameEmbedding]:
+        pixels = np.ascontiguousarray(batch, dtype=np.float32)
+        (embeddings,) = self._image.run(["embedding"], {"pixels": pixels})
+        embeddings = embeddings / np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12)
+        detections: list[list[Detection]] = [[] for _ in range(len(pixels))]
+        if self._detector is not None:
+            boxes, scores, class_ids = self._detector.run(["boxes", "scores", "class_ids"], {"pixels": pixels})
+            detections = [self._detections(*parts) for parts in zip(boxes, scores, class_ids, strict=True)]
+        return [
+            FrameEmbedding(vectors={CLIP_VECTOR: vector.astype(np.float32)}, detections=found)
+            for vector, found in zip(embeddings, detections, strict=True)
+        ]
+
+    def _detections(self, boxes: np.ndarray, scores: np.ndarray, class_ids: np.ndarray) -> list[Detection]:
+        classes = self.repository.classes
+        found = []
+        for box, score, class_id in zip(boxes, scores, class_ids, strict=True):
+            if score < self.repository.score_threshold:
+                continue
+            index = int(class_id)
+            name = classes[index] if 0 <= index < len(classes) else f"class-{index}"
+            clipped = np.clip(box, 0.0, 1.0)
+            found.append(Detection(name, index, float(score), tuple(float(v) for v in clipped)))
+        return sorted(found, key=lambda d: -d.score)
+
+    async def embed_text(self, text: str) -> np.ndarray:
+        raise TextSearchUnavailableError(
+            "text search needs the repository's clip_text model and its tokenizer, which "
+            "FRAMESIFT_EMBED_BACKEND=local does not run yet"
+        )
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)

@@ -1,0 +1,86 @@
+"""framesift's Triton model repository: what it holds and how it is read.
+
+    <repo>/framesift.json                  model family, version, input size, detector threshold
+    <repo>/clip_image/config.pbtxt         preprocessed frames (N,3,S,S) -> "embedding" (N,D)
+    <repo>/clip_image/<version>/model.onnx
+    <repo>/clip_text/...                   token ids (N,77) -> "embedding" (N,D)   (optional)
+    <repo>/detector/...                    frames -> "boxes" (N,K,4, relative xyxy), "scores" (N,K),
+    <repo>/detector/classes.txt              "class_ids" (N,K); one class name per line (optional)
+
+The same files serve the `triton` backend (Triton loads the folder) and the `local` backend
+(onnxruntime in-process), so both compute the same thing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+MANIFEST = "framesift.json"
+CLIP_IMAGE = "clip_image"
+CLIP_TEXT = "clip_text"
+DETECTOR = "detector"
+
+
+class ModelRepositoryError(ValueError):
+    """The folder is not a usable framesift model repository; the message says what is missing."""
+
+
+@dataclass(frozen=True)
+class ModelFiles:
+    name: str
+    version: int
+    onnx: Path
+    config: Path
+
+
+@dataclass(frozen=True)
+class ModelRepository:
+    root: Path
+    family: str  # e.g. "ViT-B-32" (stored with every vector)
+    version: str  # e.g. the checkpoint's tag or hash
+    input_size: int
+    clip_image: ModelFiles
+    clip_text: ModelFiles | None
+    detector: ModelFiles | None
+    classes: tuple[str, ...]
+    score_threshold: float
+
+    @classmethod
+    def open(cls, root: Path) -> ModelRepository:
+        manifest_path = root / MANIFEST
+        if not manifest_path.is_file():
+            raise ModelRepositoryError(f"{root} has no {MANIFEST}: not a framesift model repository")
+        try:
+            manifest = json.loads(manifest_path.read_text())
+            family, version = str(manifest["family"]), str(manifest["version"])
+            input_size = int(manifest["input_size"])
+            threshold = float(manifest.get("detector", {}).get("score_threshold", 0.25))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ModelRepositoryError(f"{manifest_path}: {exc!r}") from exc
+        clip_image = _model(root, CLIP_IMAGE)
+        if clip_image is None:
+            raise ModelRepositoryError(f"{root} has no {CLIP_IMAGE} model (config.pbtxt and <version>/model.onnx)")
+        detector = _model(root, DETECTOR)
+        classes: tuple[str, ...] = ()
+        if detector is not None:
+            names = root / DETECTOR / "classes.txt"
+            if not names.is_file():
+                raise ModelRepositoryError(f"{names} is missing: the detector's class names")
+            classes = tuple(line.strip() for line in names.read_text().splitlines() if line.strip())
+        return cls(root, family, version, input_size, clip_image, _model(root, CLIP_TEXT), detector, classes, threshold)
+
+
+def _model(root: Path, name: str) -> ModelFiles | None:
+    folder = root / name
+    if not folder.is_dir():
+        return None
+    config = folder / "config.pbtxt"
+    versions = sorted(int(p.name) for p in folder.iterdir() if p.is_dir() and p.name.isdigit())
+    if not config.is_file() or not versions:
+        raise ModelRepositoryError(f"{folder} needs config.pbtxt and a numbered version folder")
+    onnx = folder / str(versions[-1]) / "model.onnx"  # Triton's default policy: the latest version
+    if not onnx.is_file():
+        raise ModelRepositoryError(f"{onnx} is missing")
+    return ModelFiles(name, versions[-1], onnx, config)
