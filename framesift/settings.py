@@ -34,6 +34,8 @@ class EmbedBackendKind(StrEnum):
     DESCRIPTOR = "descriptor"
     # The model repository's ONNX files run in-process (onnxruntime); needs FRAMESIFT_MODEL_REPOSITORY.
     LOCAL = "local"
+    # The model repository served by Triton (FRAMESIFT_TRITON_URL); the production path.
+    TRITON = "triton"
 
 
 class QualityThresholds(BaseModel):
@@ -129,6 +131,11 @@ class Settings(BaseSettings):
     embed_workers: Annotated[int, Field(ge=1)] = 2
     # A framesift model repository (Triton layout, see services/embed/models/repository.py).
     model_repository: Path | None = None
+    triton_url: str = "127.0.0.1:8001"  # gRPC
+    # Consumers of frames.checked in one embed process; their frames are batched together.
+    embed_concurrency: Annotated[int, Field(ge=1)] = 4
+    embed_max_batch: Annotated[int, Field(ge=1)] = 8
+    embed_max_wait_s: Annotated[float, Field(ge=0)] = 0.01
     # Qdrant: a server by URL (QDRANT_URL is honoured too), else local mode under data_dir.
     qdrant_url: str | None = Field(
         default=None, validation_alias=AliasChoices("FRAMESIFT_QDRANT_URL", "QDRANT_URL", "qdrant_url")

@@ -92,3 +92,24 @@ async def embedded_adapters(embedded_settings):
     yield adapters
     await adapters.bus.stop()
     adapters.close()
+
+
+@pytest.fixture(scope="session")
+def model_repository(tmp_path_factory: pytest.TempPathFactory):
+    """A tiny framesift model repository (real layout and ONNX files, no trained weights)."""
+    from tests.support.models import write_repository
+
+    return write_repository(tmp_path_factory.mktemp("models") / "repository")
+
+
+@pytest.fixture(scope="session")
+def triton_url(model_repository, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real tritonserver (nvidia-pytriton's, on the CPU) serving the tiny repository."""
+    from tests.support.triton import TritonForRepository
+
+    try:
+        server = TritonForRepository(model_repository, tmp_path_factory.mktemp("triton")).start()
+    except Exception as exc:
+        unavailable(f"tritonserver could not start: {exc}")
+    yield server.url
+    server.stop()

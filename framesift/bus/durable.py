@@ -93,6 +93,10 @@ class DurableBus(InProcessBus):
 
     def _load(self) -> None:
         assert self._db is not None
+        # The file is the truth: forget what an earlier start of this object held in memory.
+        self._logs.clear()
+        self._committed.clear()
+        self._owned.clear()
         for topic, partition, offset, key, value, headers in self._db.execute(
             "SELECT topic, partition, offset, key, value, headers FROM bus_records ORDER BY topic, partition, offset"
         ):

@@ -12,6 +12,7 @@ from framesift.topics import FRAMES_CHECKED
 
 from .backends.base import EmbeddingBackend
 from .backends.descriptor import DescriptorBackend
+from .batching import MicroBatcher
 from .handlers import EmbedDeps, embed_frame
 from .models.repository import ModelRepository
 from .vectors import FrameVectors
@@ -29,6 +30,10 @@ def build_backend(settings: Settings) -> EmbeddingBackend:
         from .backends.local import LocalOnnxBackend
 
         return LocalOnnxBackend(repository)
+    if settings.embed_backend is EmbedBackendKind.TRITON:
+        from .backends.triton import TritonBackend
+
+        return TritonBackend(repository, settings.triton_url, backoff_s=settings.retry_backoff_s)
     raise ValueError(f"unknown embed backend {settings.embed_backend!r}")
 
 
@@ -48,6 +53,7 @@ def embed_deps(adapters: Adapters) -> EmbedDeps:
         vectors=build_vectors(settings, backend.vector_sizes),
         publisher=EventPublisher(adapters.bus, attempts=settings.publish_attempts, backoff_s=settings.retry_backoff_s),
         executor=ThreadPoolExecutor(settings.embed_workers, thread_name_prefix="embed"),
+        batcher=MicroBatcher(backend, max_batch=settings.embed_max_batch, max_wait_s=settings.embed_max_wait_s),
     )
 
 
@@ -59,11 +65,11 @@ def build(adapters: Adapters) -> ServiceUnit:
 
     return ServiceUnit(
         name=NAME,
-        consumers=[ConsumerSpec(topics=[FRAMES_CHECKED.name], group=NAME, handler=on_event(FRAMES_CHECKED, handle))],
-        readiness=[adapters.store.ready, deps.backend.ready, deps.vectors.ready],
-        closers=[
-            deps.vectors.close,
-            *([deps.executor.shutdown] if deps.executor else []),
-            *([deps.backend.close] if hasattr(deps.backend, "close") else []),
+        # Several members of the group in this process, so that frames arrive together to be batched.
+        consumers=[
+            ConsumerSpec(topics=[FRAMES_CHECKED.name], group=NAME, handler=on_event(FRAMES_CHECKED, handle))
+            for _ in range(adapters.settings.embed_concurrency)
         ],
+        readiness=[adapters.store.ready, deps.backend.ready, deps.vectors.ready],
+        closers=[deps.close],
     )

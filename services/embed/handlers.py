@@ -7,6 +7,7 @@ point and publishes the same event again.
 from __future__ import annotations
 
 import asyncio
+import inspect
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
@@ -18,6 +19,7 @@ from framesift.store.base import ObjectStore, StoreUnavailableError
 from framesift.v1 import frames_pb2
 
 from .backends.base import EmbeddingBackend, FrameEmbedding, InferenceUnavailableError
+from .batching import MicroBatcher
 from .preprocess import prepare
 from .vectors import FrameVectors, VectorStoreUnavailableError
 
@@ -29,6 +31,23 @@ class EmbedDeps:
     vectors: FrameVectors
     publisher: EventPublisher
     executor: Executor | None = None
+    batcher: MicroBatcher | None = None  # None: one frame per backend call
+
+    async def close(self) -> None:
+        if self.batcher is not None:
+            await self.batcher.close()
+        await self.vectors.close()
+        close_backend = getattr(self.backend, "close", None)
+        if close_backend is not None and inspect.isawaitable(result := close_backend()):
+            await result
+        if self.executor is not None:
+            self.executor.shutdown(wait=True)
+
+    async def embed(self, pixels) -> FrameEmbedding:
+        if self.batcher is not None:
+            return await self.batcher.embed(pixels)
+        [embedding] = await self.backend.embed_images(pixels[None])
+        return embedding
 
 
 async def embed_frame(deps: EmbedDeps, event: frames_pb2.FrameChecked) -> frames_pb2.FrameEmbedded:
@@ -37,7 +56,7 @@ async def embed_frame(deps: EmbedDeps, event: frames_pb2.FrameChecked) -> frames
     try:
         data = await deps.store.get(frame.object_key)
         prepared = await asyncio.get_running_loop().run_in_executor(deps.executor, prepare, data)
-        [embedding] = await deps.backend.embed_images(prepared.pixels[None])
+        embedding = await deps.embed(prepared.pixels)
         point_id = await deps.vectors.upsert(event.frame_id, _vectors(embedding), _payload(event, deps, embedding))
     except (StoreUnavailableError, InferenceUnavailableError, VectorStoreUnavailableError) as exc:
         raise RetryableError(str(exc)) from exc

@@ -51,7 +51,7 @@ async def test_checked_frames_get_a_point_in_qdrant_and_an_event(adapters) -> No
     deps = embed_deps(adapters)  # a new client on the same local folder: the point was persisted
     client = await deps.vectors.start()
     [point] = await client.retrieve(deps.vectors.collection, ids=[event.point_id], with_vectors=True)
-    await deps.vectors.close()
+    await deps.close()
     assert point.payload["camera_id"] == "cam-1"
     assert point.payload["frame_id"] == accepted.frame_id
     assert point.payload["backend"] == "descriptor/1"
@@ -74,7 +74,7 @@ async def test_redelivery_overwrites_the_same_point(adapters) -> None:
     again = await embed_frame(deps, event)
     client = await deps.vectors.start()
     count = (await client.count(deps.vectors.collection)).count
-    await deps.vectors.close()
+    await deps.close()
     assert first == again
     assert count == 1
 
@@ -100,7 +100,7 @@ async def test_qdrant_unreachable_is_retryable_and_not_ready(embedded_settings) 
     assert await deps.vectors.ready() is False
     with pytest.raises(RetryableError, match="Qdrant unavailable"):
         await embed_frame(deps, event)
-    await deps.vectors.close()
+    await deps.close()
     adapters.close()
 
 
@@ -119,6 +119,6 @@ async def test_against_a_qdrant_server(embedded_settings) -> None:
     client = await deps.vectors.start()
     [point] = await client.retrieve(collection, ids=[embedded_event.point_id])
     await client.delete_collection(collection)
-    await deps.vectors.close()
+    await deps.close()
     adapters.close()
     assert point.payload["frame_id"] == event.frame_id

@@ -89,7 +89,13 @@ def detector_model() -> onnx.ModelProto:
 
 def write_repository(root: Path, *, detector: bool = True, family: str = "tiny-test") -> Path:
     (root).mkdir(parents=True, exist_ok=True)
-    manifest = {"family": family, "version": "test-1", "input_size": 224, "detector": {"score_threshold": 0.5}}
+    manifest = {
+        "family": family,
+        "version": "test-1",
+        "input_size": 224,
+        "embedding_dim": EMBEDDING,
+        "detector": {"score_threshold": 0.5},
+    }
     (root / "framesift.json").write_text(json.dumps(manifest))
     _save(clip_image_model(), root / "clip_image", 'name: "clip_image"\nbackend: "onnxruntime"\nmax_batch_size: 8\n')
     if detector:

@@ -78,3 +78,14 @@ async def test_a_different_partition_count_is_refused(tmp_path) -> None:
 async def test_publishing_before_start_fails_loudly(tmp_path) -> None:
     with pytest.raises(BusUnavailableError, match="not started"):
         await DurableBus(tmp_path / "bus.db").publish("t", "k", b"v")
+
+
+async def test_the_same_bus_object_can_be_stopped_and_started_again(tmp_path) -> None:
+    bus = DurableBus(tmp_path / "bus.db", partitions=2)
+    await bus.start()
+    await bus.publish("t", "k", b"1")
+    await bus.stop()
+    await bus.start()  # reloads from the file, not on top of what it held
+    await bus.publish("t", "k", b"2")
+    assert [r.value for r in bus.records("t")] == [b"1", b"2"]
+    await bus.stop()

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..models.repository import ModelRepository
 from .base import Detection, FrameEmbedding, TextSearchUnavailableError
+from .detections import to_detections, unit_rows
 
 CLIP_VECTOR = "clip"
 
@@ -38,6 +39,11 @@ class LocalOnnxBackend:
         dimension = self._image.get_outputs()[0].shape[-1]
         if not isinstance(dimension, int):
             raise ValueError(f"{repository.clip_image.onnx}: the embedding size must be fixed, got {dimension!r}")
+        if repository.embedding_dim not in (None, dimension):
+            raise ValueError(
+                f"{repository.root}: framesift.json says embedding_dim {repository.embedding_dim}, "
+                f"clip_image gives {dimension}"
+            )
         self.vector_sizes = {CLIP_VECTOR: dimension}
         # One inference at a time per process: onnxruntime uses every core for one batch already.
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="onnx")
@@ -51,27 +57,18 @@ class LocalOnnxBackend:
     def _run(self, batch: np.ndarray) -> list[FrameEmbedding]:
         pixels = np.ascontiguousarray(batch, dtype=np.float32)
         (embeddings,) = self._image.run(["embedding"], {"pixels": pixels})
-        embeddings = embeddings / np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12)
         detections: list[list[Detection]] = [[] for _ in range(len(pixels))]
         if self._detector is not None:
             boxes, scores, class_ids = self._detector.run(["boxes", "scores", "class_ids"], {"pixels": pixels})
-            detections = [self._detections(*parts) for parts in zip(boxes, scores, class_ids, strict=True)]
+            repo = self.repository
+            detections = [
+                to_detections(*parts, repo.classes, repo.score_threshold)
+                for parts in zip(boxes, scores, class_ids, strict=True)
+            ]
         return [
-            FrameEmbedding(vectors={CLIP_VECTOR: vector.astype(np.float32)}, detections=found)
-            for vector, found in zip(embeddings, detections, strict=True)
+            FrameEmbedding(vectors={CLIP_VECTOR: vector}, detections=found)
+            for vector, found in zip(unit_rows(embeddings), detections, strict=True)
         ]
-
-    def _detections(self, boxes: np.ndarray, scores: np.ndarray, class_ids: np.ndarray) -> list[Detection]:
-        classes = self.repository.classes
-        found = []
-        for box, score, class_id in zip(boxes, scores, class_ids, strict=True):
-            if score < self.repository.score_threshold:
-                continue
-            index = int(class_id)
-            name = classes[index] if 0 <= index < len(classes) else f"class-{index}"
-            clipped = np.clip(box, 0.0, 1.0)
-            found.append(Detection(name, index, float(score), tuple(float(v) for v in clipped)))
-        return sorted(found, key=lambda d: -d.score)
 
     async def embed_text(self, text: str) -> np.ndarray:
         raise TextSearchUnavailableError(

@@ -1,6 +1,7 @@
 """framesift's Triton model repository: what it holds and how it is read.
 
-    <repo>/framesift.json                  model family, version, input size, detector threshold
+    <repo>/framesift.json                  model family, version, input size, embedding size,
+                                           detector score threshold
     <repo>/clip_image/config.pbtxt         preprocessed frames (N,3,S,S) -> "embedding" (N,D)
     <repo>/clip_image/<version>/model.onnx
     <repo>/clip_text/...                   token ids (N,77) -> "embedding" (N,D)   (optional)
@@ -41,6 +42,7 @@ class ModelRepository:
     family: str  # e.g. "ViT-B-32" (stored with every vector)
     version: str  # e.g. the checkpoint's tag or hash
     input_size: int
+    embedding_dim: int | None  # needed where the ONNX file is not read (the triton backend)
     clip_image: ModelFiles
     clip_text: ModelFiles | None
     detector: ModelFiles | None
@@ -56,6 +58,7 @@ class ModelRepository:
             manifest = json.loads(manifest_path.read_text())
             family, version = str(manifest["family"]), str(manifest["version"])
             input_size = int(manifest["input_size"])
+            embedding_dim = int(manifest["embedding_dim"]) if "embedding_dim" in manifest else None
             threshold = float(manifest.get("detector", {}).get("score_threshold", 0.25))
         except (ValueError, KeyError, TypeError) as exc:
             raise ModelRepositoryError(f"{manifest_path}: {exc!r}") from exc
@@ -69,7 +72,10 @@ class ModelRepository:
             if not names.is_file():
                 raise ModelRepositoryError(f"{names} is missing: the detector's class names")
             classes = tuple(line.strip() for line in names.read_text().splitlines() if line.strip())
-        return cls(root, family, version, input_size, clip_image, _model(root, CLIP_TEXT), detector, classes, threshold)
+        clip_text = _model(root, CLIP_TEXT)
+        return cls(
+            root, family, version, input_size, embedding_dim, clip_image, clip_text, detector, classes, threshold
+        )
 
 
 def _model(root: Path, name: str) -> ModelFiles | None:

@@ -1,0 +1,26 @@
+"""Detector outputs to Detections, the same for every backend that runs the repository's detector."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import Detection
+
+
+def to_detections(
+    boxes: np.ndarray, scores: np.ndarray, class_ids: np.ndarray, classes: tuple[str, ...], threshold: float
+) -> list[Detection]:
+    """One frame's detections at or above `threshold`, best first; boxes clipped to the frame."""
+    found = []
+    for box, score, class_id in zip(boxes, scores, class_ids, strict=True):
+        if score < threshold:
+            continue
+        index = int(class_id)
+        name = classes[index] if 0 <= index < len(classes) else f"class-{index}"
+        clipped = np.clip(box, 0.0, 1.0)
+        found.append(Detection(name, index, float(score), tuple(float(v) for v in clipped)))
+    return sorted(found, key=lambda d: -d.score)
+
+
+def unit_rows(embeddings: np.ndarray) -> np.ndarray:
+    return (embeddings / np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12)).astype(np.float32)

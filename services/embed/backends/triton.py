@@ -1,0 +1,128 @@
+"""The production path: the model repository served by Triton, called over gRPC (asyncio).
+
+Triton batches concurrent requests itself (dynamic batching in config.pbtxt); the embed service
+sends it batches from its own micro-batcher. UNAVAILABLE (server down or restarting, model
+loading) is retried with backoff, then InferenceUnavailableError, which the delivery layer
+retries without limit and never dead-letters: frames wait, uncommitted, until Triton is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import numpy as np
+import tritonclient.grpc.aio as triton_grpc
+from tritonclient.utils import InferenceServerException
+
+from ..models.repository import CLIP_IMAGE, DETECTOR, ModelRepository
+from .base import Detection, FrameEmbedding, InferenceUnavailableError, TextSearchUnavailableError
+from .detections import to_detections, unit_rows
+from .local import CLIP_VECTOR
+
+log = logging.getLogger(__name__)
+
+# Status codes that mean "not now" rather than "never" (tritonclient reports them as text).
+_TRANSIENT = ("UNAVAILABLE", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED", "CANCELLED")
+
+
+class TritonBackend:
+    def __init__(
+        self,
+        repository: ModelRepository,
+        url: str,
+        *,
+        attempts: int = 4,
+        backoff_s: float = 0.2,
+        timeout_s: float = 30.0,
+    ) -> None:
+        if repository.embedding_dim is None:
+            raise ValueError(f"{repository.root}: framesift.json needs embedding_dim for the triton backend")
+        self.repository = repository
+        self.name = repository.family
+        self.version = repository.version
+        self.vector_sizes = {CLIP_VECTOR: repository.embedding_dim}
+        self.has_detector = repository.detector is not None
+        self._url = url
+        self._attempts = attempts
+        self._backoff_s = backoff_s
+        self._timeout_s = timeout_s
+        self._client: triton_grpc.InferenceServerClient | None = None
+        self._suspect = False  # the last call failed: check readiness before the next
+
+    def _connection(self) -> triton_grpc.InferenceServerClient:
+        if self._client is None:
+            self._client = triton_grpc.InferenceServerClient(self._url)
+        return self._client
+
+    async def ready(self) -> bool:
+        """Ready when the server is live and every model the repository needs is loaded."""
+        models = [CLIP_IMAGE, *([DETECTOR] if self.has_detector else [])]
+        try:
+            client = self._connection()
+            if not await client.is_server_live(client_timeout=2.0):
+                return False
+            return all([await client.is_model_ready(name, client_timeout=2.0) for name in models])
+        except (InferenceServerException, OSError):
+            return False
+
+    async def embed_images(self, batch: np.ndarray) -> list[FrameEmbedding]:
+        pixels = np.ascontiguousarray(batch, dtype=np.float32)
+        (embeddings,) = await self._infer(CLIP_IMAGE, pixels, ["embedding"])
+        detections: list[list[Detection]] = [[] for _ in range(len(pixels))]
+        if self.has_detector:
+            boxes, scores, class_ids = await self._infer(DETECTOR, pixels, ["boxes", "scores", "class_ids"])
+            repo = self.repository
+            detections = [
+                to_detections(*parts, repo.classes, repo.score_threshold)
+                for parts in zip(boxes, scores, class_ids, strict=True)
+            ]
+        return [
+            FrameEmbedding(vectors={CLIP_VECTOR: vector}, detections=found)
+            for vector, found in zip(unit_rows(embeddings), detections, strict=True)
+        ]
+
+    async def _infer(self, model: str, pixels: np.ndarray, outputs: list[str]) -> list[np.ndarray]:
+        request = triton_grpc.InferInput("pixels", list(pixels.shape), "FP32")
+        request.set_data_from_numpy(pixels)
+        wanted = [triton_grpc.InferRequestedOutput(name) for name in outputs]
+        failure: Exception | None = None
+        for attempt in range(1, self._attempts + 1):
+            if attempt > 1:
+                await asyncio.sleep(self._backoff_s * 2 ** (attempt - 2))
+            # After a failure, wait for the model to be ready again rather than send it work.
+            if self._suspect and not await self._model_ready(model):
+                failure = InferenceUnavailableError(f"model {model} is not ready")
+                continue
+            try:
+                result = await self._connection().infer(
+                    model, [request], outputs=wanted, client_timeout=self._timeout_s
+                )
+            except InferenceServerException as exc:
+                self._suspect = True
+                # A model still loading (after a restart) answers NOT_FOUND: not now, not never.
+                if not any(code in str(exc.status()) for code in _TRANSIENT) and await self._model_ready(model):
+                    raise
+                failure = exc
+                log.warning("triton unavailable, retrying", extra={"fields": {"model": model, "attempt": attempt}})
+                continue
+            self._suspect = False
+            return [result.as_numpy(name) for name in outputs]
+        raise InferenceUnavailableError(f"Triton at {self._url} unavailable for {model}: {failure}") from failure
+
+    async def _model_ready(self, model: str) -> bool:
+        try:
+            return bool(await self._connection().is_model_ready(model, client_timeout=2.0))
+        except (InferenceServerException, OSError):
+            return False
+
+    async def embed_text(self, text: str) -> np.ndarray:
+        raise TextSearchUnavailableError(
+            "text search needs the repository's clip_text model and its tokenizer, which "
+            "FRAMESIFT_EMBED_BACKEND=triton does not call yet"
+        )
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
