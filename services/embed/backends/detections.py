@@ -1,10 +1,13 @@
-"""Detector outputs to Detections, the same for every backend that runs the repository's detector."""
+"""Model outputs to FrameEmbeddings, the same for every backend that runs the repository's models."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from .base import Detection
+from ..models.repository import ModelRepository
+from .base import Detection, FrameEmbedding
+
+CLIP_VECTOR = "clip"
 
 
 def to_detections(
@@ -24,3 +27,19 @@ def to_detections(
 
 def unit_rows(embeddings: np.ndarray) -> np.ndarray:
     return (embeddings / np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+
+
+def assemble(
+    embeddings: np.ndarray, detector: tuple[np.ndarray, np.ndarray, np.ndarray] | None, repository: ModelRepository
+) -> list[FrameEmbedding]:
+    """One FrameEmbedding per frame: its unit-length clip vector and its detections (if a detector ran)."""
+    detections: list[list[Detection]] = [[] for _ in range(len(embeddings))]
+    if detector is not None:
+        detections = [
+            to_detections(*parts, repository.classes, repository.score_threshold)
+            for parts in zip(*detector, strict=True)
+        ]
+    return [
+        FrameEmbedding(vectors={CLIP_VECTOR: vector}, detections=found)
+        for vector, found in zip(unit_rows(embeddings), detections, strict=True)
+    ]

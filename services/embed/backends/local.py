@@ -11,10 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from ..models.repository import ModelRepository
-from .base import Detection, FrameEmbedding, TextSearchUnavailableError
-from .detections import to_detections, unit_rows
-
-CLIP_VECTOR = "clip"
+from .base import FrameEmbedding, TextSearchUnavailableError
+from .detections import CLIP_VECTOR, assemble
 
 
 class LocalOnnxBackend:
@@ -57,18 +55,11 @@ class LocalOnnxBackend:
     def _run(self, batch: np.ndarray) -> list[FrameEmbedding]:
         pixels = np.ascontiguousarray(batch, dtype=np.float32)
         (embeddings,) = self._image.run(["embedding"], {"pixels": pixels})
-        detections: list[list[Detection]] = [[] for _ in range(len(pixels))]
+        detector = None
         if self._detector is not None:
             boxes, scores, class_ids = self._detector.run(["boxes", "scores", "class_ids"], {"pixels": pixels})
-            repo = self.repository
-            detections = [
-                to_detections(*parts, repo.classes, repo.score_threshold)
-                for parts in zip(boxes, scores, class_ids, strict=True)
-            ]
-        return [
-            FrameEmbedding(vectors={CLIP_VECTOR: vector}, detections=found)
-            for vector, found in zip(unit_rows(embeddings), detections, strict=True)
-        ]
+            detector = (boxes, scores, class_ids)
+        return assemble(embeddings, detector, self.repository)
 
     async def embed_text(self, text: str) -> np.ndarray:
         raise TextSearchUnavailableError(

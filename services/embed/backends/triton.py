@@ -16,9 +16,8 @@ import tritonclient.grpc.aio as triton_grpc
 from tritonclient.utils import InferenceServerException
 
 from ..models.repository import CLIP_IMAGE, DETECTOR, ModelRepository
-from .base import Detection, FrameEmbedding, InferenceUnavailableError, TextSearchUnavailableError
-from .detections import to_detections, unit_rows
-from .local import CLIP_VECTOR
+from .base import FrameEmbedding, InferenceUnavailableError, TextSearchUnavailableError
+from .detections import CLIP_VECTOR, assemble
 
 log = logging.getLogger(__name__)
 
@@ -69,18 +68,11 @@ class TritonBackend:
     async def embed_images(self, batch: np.ndarray) -> list[FrameEmbedding]:
         pixels = np.ascontiguousarray(batch, dtype=np.float32)
         (embeddings,) = await self._infer(CLIP_IMAGE, pixels, ["embedding"])
-        detections: list[list[Detection]] = [[] for _ in range(len(pixels))]
+        detector = None
         if self.has_detector:
             boxes, scores, class_ids = await self._infer(DETECTOR, pixels, ["boxes", "scores", "class_ids"])
-            repo = self.repository
-            detections = [
-                to_detections(*parts, repo.classes, repo.score_threshold)
-                for parts in zip(boxes, scores, class_ids, strict=True)
-            ]
-        return [
-            FrameEmbedding(vectors={CLIP_VECTOR: vector}, detections=found)
-            for vector, found in zip(unit_rows(embeddings), detections, strict=True)
-        ]
+            detector = (boxes, scores, class_ids)
+        return assemble(embeddings, detector, self.repository)
 
     async def _infer(self, model: str, pixels: np.ndarray, outputs: list[str]) -> list[np.ndarray]:
         request = triton_grpc.InferInput("pixels", list(pixels.shape), "FP32")
