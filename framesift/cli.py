@@ -168,13 +168,14 @@ async def _ingest(
         async with contextlib.AsyncExitStack() as stack:
             pipeline = None
             if adapters is not None and isinstance(adapters.bus, InProcessBus):
-                # Nothing else reads this process's in-memory bus: run the rest of the pipeline here.
+                # Nothing else reads this process's in-process bus: run the rest of the pipeline here.
                 pipeline = await stack.enter_async_context(_downstream(adapters))
+                marks = {topic.name: adapters.bus.end_offsets(topic.name) for topic in _verdict_topics()}
             try:
                 await _upload_all(uploader, progress, summary, path, camera_id, fps)
                 if pipeline is not None:
                     await pipeline.drain()  # every frame judged before the command ends
-                    summary.verdicts = _verdicts(adapters.bus)
+                    summary.verdicts = _verdicts(adapters.bus, marks)
             finally:
                 summary.seconds = time.perf_counter() - started
                 progress.close()
@@ -198,15 +199,22 @@ def _downstream(adapters):
     return EmbeddedPipeline(adapters.bus, units, policy)
 
 
-def _verdicts(bus) -> Counter[str]:
-    """What the pipeline published in this process: 'kept', 'rejected' with one count per reason, 'embedded'."""
+def _verdict_topics():
+    from framesift.topics import FRAMES_CHECKED, FRAMES_EMBEDDED, FRAMES_REJECTED
+
+    return (FRAMES_CHECKED, FRAMES_REJECTED, FRAMES_EMBEDDED)
+
+
+def _verdicts(bus, since: dict[str, list[int]]) -> Counter[str]:
+    """What the pipeline published during this run (the embedded bus keeps earlier runs' records too):
+    'kept', 'rejected' with one count per reason, 'embedded'."""
     from framesift.codec import decode
     from framesift.services.quality.rules import Reason
     from framesift.topics import FRAMES_CHECKED, FRAMES_EMBEDDED, FRAMES_REJECTED
 
-    counts: Counter[str] = Counter(kept=len(bus.records(FRAMES_CHECKED.name)))
-    counts["embedded"] = len(bus.records(FRAMES_EMBEDDED.name))
-    for record in bus.records(FRAMES_REJECTED.name):
+    counts: Counter[str] = Counter(kept=len(bus.records(FRAMES_CHECKED.name, since[FRAMES_CHECKED.name])))
+    counts["embedded"] = len(bus.records(FRAMES_EMBEDDED.name, since[FRAMES_EMBEDDED.name]))
+    for record in bus.records(FRAMES_REJECTED.name, since[FRAMES_REJECTED.name]):
         event = decode(FRAMES_REJECTED, record.value, record.headers)
         counts["rejected"] += 1
         counts.update(Reason.from_proto(reason).value for reason in event.reasons)

@@ -63,9 +63,13 @@ class InProcessBus:
     def _persist(self, record: Record) -> None:
         """Make the record durable before it is visible; memory only here (see DurableBus)."""
 
-    def records(self, topic: str) -> list[Record]:
-        """Every record on a topic, partition by partition (for inspection and tests)."""
-        return [record for partition in self._log(topic) for record in partition]
+    def records(self, topic: str, since: list[int] | None = None) -> list[Record]:
+        """The records on a topic, partition by partition, from `since` (end_offsets of earlier) on."""
+        starts = since or [0] * self._partitions
+        return [record for log, start in zip(self._log(topic), starts, strict=True) for record in log[start:]]
+
+    def end_offsets(self, topic: str) -> list[int]:
+        return [len(log) for log in self._log(topic)]
 
     def lag(self, topic: str, group: str) -> int:
         committed = self._committed.get((group, topic), [0] * self._partitions)

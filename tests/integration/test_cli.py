@@ -78,6 +78,7 @@ def test_ingest_folder_and_video_into_the_embedded_pipeline_is_resumable(cli, tm
     assert resumed.exit_code == 0
     assert "skipped   8" in resumed.output
     assert "created   0" in resumed.output
+    assert "quality   kept 0, rejected 0" in resumed.output  # this run's verdicts only
 
 
 def test_ingest_validates_its_options(cli, tmp_path) -> None:
