@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from framesift.adapters import build_adapters
+from framesift.bus.base import BusUnavailableError
 from framesift.logs import configure_logging
 from framesift.settings import Settings
 
@@ -134,7 +135,7 @@ def ingest(path: Path, camera_id: str, fps: float, url: str | None, api_key: str
     configure_logging("WARNING", json_lines=False)
     try:
         summary = asyncio.run(_ingest(settings, path, camera_id, fps, url, api_key, restart))
-    except (PermissionError, ConnectionError, LookupError) as exc:
+    except (PermissionError, ConnectionError, LookupError, BusUnavailableError) as exc:
         raise click.ClickException(f"{exc} (progress is saved; run again to resume)") from exc
     for line in summary.lines():
         click.echo(line)

@@ -62,13 +62,20 @@ class DurableBus(InProcessBus):
             ) from exc
         # Opened in a worker thread, then used from the event loop's thread only.
         self._db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
-        self._check_partitions()
-        self._load()
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+            self._check_partitions()
+            self._load()
+        except BaseException:
+            self._close_file()
+            raise
 
     async def stop(self) -> None:
+        self._close_file()
+
+    def _close_file(self) -> None:
         if self._db is not None:
             self._db.close()
             self._db = None

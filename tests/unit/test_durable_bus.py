@@ -73,6 +73,9 @@ async def test_a_different_partition_count_is_refused(tmp_path) -> None:
     await bus.stop()
     with pytest.raises(BusUnavailableError, match="3 partitions"):
         await DurableBus(tmp_path / "bus.db", partitions=4).start()
+    again = DurableBus(tmp_path / "bus.db", partitions=3)  # the refused start let go of the lock
+    await again.start()
+    await again.stop()
 
 
 async def test_publishing_before_start_fails_loudly(tmp_path) -> None:
