@@ -13,6 +13,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from framesift.services.embed.models.configs import clip_image_config, detector_config
+
 EMBEDDING = 8
 DETECTIONS = 3
 CLASSES = ("person", "bicycle", "car")
@@ -97,8 +99,8 @@ def write_repository(root: Path, *, detector: bool = True, family: str = "tiny-t
         "detector": {"score_threshold": 0.5},
     }
     (root / "framesift.json").write_text(json.dumps(manifest))
-    _save(clip_image_model(), root / "clip_image", 'name: "clip_image"\nbackend: "onnxruntime"\nmax_batch_size: 8\n')
+    _save(clip_image_model(), root / "clip_image", clip_image_config(224, EMBEDDING))
     if detector:
-        _save(detector_model(), root / "detector", 'name: "detector"\nbackend: "onnxruntime"\nmax_batch_size: 8\n')
+        _save(detector_model(), root / "detector", detector_config(224))
         (root / "detector" / "classes.txt").write_text("\n".join(CLASSES) + "\n")
     return root
