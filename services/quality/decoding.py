@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import math
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,8 +22,10 @@ from .integrity import CorruptFrameError, check_container
 # for a 4K and a 720p camera: 1080p decodes at 1/4 scale to 480x270 without any resampling.
 WORKING_SIDE = 480
 
-# Larger than any camera frame; beyond this Pillow's decompression-bomb guard would trip anyway.
-MAX_PIXELS = 100_000_000
+# Larger than any camera frame: Pillow's decompression-bomb limit (about 89 Mpx), checked here
+# rather than by turning its warning into an error (warning filters are process-wide, and the
+# decode runs in worker threads).
+MAX_PIXELS = Image.MAX_IMAGE_PIXELS
 
 
 @dataclass(frozen=True)
@@ -39,20 +40,18 @@ def decode(data: bytes) -> DecodedFrame:
     """Decode `data` once; CorruptFrameError when it is not a complete image."""
     media = check_container(data)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as image:
-                width, height = image.size
-                if width * height > MAX_PIXELS:
-                    raise CorruptFrameError("too_large", f"{width}x{height} exceeds {MAX_PIXELS} pixels")
-                if image.format == "JPEG":
-                    scale = min(1.0, WORKING_SIDE / max(width, height))
-                    image.draft("L", (math.ceil(width * scale), math.ceil(height * scale)))
-                image.load()  # decodes every scan: a truncated or damaged stream raises here
-                grey = _to_grey(image)
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+            if width * height > MAX_PIXELS:
+                raise CorruptFrameError("too_large", f"{width}x{height} exceeds {MAX_PIXELS} pixels")
+            if image.format == "JPEG":
+                scale = min(1.0, WORKING_SIDE / max(width, height))
+                image.draft("L", (math.ceil(width * scale), math.ceil(height * scale)))
+            image.load()  # decodes every scan: a truncated or damaged stream raises here
+            grey = _to_grey(image)
     except CorruptFrameError:
         raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+    except Image.DecompressionBombError as exc:
         raise CorruptFrameError("too_large", str(exc)) from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise CorruptFrameError("undecodable", str(exc) or type(exc).__name__) from exc

@@ -7,7 +7,6 @@ that event instead of being judged again (which would call it a duplicate of its
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from collections import defaultdict
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -71,18 +70,15 @@ async def _decide(deps: QualityDeps, event: frames_pb2.FrameIngested) -> Message
         data = await deps.store.get(event.object_key)
     except StoreUnavailableError as exc:
         raise RetryableError(str(exc)) from exc
-    if event.sha256 and hashlib.sha256(data).hexdigest() != event.sha256:
-        raise StoredBytesMismatchError(f"object {event.object_key} does not hold the bytes with sha256 {event.sha256}")
     loop = asyncio.get_running_loop()
     assessment = await loop.run_in_executor(deps.executor, assess, data, deps.limits)
+    if event.sha256 and assessment.sha256 != event.sha256:  # assess hashed the bytes already
+        raise StoredBytesMismatchError(f"object {event.object_key} does not hold the bytes with sha256 {event.sha256}")
     scope = _scope_of(deps, event.camera_id)
     # One decision at a time per scope: each must see the previous one's kept hash.
     async with deps._locks[scope]:
         row = await asyncio.to_thread(_judge_and_record, deps, event, assessment, scope)
-    if row.kept:
-        metrics.QUALITY_DECISIONS.labels("checked").inc()
-    else:
-        metrics.QUALITY_DECISIONS.labels("rejected").inc()
+    metrics.QUALITY_DECISIONS.labels("checked" if row.kept else "rejected").inc()
     return _stored_event(row)
 
 
