@@ -190,14 +190,12 @@ async def _ingest(
 
 def _downstream(adapters):
     """The embedded pipeline after ingest (consumers only, no network servers)."""
-    from framesift.bus.delivery import RetryPolicy
     from framesift.pipeline import EmbeddedPipeline
+    from framesift.runner import retry_policy
     from framesift.services_registry import SERVICES
 
     units = [build(adapters) for name, build in SERVICES.items() if name != "ingest"]
-    settings = adapters.settings
-    policy = RetryPolicy(settings.max_attempts, settings.retry_backoff_s, settings.retry_backoff_max_s)
-    return EmbeddedPipeline(adapters.bus, units, policy)
+    return EmbeddedPipeline(adapters.bus, units, retry_policy(adapters.settings))
 
 
 def _verdict_topics():

@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
+from framesift.bus.base import Consumer
 from framesift.bus.delivery import RetryPolicy
 from framesift.bus.inprocess import InProcessBus
-from framesift.runner import ServiceUnit, close_units
+from framesift.runner import ServiceUnit, build_consumers, close_units
 from framesift.topics import all_topic_names
 
 
@@ -20,22 +21,19 @@ class EmbeddedPipeline:
     def __init__(self, bus: InProcessBus, units: Sequence[ServiceUnit], policy: RetryPolicy) -> None:
         self._bus = bus
         self._units = list(units)
-        self._specs = [(unit.name, spec) for unit in units for spec in unit.consumers]
         self._policy = policy
-        self._consumers: list = []
+        self._consumers: list[Consumer] = []
         self._tasks: list[asyncio.Task] = []
 
     async def __aenter__(self) -> EmbeddedPipeline:
         await self._bus.ensure_topics(all_topic_names())
-        self._consumers = [
-            self._bus.consumer(spec.topics, spec.group, spec.handler, service=name, policy=self._policy)
-            for name, spec in self._specs
-        ]
+        self._consumers = build_consumers(self._bus, self._units, self._policy)
         self._tasks = [asyncio.create_task(consumer.run()) for consumer in self._consumers]
         return self
 
     def lag(self) -> int:
-        return sum(self._bus.lag(topic, spec.group) for _, spec in self._specs for topic in spec.topics)
+        specs = (spec for unit in self._units for spec in unit.consumers)
+        return sum(self._bus.lag(topic, spec.group) for spec in specs for topic in spec.topics)
 
     async def drain(self, poll_s: float = 0.02) -> None:
         """Return once nothing is waiting for any consumer; raise if a consumer failed."""

@@ -11,7 +11,7 @@ import contextlib
 import inspect
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import grpc
@@ -22,7 +22,7 @@ from grpc_reflection.v1alpha import reflection
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from framesift import metrics
-from framesift.bus.base import Bus, RecordHandler
+from framesift.bus.base import Bus, Consumer, RecordHandler
 from framesift.bus.delivery import RetryPolicy
 from framesift.settings import Settings
 
@@ -52,7 +52,20 @@ class ServiceUnit:
     closers: list[Callable[[], Awaitable[None] | None]] = field(default_factory=list)
 
 
-async def close_units(units: list[ServiceUnit]) -> None:
+def retry_policy(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(settings.max_attempts, settings.retry_backoff_s, settings.retry_backoff_max_s)
+
+
+def build_consumers(bus: Bus, units: Sequence[ServiceUnit], policy: RetryPolicy) -> list[Consumer]:
+    """One group member per consumer spec of every unit."""
+    return [
+        bus.consumer(spec.topics, spec.group, spec.handler, service=unit.name, policy=policy)
+        for unit in units
+        for spec in unit.consumers
+    ]
+
+
+async def close_units(units: Sequence[ServiceUnit]) -> None:
     for unit in units:
         for close in unit.closers:
             result = close()
@@ -84,7 +97,7 @@ class ServiceRunner:
         self.bus = bus
         self.units = units
         self._readiness = [bus.ready, *(readiness or []), *(c for u in units for c in u.readiness)]
-        self._policy = RetryPolicy(settings.max_attempts, settings.retry_backoff_s, settings.retry_backoff_max_s)
+        self._policy = retry_policy(settings)
         self._grpc_max = grpc_max_message_bytes or settings.max_upload_bytes + (1 << 20)
         self._stop = asyncio.Event()
         self.serving = asyncio.Event()
@@ -153,11 +166,7 @@ class ServiceRunner:
         await self.bus.start()
         if self._topics:
             await self.bus.ensure_topics(self._topics)
-        consumers = [
-            self.bus.consumer(spec.topics, spec.group, spec.handler, service=unit.name, policy=self._policy)
-            for unit in self.units
-            for spec in unit.consumers
-        ]
+        consumers = build_consumers(self.bus, self.units, self._policy)
         consumer_tasks = [asyncio.create_task(c.run(), name=f"consumer-{i}") for i, c in enumerate(consumers)]
         http = _Server(
             uvicorn.Config(
