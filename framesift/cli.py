@@ -292,3 +292,12 @@ def _print_scan_summary(summary, *, err: bool) -> None:
         lines.append(f"skipped    {summary.skipped} files without an image suffix")
     for line in lines:
         click.echo(line, err=err)
+
+
+def _register_groups() -> None:
+    from framesift.cli_models import models
+
+    main.add_command(models)
+
+
+_register_groups()

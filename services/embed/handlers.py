@@ -55,7 +55,9 @@ async def embed_frame(deps: EmbedDeps, event: frames_pb2.FrameChecked) -> frames
     require_frame_fields(event, event.camera_id, frame.object_key)
     try:
         data = await deps.store.get(frame.object_key)
-        prepared = await asyncio.get_running_loop().run_in_executor(deps.executor, prepare, data)
+        prepared = await asyncio.get_running_loop().run_in_executor(
+            deps.executor, prepare, data, deps.backend.input_size
+        )
         embedding = await deps.embed(prepared.pixels)
         point_id = await deps.vectors.upsert(event.frame_id, _vectors(embedding), _payload(event, deps, embedding))
     except (StoreUnavailableError, InferenceUnavailableError, VectorStoreUnavailableError) as exc:

@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import sysconfig
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import onnxruntime
 
-from framesift.services.embed.models.repository import CLIP_IMAGE, DETECTOR, ModelRepository
+from framesift.services.embed.models.repository import CLIP_IMAGE, CLIP_TEXT, DETECTOR, ModelRepository
 from tests.support.servers import free_port
 
 
@@ -70,33 +72,56 @@ class TritonForRepository:
             outputs=[Tensor(name="embedding", dtype=np.float32, shape=(dimension,))],
             config=model_config,
         )
-        if self.repository.detector is not None:
-            detector = onnxruntime.InferenceSession(
-                str(self.repository.detector.onnx), providers=["CPUExecutionProvider"]
-            )
+        if self.repository.clip_text is not None:
+            text = onnxruntime.InferenceSession(str(self.repository.clip_text.onnx), providers=["CPUExecutionProvider"])
 
             @batch
-            def detect(pixels: np.ndarray) -> dict[str, np.ndarray]:
-                boxes, scores, class_ids = detector.run(["boxes", "scores", "class_ids"], {"pixels": pixels})
-                return {"boxes": boxes, "scores": scores, "class_ids": class_ids}
+            def clip_text(tokens: np.ndarray) -> dict[str, np.ndarray]:
+                (embedding,) = text.run(["embedding"], {"tokens": tokens})
+                return {"embedding": embedding}
 
             triton.bind(
-                DETECTOR,
-                detect,
-                inputs=[pixels],
-                outputs=[
-                    Tensor(name="boxes", dtype=np.float32, shape=(-1, 4)),
-                    Tensor(name="scores", dtype=np.float32, shape=(-1,)),
-                    Tensor(name="class_ids", dtype=np.int64, shape=(-1,)),
-                ],
+                CLIP_TEXT,
+                clip_text,
+                inputs=[Tensor(name="tokens", dtype=np.int64, shape=(-1,))],
+                outputs=[Tensor(name="embedding", dtype=np.float32, shape=(dimension,))],
                 config=model_config,
             )
+        if self.repository.detector is not None:
+            self._bind_detector(triton, model_config, pixels)
         self._triton = triton
         if block:
             triton.serve()  # until the process is killed
         else:
             triton.run()  # returns once the server and its models are ready
         return self
+
+    def _bind_detector(self, triton, model_config, pixels) -> None:
+        from pytriton.decorators import batch
+        from pytriton.model_config import ModelConfig, Tensor
+
+        detector = onnxruntime.InferenceSession(str(self.repository.detector.onnx), providers=["CPUExecutionProvider"])
+        names = ["boxes", "scores", "class_ids"]
+
+        def detect(pixels: np.ndarray) -> dict[str, np.ndarray]:
+            return dict(zip(names, detector.run(names, {"pixels": pixels}), strict=True))
+
+        def detect_each(requests) -> list[dict[str, np.ndarray]]:  # pytriton's unbatched interface
+            return [detect(request["pixels"]) for request in requests]
+
+        # A per-frame detector (exported torchvision models) takes exactly one frame, unbatched.
+        lead = (1,) if self.repository.detector_per_frame else ()
+        triton.bind(
+            DETECTOR,
+            detect_each if lead else batch(detect),
+            inputs=[Tensor(name="pixels", dtype=np.float32, shape=(1, 3, -1, -1)) if lead else pixels],
+            outputs=[
+                Tensor(name="boxes", dtype=np.float32, shape=(*lead, -1, 4)),
+                Tensor(name="scores", dtype=np.float32, shape=(*lead, -1)),
+                Tensor(name="class_ids", dtype=np.int64, shape=(*lead, -1)),
+            ],
+            config=ModelConfig(batching=False) if lead else model_config,
+        )
 
     def stop(self) -> None:
         if self._triton is not None:
@@ -119,9 +144,10 @@ class TritonProcess:
 
     def start(self) -> None:
         self._starts += 1
-        workspace = self.workspace / f"start-{self._starts}"  # pytriton wants a fresh workspace
-        workspace.mkdir(parents=True)
-        log = (workspace / "triton.log").open("w")
+        # pytriton wants a fresh workspace, short enough for its IPC socket paths (107 bytes).
+        workspace = self._scratch = Path(tempfile.mkdtemp(prefix="fs-triton-"))
+        self.workspace.mkdir(parents=True, exist_ok=True)
+        log = (self.workspace / f"triton-{self._starts}.log").open("w")
         command = [sys.executable, "-m", "tests.support.triton", str(self.root), str(workspace), str(self.grpc_port)]
         self._process = subprocess.Popen(
             command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -133,6 +159,7 @@ class TritonProcess:
                 os.killpg(self._process.pid, signal.SIGKILL)
             self._process.wait(timeout=30)
             self._process = None
+            shutil.rmtree(self._scratch, ignore_errors=True)
 
 
 if __name__ == "__main__":  # python -m tests.support.triton ROOT WORKSPACE GRPC_PORT

@@ -34,6 +34,7 @@ class EmbeddingBackend(Protocol):
     name: str  # stored with every vector and shown in every output
     version: str
     vector_sizes: dict[str, int]  # named vector -> dimensions
+    input_size: int  # frames are preprocessed to (3, input_size, input_size)
     has_detector: bool
 
     async def ready(self) -> bool: ...
@@ -41,4 +42,5 @@ class EmbeddingBackend(Protocol):
     async def embed_images(self, batch: np.ndarray) -> list[FrameEmbedding]:
         """Embed a batch of preprocessed frames, float32 (n, 3, size, size)."""
 
-    async def embed_text(self, text: str) -> np.ndarray: ...
+    async def embed_text(self, text: str) -> np.ndarray:
+        """The text's unit-length vector in the `clip` space (TextSearchUnavailableError without one)."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..preprocess import to_rgb01
+from ..preprocess import INPUT_SIZE, to_rgb01
 from .base import FrameEmbedding, TextSearchUnavailableError
 
 NAME = "descriptor"
@@ -56,6 +56,7 @@ class DescriptorBackend:
     name = NAME
     version = VERSION
     vector_sizes = {NAME: DIMENSIONS}
+    input_size = INPUT_SIZE
     has_detector = False
 
     async def ready(self) -> bool:

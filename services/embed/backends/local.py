@@ -11,8 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from ..models.repository import ModelRepository
+from ..text.tokenizer import ClipTokenizer
 from .base import FrameEmbedding, TextSearchUnavailableError
-from .detections import CLIP_VECTOR, assemble
+from .detections import CLIP_VECTOR, assemble, unit_rows
 
 
 class LocalOnnxBackend:
@@ -27,6 +28,7 @@ class LocalOnnxBackend:
         self.repository = repository
         self.name = repository.family
         self.version = repository.version
+        self.input_size = repository.input_size
         self._image = onnxruntime.InferenceSession(str(repository.clip_image.onnx), options, providers=providers)
         self._detector = (
             onnxruntime.InferenceSession(str(repository.detector.onnx), options, providers=providers)
@@ -34,6 +36,12 @@ class LocalOnnxBackend:
             else None
         )
         self.has_detector = self._detector is not None
+        self._text = (
+            onnxruntime.InferenceSession(str(repository.clip_text.onnx), options, providers=providers)
+            if repository.clip_text
+            else None
+        )
+        self._tokenizer = ClipTokenizer.open(repository.tokenizer_folder) if repository.clip_text else None
         dimension = self._image.get_outputs()[0].shape[-1]
         if not isinstance(dimension, int):
             raise ValueError(f"{repository.clip_image.onnx}: the embedding size must be fixed, got {dimension!r}")
@@ -57,15 +65,27 @@ class LocalOnnxBackend:
         (embeddings,) = self._image.run(["embedding"], {"pixels": pixels})
         detector = None
         if self._detector is not None:
-            boxes, scores, class_ids = self._detector.run(["boxes", "scores", "class_ids"], {"pixels": pixels})
+            names = ["boxes", "scores", "class_ids"]
+            if self.repository.detector_per_frame:
+                runs = [self._detector.run(names, {"pixels": pixels[i : i + 1]}) for i in range(len(pixels))]
+                boxes, scores, class_ids = (np.concatenate(parts) for parts in zip(*runs, strict=True))
+            else:
+                boxes, scores, class_ids = self._detector.run(names, {"pixels": pixels})
             detector = (boxes, scores, class_ids)
         return assemble(embeddings, detector, self.repository)
 
     async def embed_text(self, text: str) -> np.ndarray:
-        raise TextSearchUnavailableError(
-            "text search needs the repository's clip_text model and its tokenizer, which "
-            "FRAMESIFT_EMBED_BACKEND=local does not run yet"
+        if self._text is None or self._tokenizer is None:
+            raise TextSearchUnavailableError(
+                f"text search needs a clip_text model in the repository {self.repository.root} "
+                "(`framesift models export` writes one)"
+            )
+        tokens = self._tokenizer([text])
+        run = self._text.run
+        (embedding,) = await asyncio.get_running_loop().run_in_executor(
+            self._executor, lambda: run(["embedding"], {"tokens": tokens})
         )
+        return unit_rows(embedding)[0]
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)

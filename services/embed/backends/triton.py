@@ -15,9 +15,10 @@ import numpy as np
 import tritonclient.grpc.aio as triton_grpc
 from tritonclient.utils import InferenceServerException
 
-from ..models.repository import CLIP_IMAGE, DETECTOR, ModelRepository
+from ..models.repository import CLIP_IMAGE, CLIP_TEXT, DETECTOR, ModelRepository
+from ..text.tokenizer import ClipTokenizer
 from .base import FrameEmbedding, InferenceUnavailableError, TextSearchUnavailableError
-from .detections import CLIP_VECTOR, assemble
+from .detections import CLIP_VECTOR, assemble, unit_rows
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,8 @@ class TritonBackend:
         self.repository = repository
         self.name = repository.family
         self.version = repository.version
+        self.input_size = repository.input_size
+        self._tokenizer = ClipTokenizer.open(repository.tokenizer_folder) if repository.clip_text else None
         self.vector_sizes = {CLIP_VECTOR: repository.embedding_dim}
         self.has_detector = repository.detector is not None
         self._url = url
@@ -56,7 +59,11 @@ class TritonBackend:
 
     async def ready(self) -> bool:
         """Ready when the server is live and every model the repository needs is loaded."""
-        models = [CLIP_IMAGE, *([DETECTOR] if self.has_detector else [])]
+        models = [
+            CLIP_IMAGE,
+            *([DETECTOR] if self.has_detector else []),
+            *([CLIP_TEXT] if self._tokenizer is not None else []),
+        ]
         try:
             client = self._connection()
             if not await client.is_server_live(client_timeout=2.0):
@@ -67,16 +74,25 @@ class TritonBackend:
 
     async def embed_images(self, batch: np.ndarray) -> list[FrameEmbedding]:
         pixels = np.ascontiguousarray(batch, dtype=np.float32)
-        (embeddings,) = await self._infer(CLIP_IMAGE, pixels, ["embedding"])
+        (embeddings,) = await self._infer(CLIP_IMAGE, "pixels", pixels, ["embedding"])
         detector = None
         if self.has_detector:
-            boxes, scores, class_ids = await self._infer(DETECTOR, pixels, ["boxes", "scores", "class_ids"])
+            names = ["boxes", "scores", "class_ids"]
+            if self.repository.detector_per_frame:
+                # Sent together: Triton runs them side by side on the detector's instances.
+                runs = await asyncio.gather(
+                    *(self._infer(DETECTOR, "pixels", pixels[i : i + 1], names) for i in range(len(pixels)))
+                )
+                boxes, scores, class_ids = (np.concatenate(parts) for parts in zip(*runs, strict=True))
+            else:
+                boxes, scores, class_ids = await self._infer(DETECTOR, "pixels", pixels, names)
             detector = (boxes, scores, class_ids)
         return assemble(embeddings, detector, self.repository)
 
-    async def _infer(self, model: str, pixels: np.ndarray, outputs: list[str]) -> list[np.ndarray]:
-        request = triton_grpc.InferInput("pixels", list(pixels.shape), "FP32")
-        request.set_data_from_numpy(pixels)
+    async def _infer(self, model: str, input_name: str, data: np.ndarray, outputs: list[str]) -> list[np.ndarray]:
+        datatype = "INT64" if data.dtype == np.int64 else "FP32"
+        request = triton_grpc.InferInput(input_name, list(data.shape), datatype)
+        request.set_data_from_numpy(data)
         wanted = [triton_grpc.InferRequestedOutput(name) for name in outputs]
         failure: Exception | None = None
         for attempt in range(1, self._attempts + 1):
@@ -109,10 +125,13 @@ class TritonBackend:
             return False
 
     async def embed_text(self, text: str) -> np.ndarray:
-        raise TextSearchUnavailableError(
-            "text search needs the repository's clip_text model and its tokenizer, which "
-            "FRAMESIFT_EMBED_BACKEND=triton does not call yet"
-        )
+        if self._tokenizer is None:
+            raise TextSearchUnavailableError(
+                f"text search needs a clip_text model in the repository {self.repository.root} "
+                "(`framesift models export` writes one)"
+            )
+        (embedding,) = await self._infer(CLIP_TEXT, "tokens", self._tokenizer([text]), ["embedding"])
+        return unit_rows(embedding)[0]
 
     async def close(self) -> None:
         if self._client is not None:

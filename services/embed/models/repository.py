@@ -4,7 +4,8 @@
                                            detector score threshold
     <repo>/clip_image/config.pbtxt         preprocessed frames (N,3,S,S) -> "embedding" (N,D)
     <repo>/clip_image/<version>/model.onnx
-    <repo>/clip_text/...                   token ids (N,77) -> "embedding" (N,D)   (optional)
+    <repo>/clip_text/...                   "tokens" (N,77) int64 -> "embedding" (N,D)   (optional)
+    <repo>/clip_text/tokenizer/            tokenizer.json + BPE merges (services/embed/text)
     <repo>/detector/...                    frames -> "boxes" (N,K,4, relative xyxy), "scores" (N,K),
     <repo>/detector/classes.txt              "class_ids" (N,K); one class name per line (optional)
 
@@ -48,6 +49,9 @@ class ModelRepository:
     detector: ModelFiles | None
     classes: tuple[str, ...]
     score_threshold: float
+    # torchvision's detectors loop over images in their pre/post-processing, so they are
+    # exported for one frame at a time (ONNX batch dimension fixed at 1, Triton max_batch_size 0).
+    detector_per_frame: bool = False
 
     @classmethod
     def open(cls, root: Path) -> ModelRepository:
@@ -59,7 +63,9 @@ class ModelRepository:
             family, version = str(manifest["family"]), str(manifest["version"])
             input_size = int(manifest["input_size"])
             embedding_dim = int(manifest["embedding_dim"]) if "embedding_dim" in manifest else None
-            threshold = float(manifest.get("detector", {}).get("score_threshold", 0.25))
+            detector_manifest = manifest.get("detector", {})
+            threshold = float(detector_manifest.get("score_threshold", 0.25))
+            per_frame = bool(detector_manifest.get("per_frame", False))
         except (ValueError, KeyError, TypeError) as exc:
             raise ModelRepositoryError(f"{manifest_path}: {exc!r}") from exc
         clip_image = _model(root, CLIP_IMAGE)
@@ -74,8 +80,22 @@ class ModelRepository:
             classes = tuple(line.strip() for line in names.read_text().splitlines() if line.strip())
         clip_text = _model(root, CLIP_TEXT)
         return cls(
-            root, family, version, input_size, embedding_dim, clip_image, clip_text, detector, classes, threshold
+            root,
+            family,
+            version,
+            input_size,
+            embedding_dim,
+            clip_image,
+            clip_text,
+            detector,
+            classes,
+            threshold,
+            per_frame,
         )
+
+    @property
+    def tokenizer_folder(self) -> Path:
+        return self.root / CLIP_TEXT / "tokenizer"
 
 
 def _model(root: Path, name: str) -> ModelFiles | None:
