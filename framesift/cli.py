@@ -175,7 +175,7 @@ async def _ingest(
             try:
                 await _upload_all(uploader, progress, summary, path, camera_id, fps)
                 if pipeline is not None:
-                    await pipeline.drain()  # every frame judged before the command ends
+                    await pipeline.finish()  # every frame judged (and chosen from) before the command ends
                     summary.verdicts = _verdicts(adapters.bus, marks)
             finally:
                 summary.seconds = time.perf_counter() - started
@@ -295,9 +295,12 @@ def _print_scan_summary(summary, *, err: bool) -> None:
 
 
 def _register_groups() -> None:
+    from framesift.cli_demo import demo, query
     from framesift.cli_models import models
 
     main.add_command(models)
+    main.add_command(demo)
+    main.add_command(query)
 
 
 _register_groups()

@@ -44,6 +44,14 @@ class EmbeddedPipeline:
                     raise RuntimeError("a consumer stopped before the pipeline drained")
             await asyncio.sleep(poll_s)
 
+    async def finish(self) -> None:
+        """The input is complete: drain, let services act on what they hold back, drain again."""
+        await self.drain()
+        for unit in self._units:
+            for flush in unit.flushers:
+                await flush()
+        await self.drain()
+
     async def __aexit__(self, *exc_info: object) -> None:
         for consumer in self._consumers:
             await consumer.stop()

@@ -50,6 +50,8 @@ class ServiceUnit:
     readiness: list[ReadinessCheck] = field(default_factory=list)
     # Called once the consumers have stopped (shut a worker pool down, close a client); may be async.
     closers: list[Callable[[], Awaitable[None] | None]] = field(default_factory=list)
+    # End of input (a finished batch run): act on what waits for more input (curate's open windows).
+    flushers: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
 
 
 def retry_policy(settings: Settings) -> RetryPolicy:

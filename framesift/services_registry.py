@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from framesift.adapters import Adapters
 from framesift.runner import ServiceRunner, ServiceUnit
+from framesift.services.curate import bootstrap as curate_bootstrap
 from framesift.services.embed import bootstrap as embed_bootstrap
 from framesift.services.ingest import bootstrap as ingest_bootstrap
 from framesift.services.quality import bootstrap as quality_bootstrap
@@ -16,6 +17,7 @@ SERVICES: dict[str, Callable[[Adapters], ServiceUnit]] = {
     ingest_bootstrap.NAME: ingest_bootstrap.build,
     quality_bootstrap.NAME: quality_bootstrap.build,
     embed_bootstrap.NAME: embed_bootstrap.build,
+    curate_bootstrap.NAME: curate_bootstrap.build,
 }
 
 

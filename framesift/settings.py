@@ -63,6 +63,44 @@ class QualityThresholds(BaseModel):
     near_duplicate_radius: Annotated[int, Field(ge=0, le=16)] = 8
 
 
+class PriorityWeights(BaseModel):
+    """Priority = weighted mean of its parts (each in [0, 1]); FRAMESIFT_CURATE__WEIGHTS__NOVELTY=2."""
+
+    uncertainty: Annotated[float, Field(ge=0)] = 1.0
+    rarity: Annotated[float, Field(ge=0)] = 1.0
+    novelty: Annotated[float, Field(ge=0)] = 1.0
+    quality: Annotated[float, Field(ge=0)] = 0.5
+
+
+class CurateSettings(BaseModel):
+    """Priority and selection under a labelling budget (FRAMESIFT_CURATE__*)."""
+
+    weights: PriorityWeights = PriorityWeights()
+    # The consumer group: a new name rebuilds the read model from the topics' beginning (with an
+    # empty database), which yields the same state.
+    group: str = Field(default="curate", pattern=r"^[A-Za-z0-9._-]{1,64}$")
+    # Selection windows: frames are grouped by capture time into windows this long; a window is
+    # chosen from once frames captured `lateness_s` after its end arrive (or on a flush).
+    window_s: Annotated[float, Field(gt=0)] = 3600.0
+    lateness_s: Annotated[float, Field(ge=0)] = 300.0
+    # Labelling budget: frames chosen per window, at most this many per UTC day, and at most this
+    # share of a window's budget for one camera.
+    budget_per_window: Annotated[int, Field(ge=0)] = 50
+    budget_per_day: Annotated[int, Field(ge=0)] = 1000
+    camera_share: Annotated[float, Field(gt=0, le=1)] = 0.5
+    # Diversity: a candidate's priority counts in full once it is `diversity_radius` (cosine
+    # distance) from everything chosen; nearer ones are discounted, and within `min_distance`
+    # of a chosen frame it is never chosen in the same window.
+    diversity_radius: Annotated[float, Field(gt=0, le=2)] = 0.15
+    min_distance: Annotated[float, Field(ge=0, le=2)] = 0.02
+    # The detector's decision threshold the uncertainty part is measured around.
+    score_threshold: Annotated[float, Field(gt=0, lt=1)] = 0.5
+    # How many selected or labelled neighbours novelty looks at (and Explain shows).
+    neighbours: Annotated[int, Field(ge=1, le=50)] = 3
+    # What labelling one frame costs, for GetStats' "labelling cost avoided".
+    cost_per_frame: Annotated[float, Field(ge=0)] = 0.05
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="FRAMESIFT_", env_nested_delimiter="__", extra="ignore", populate_by_name=True
@@ -142,6 +180,9 @@ class Settings(BaseSettings):
     )
     qdrant_api_key: SecretStr | None = None
     qdrant_collection: str = Field(default="frames", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+
+    # Curate.
+    curate: CurateSettings = CurateSettings()
 
     @field_validator("data_dir")
     @classmethod

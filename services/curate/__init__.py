@@ -1,1 +1,1 @@
-"""The curate service (not built yet; see the issues)."""
+"""Curate: the curation read model, priority, selection under a budget, and the CurationService."""

@@ -37,7 +37,7 @@ def build_backend(settings: Settings) -> EmbeddingBackend:
     raise ValueError(f"unknown embed backend {settings.embed_backend!r}")
 
 
-def build_vectors(settings: Settings, vector_sizes: dict[str, int]) -> FrameVectors:
+def build_vectors(settings: Settings, vector_sizes: dict[str, int] | None) -> FrameVectors:
     if settings.qdrant_url:
         key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
         return FrameVectors(settings.qdrant_collection, vector_sizes, url=settings.qdrant_url, api_key=key)

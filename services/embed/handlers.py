@@ -69,6 +69,7 @@ async def embed_frame(deps: EmbedDeps, event: frames_pb2.FrameChecked) -> frames
         model_name=deps.backend.name,
         model_version=deps.backend.version,
         point_id=point_id,
+        metrics=dict(event.metrics),
         detections=[
             frames_pb2.Detection(
                 class_name=d.class_name,

@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from qdrant_client import AsyncQdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException
 
@@ -30,18 +31,44 @@ _UNREACHABLE = (OSError, ConnectionError, ResponseHandlingException)
 
 
 class VectorStoreUnavailableError(RuntimeError):
-    """Qdrant could not be reached."""
+    """Qdrant could not be reached (or, for a reader, its collection does not exist yet)."""
+
+
+class _NotCreatedYet(RuntimeError):
+    pass
 
 
 def point_id_for(frame_id: str) -> str:
     return str(uuid.uuid5(_POINT_NAMESPACE, frame_id))
 
 
+# Qdrant's local mode allows one client per folder; the services of one process share it.
+_LOCAL_CLIENTS: dict[str, tuple[AsyncQdrantClient, int]] = {}
+
+
+def _open_local(path: str) -> AsyncQdrantClient:
+    client, users = _LOCAL_CLIENTS.get(path, (None, 0))
+    if client is None:
+        client = AsyncQdrantClient(path=path)
+    _LOCAL_CLIENTS[path] = (client, users + 1)
+    return client
+
+
+async def _close_local(path: str) -> None:
+    client, users = _LOCAL_CLIENTS.pop(path)
+    if users > 1:
+        _LOCAL_CLIENTS[path] = (client, users - 1)
+    else:
+        await client.close()
+
+
 class FrameVectors:
+    """`vector_sizes=None`: a reader (curate) that uses the collection the embed service made."""
+
     def __init__(
         self,
         collection: str,
-        vector_sizes: dict[str, int],
+        vector_sizes: dict[str, int] | None,
         *,
         url: str | None = None,
         api_key: str | None = None,
@@ -50,7 +77,7 @@ class FrameVectors:
         if (url is None) == (path is None):
             raise ValueError("give exactly one of a Qdrant url or a local path")
         self.collection = collection
-        self.vector_sizes = dict(vector_sizes)
+        self.vector_sizes = dict(vector_sizes) if vector_sizes is not None else None
         self._options: dict[str, Any] = {"url": url, "api_key": api_key} if url else {"path": str(path)}
         self._client: AsyncQdrantClient | None = None
         self._local = url is None
@@ -63,16 +90,25 @@ class FrameVectors:
             if self._client is None:
                 if self._local:
                     await asyncio.to_thread(Path(self._options["path"]).mkdir, parents=True, exist_ok=True)
-                self._client = AsyncQdrantClient(**self._options)
+                    self._client = _open_local(self._options["path"])
+                else:
+                    self._client = AsyncQdrantClient(**self._options)
             if not self._prepared:
                 try:
                     await self._prepare(self._client)
-                except _UNREACHABLE as exc:
+                except (*_UNREACHABLE, _NotCreatedYet) as exc:
                     raise VectorStoreUnavailableError(f"Qdrant unavailable: {exc}") from exc
                 self._prepared = True
             return self._client
 
     async def _prepare(self, client: AsyncQdrantClient) -> None:
+        if self.vector_sizes is None:  # a reader: the writer creates the collection
+            if not await client.collection_exists(self.collection):
+                raise _NotCreatedYet(f"Qdrant collection {self.collection!r} does not exist yet")
+            info = await client.get_collection(self.collection)
+            existing = info.config.params.vectors
+            self.vector_sizes = {n: p.size for n, p in existing.items()} if isinstance(existing, dict) else {}
+            return
         if not await client.collection_exists(self.collection):
             await client.create_collection(
                 self.collection,
@@ -119,7 +155,78 @@ class FrameVectors:
             raise VectorStoreUnavailableError(f"Qdrant unavailable: {exc}") from exc
         return point_id
 
+    @property
+    def vector_name(self) -> str:
+        """The vector queries use: CLIP's where the collection has it, else its only one."""
+        names = list(self.vector_sizes or {})
+        if not names:
+            raise VectorStoreUnavailableError(f"Qdrant collection {self.collection!r} is not open yet")
+        return "clip" if "clip" in names else names[0]
+
+    async def vectors(self, point_ids: list[str]) -> dict[str, np.ndarray]:
+        """Point id -> its vector (the query vector name); missing points are left out."""
+        client = await self.start()
+        try:
+            points = await client.retrieve(self.collection, point_ids, with_vectors=[self.vector_name])
+        except _UNREACHABLE as exc:
+            raise VectorStoreUnavailableError(f"Qdrant unavailable: {exc}") from exc
+        return {str(p.id): np.asarray(p.vector[self.vector_name], dtype=np.float32) for p in points}
+
+    async def nearest(
+        self,
+        queries: list[np.ndarray],
+        *,
+        limit: int,
+        statuses: list[str] | None = None,
+        cameras: list[str] | None = None,
+        classes: list[str] | None = None,
+        exclude: list[str] | None = None,
+        among: list[str] | None = None,
+    ) -> list[list[tuple[str, float]]]:
+        """For each query vector, the nearest frames' (frame id, cosine similarity), best first;
+        `among`: only these point ids (an empty list finds nothing)."""
+        if among is not None and not among:
+            return [[] for _ in queries]
+        client = await self.start()
+        must: list = [
+            models.FieldCondition(key=key, match=models.MatchAny(any=values))
+            for key, values in (("status", statuses), ("camera_id", cameras), ("classes", classes))
+            if values
+        ]
+        if among:
+            must.append(models.HasIdCondition(has_id=among))
+        must_not = [models.HasIdCondition(has_id=exclude)] if exclude else []
+        condition = models.Filter(must=must, must_not=must_not) if must or must_not else None
+        requests = [
+            models.QueryRequest(
+                query=vector.astype(float).tolist(),
+                using=self.vector_name,
+                filter=condition,
+                limit=limit,
+                with_payload=["frame_id"],
+            )
+            for vector in queries
+        ]
+        try:
+            responses = await client.query_batch_points(self.collection, requests) if requests else []
+        except _UNREACHABLE as exc:
+            raise VectorStoreUnavailableError(f"Qdrant unavailable: {exc}") from exc
+        return [[(str(p.payload["frame_id"]), float(p.score)) for p in r.points] for r in responses]
+
+    async def set_status(self, point_ids: list[str], status: str) -> None:
+        """Keeps the payload's status in step with curation (novelty searches filter on it)."""
+        if not point_ids:
+            return
+        client = await self.start()
+        try:
+            await client.set_payload(self.collection, {"status": status}, points=point_ids, wait=True)
+        except _UNREACHABLE as exc:
+            raise VectorStoreUnavailableError(f"Qdrant unavailable: {exc}") from exc
+
     async def close(self) -> None:
         if self._client is not None:
-            await self._client.close()
+            if self._local:
+                await _close_local(self._options["path"])
+            else:
+                await self._client.close()
             self._client = None

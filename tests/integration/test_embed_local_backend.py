@@ -57,7 +57,7 @@ async def test_detections_above_the_threshold_carry_class_names_and_relative_box
 
 async def test_text_search_without_a_clip_text_model_is_refused_naming_what_writes_one(repository) -> None:
     backend = LocalOnnxBackend(ModelRepository.open(repository))  # the tiny repository has no clip_text
-    with pytest.raises(TextSearchUnavailableError, match="clip_text.*framesift models export"):
+    with pytest.raises(TextSearchUnavailableError, match=r"clip_text.*framesift models export"):
         await backend.embed_text("a bicycle")
     backend.close()
 

@@ -1,0 +1,406 @@
+"""Curate's use cases: fold events into the read model, and choose from windows as they close.
+
+SQL work runs in threads (the event loop keeps serving gRPC); window closing is serialised in a
+process, and across replicas a window is claimed in the same transaction that stores its
+decisions, so only one replica's choice lands. frames.selected goes out through an outbox: the
+decision is stored first, then published and marked, so a crash in between republishes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Engine
+
+from framesift.bus.delivery import RetryableError
+from framesift.bus.events import EventPublisher
+from framesift.settings import CurateSettings
+from framesift.v1 import frames_pb2, labels_pb2
+
+from ..embed.backends.descriptor import NAME as DESCRIPTOR
+from ..embed.vectors import FrameVectors, VectorStoreUnavailableError
+from . import priority
+from .changes import FrameChanges
+from .selection import Budget, Candidate, select
+from .state import projection
+from .state.models import CurateClock, CuratedFrame, SelectionWindow, Status
+from .windows import day_of, is_due, window_of
+
+FRAMES = CuratedFrame.__table__
+WINDOWS = SelectionWindow.__table__
+CLOCK = CurateClock.__table__
+CHOSEN = (int(Status.SELECTED), int(Status.LABELLED))
+
+
+def chosen_points(engine: Engine) -> list[str]:
+    """Point ids of the frames selected or labelled so far."""
+    with engine.connect() as connection:
+        return list(
+            connection.execute(
+                sa.select(FRAMES.c.point_id).where(FRAMES.c.status.in_(CHOSEN), FRAMES.c.point_id.is_not(None))
+            ).scalars()
+        )
+
+
+def has_detector(model: str | None) -> bool:
+    return bool(model) and not str(model).startswith(f"{DESCRIPTOR}/")
+
+
+@dataclass
+class Curator:
+    engine: Engine
+    vectors: FrameVectors
+    publisher: EventPublisher
+    settings: CurateSettings
+    blur_limit_px: float
+    changes: FrameChanges = field(default_factory=FrameChanges)
+    _closing: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    # -- events ---------------------------------------------------------------------------------
+
+    async def on_ingested(self, event: frames_pb2.FrameIngested) -> None:
+        await self._write(projection.apply_ingested, event)
+        self.changes.publish([event.frame_id])
+
+    async def on_checked(self, event: frames_pb2.FrameChecked) -> None:
+        await self._write(projection.apply_checked, event)
+        self.changes.publish([event.frame_id])
+
+    async def on_rejected(self, event: frames_pb2.FrameRejected) -> None:
+        await self._write(projection.apply_rejected, event)
+        self.changes.publish([event.frame_id])
+
+    async def on_labelled(self, event: labels_pb2.LabelsCompleted) -> None:
+        row = await asyncio.to_thread(self._row, event.frame_id)
+        if await self._write(projection.apply_labelled, event) and row and row["point_id"]:
+            await self._vector_call(self.vectors.set_status([row["point_id"]], "labelled"))
+        self.changes.publish([event.frame_id])
+
+    async def on_embedded(self, event: frames_pb2.FrameEmbedded) -> None:
+        model = f"{event.model_name}/{event.model_version}"
+        detector = has_detector(model)
+        scores = [float(d.score) for d in event.detections]
+        metrics = dict(event.metrics)
+        [prior] = await self._prior([event.point_id])
+        counts = await asyncio.to_thread(self._chosen_class_counts, {d.class_name for d in event.detections})
+        parts = priority.PriorityParts(
+            uncertainty=priority.uncertainty(scores, self.settings.score_threshold, has_detector=detector)[0],
+            rarity=priority.rarity([d.class_name for d in event.detections], counts, 0, has_detector=detector)[0],
+            novelty=priority.novelty(prior[1] if prior else None)[0],
+            quality=priority.quality(metrics, blur_limit_px=self.blur_limit_px),
+        )
+        captured = event.frame.captured_at.ToMicroseconds() / 1e6
+        window = await asyncio.to_thread(self._join_window, captured)
+        await self._write(
+            projection.apply_embedded,
+            event,
+            window=window,
+            uncertainty=parts.uncertainty,
+            rarity=parts.rarity,
+            novelty=parts.novelty,
+            quality=parts.quality,
+            priority=parts.total(self.weights),
+        )
+        self.changes.publish([event.frame_id])
+        await self.close_due_windows()
+
+    @property
+    def weights(self) -> dict[str, float]:
+        return self.settings.weights.model_dump()
+
+    # -- windows --------------------------------------------------------------------------------
+
+    async def close_due_windows(self) -> list[str]:
+        await self.publish_outbox()  # selections stored before a crash go out first
+        watermark = await asyncio.to_thread(self._watermark)
+        due = await asyncio.to_thread(self._open_windows, lambda end: is_due(end, watermark, self.settings.lateness_s))
+        return [window for window in due if await self.close_window(window)]
+
+    async def flush(self) -> list[str]:
+        """Choose from every open window now (end of a replay, a demo, an operator's request)."""
+        due = await asyncio.to_thread(self._open_windows, lambda end: True)
+        return [window for window in due if await self.close_window(window)]
+
+    async def close_window(self, window: str) -> bool:
+        async with self._closing:
+            state = await asyncio.to_thread(self._window_state, window)
+            if state is None or state["closed"]:
+                return False
+            rows = await asyncio.to_thread(self._candidates, window)
+            budget, updates = await self._decide(rows, state)
+            claimed = await asyncio.to_thread(self._store_decisions, window, updates, budget, len(rows))
+        if claimed:
+            self.changes.publish([row["frame_id"] for row in rows])
+            await self.publish_outbox()
+        return claimed
+
+    async def _decide(self, rows: list[dict[str, Any]], state: dict[str, Any]):
+        point_ids = [row["point_id"] for row in rows if row["point_id"]]
+        vectors = await self._vector_call(self.vectors.vectors(point_ids))
+        with_vectors = [row for row in rows if row["point_id"] in vectors]
+        priors = await self._prior([row["point_id"] for row in with_vectors])
+        wanted = {d["class"] for row in with_vectors for d in row["detections"]}
+        counts = await asyncio.to_thread(self._chosen_class_counts, wanted)
+        budget = await asyncio.to_thread(self._budget, state, {row["camera_id"] for row in with_vectors})
+
+        candidates, parts_of = [], {}
+        for row, prior in zip(with_vectors, priors, strict=True):
+            detector = has_detector(row["model"])
+            classes = [d["class"] for d in row["detections"]]
+            parts = priority.PriorityParts(
+                uncertainty=priority.uncertainty(
+                    [d["score"] for d in row["detections"]], self.settings.score_threshold, has_detector=detector
+                )[0],
+                rarity=priority.rarity(classes, counts, 0, has_detector=detector)[0],
+                novelty=priority.novelty(prior[1] if prior else None)[0],
+                quality=priority.quality(row["metrics"], blur_limit_px=self.blur_limit_px),
+            )
+            parts_of[row["frame_id"]] = parts
+            candidates.append(
+                Candidate(
+                    frame_id=row["frame_id"],
+                    camera_id=row["camera_id"],
+                    priority=parts.total(self.weights),
+                    vector=vectors[row["point_id"]],
+                    prior_distance=1.0 - prior[1] if prior else 2.0,
+                    prior_neighbour=prior[0] if prior else None,
+                )
+            )
+        decisions = select(
+            candidates,
+            budget,
+            radius=self.settings.diversity_radius,
+            min_distance=self.settings.min_distance,
+        )
+        updates = []
+        for decision in decisions:
+            parts = parts_of[decision.frame_id]
+            updates.append(
+                {
+                    "frame_id": decision.frame_id,
+                    "status": int(Status.SELECTED if decision.selected else Status.SKIPPED),
+                    "decision": decision.reason,
+                    "uncertainty": parts.uncertainty,
+                    "rarity": parts.rarity,
+                    "novelty": parts.novelty,
+                    "quality": parts.quality,
+                    "priority": parts.total(self.weights),
+                }
+            )
+        for row in rows:
+            if row["point_id"] not in vectors:
+                updates.append(
+                    {
+                        "frame_id": row["frame_id"],
+                        "status": int(Status.SKIPPED),
+                        "decision": "its vector is not in Qdrant (re-embed it to make it a candidate)",
+                    }
+                )
+        return budget, updates
+
+    async def publish_outbox(self) -> int:
+        """Publish every stored selection not yet published (after a crash, too)."""
+        pending = await asyncio.to_thread(self._unpublished)
+        for row in pending:
+            if row["point_id"]:
+                await self._vector_call(self.vectors.set_status([row["point_id"]], "selected"))
+            await self.publisher.publish(selected_event(row, self.settings))
+            await asyncio.to_thread(self._mark_published, row["frame_id"])
+        return len(pending)
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    async def _prior(self, point_ids: list[str]) -> list[tuple[str, float] | None]:
+        """For each point: the nearest frame already selected or labelled, and its similarity."""
+        if not point_ids:
+            return []
+        vectors = await self._vector_call(self.vectors.vectors(point_ids))
+        known = [pid for pid in point_ids if pid in vectors]
+        # The chosen frames come from SQL, not from Qdrant's payload: the read model alone decides,
+        # so rebuilding it from the topics gives the same answers.
+        chosen = await asyncio.to_thread(chosen_points, self.engine)
+        found = await self._vector_call(
+            self.vectors.nearest([vectors[pid] for pid in known], limit=1, among=chosen, exclude=known)
+        )
+        nearest = {pid: (hits[0] if hits else None) for pid, hits in zip(known, found, strict=True)}
+        return [nearest.get(pid) for pid in point_ids]
+
+    @staticmethod
+    async def _vector_call(call):
+        try:
+            return await call
+        except VectorStoreUnavailableError as exc:
+            raise RetryableError(str(exc)) from exc
+
+    async def _write(self, apply, event, **extra) -> Any:
+        def run() -> Any:
+            with self.engine.begin() as connection:
+                return apply(connection, event, **extra)
+
+        return await asyncio.to_thread(run)
+
+    def _row(self, frame_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(sa.select(FRAMES).where(FRAMES.c.frame_id == frame_id)).mappings().first()
+            return dict(row) if row else None
+
+    def _chosen_class_counts(self, classes: set[str]) -> Counter[str]:
+        counts: Counter[str] = Counter()
+        with self.engine.connect() as connection:
+            for name in sorted(classes):
+                counts[name] = connection.execute(
+                    sa.select(sa.func.count())
+                    .select_from(FRAMES)
+                    .where(FRAMES.c.status.in_(CHOSEN), FRAMES.c.classes.like(f"%,{name},%"))
+                ).scalar_one()
+        return counts
+
+    def _watermark(self) -> float:
+        with self.engine.connect() as connection:
+            value = connection.execute(sa.select(CLOCK.c.watermark).where(CLOCK.c.name == "events")).scalar()
+            return float(value or 0.0)
+
+    def _join_window(self, captured_at: float) -> str:
+        """The frame's window, advancing the watermark; a frame later than its closed window joins
+        the window of the watermark (still open) instead of being lost."""
+        with self.engine.begin() as connection:
+            current = connection.execute(sa.select(CLOCK.c.watermark).where(CLOCK.c.name == "events")).scalar()
+            if current is None:
+                try:
+                    with connection.begin_nested():
+                        connection.execute(CLOCK.insert().values(name="events", watermark=captured_at))
+                except sa.exc.IntegrityError:
+                    pass
+            connection.execute(
+                CLOCK.update()
+                .where(CLOCK.c.name == "events", CLOCK.c.watermark < captured_at)
+                .values(watermark=captured_at)
+            )
+            window, start, end = window_of(captured_at, self.settings.window_s)
+            closed = connection.execute(sa.select(WINDOWS.c.closed).where(WINDOWS.c.window_id == window)).scalar()
+            if closed:
+                watermark = connection.execute(sa.select(CLOCK.c.watermark).where(CLOCK.c.name == "events")).scalar()
+                window, start, end = window_of(max(captured_at, float(watermark or 0), end), self.settings.window_s)
+            if connection.execute(sa.select(WINDOWS.c.window_id).where(WINDOWS.c.window_id == window)).first() is None:
+                try:
+                    with connection.begin_nested():
+                        connection.execute(
+                            WINDOWS.insert().values(
+                                window_id=window,
+                                start=start,
+                                end=end,
+                                closed=False,
+                                budget=0,
+                                candidates=0,
+                                selected=0,
+                                camera_cap=0,
+                            )
+                        )
+                except sa.exc.IntegrityError:
+                    pass
+            return window
+
+    def _open_windows(self, due) -> list[str]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(WINDOWS.c.window_id, WINDOWS.c.end)
+                .where(WINDOWS.c.closed.is_(False))
+                .order_by(WINDOWS.c.start)
+            ).all()
+        return [window for window, end in rows if due(end)]
+
+    def _window_state(self, window: str) -> dict[str, Any] | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(sa.select(WINDOWS).where(WINDOWS.c.window_id == window)).mappings().first()
+            return dict(row) if row else None
+
+    def _candidates(self, window: str) -> list[dict[str, Any]]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(FRAMES)
+                .where(FRAMES.c.window_id == window, FRAMES.c.status == int(Status.EMBEDDED))
+                .order_by(FRAMES.c.frame_id)
+            ).mappings()
+            return [dict(row) for row in rows]
+
+    def _budget(self, state: dict[str, Any], cameras: set[str]) -> Budget:
+        day_start, day_end = day_of(state["start"])
+        with self.engine.connect() as connection:
+            used = connection.execute(
+                sa.select(sa.func.coalesce(sa.func.sum(WINDOWS.c.selected), 0)).where(
+                    WINDOWS.c.closed.is_(True), WINDOWS.c.start >= day_start, WINDOWS.c.start < day_end
+                )
+            ).scalar_one()
+        frames = max(0, min(self.settings.budget_per_window, self.settings.budget_per_day - int(used)))
+        # One camera alone may use the whole window; with several, none takes more than its share.
+        per_camera = frames if len(cameras) <= 1 else max(1, math.ceil(self.settings.camera_share * frames))
+        return Budget(frames=frames, per_camera=per_camera)
+
+    def _store_decisions(self, window: str, updates: list[dict[str, Any]], budget: Budget, candidates: int) -> bool:
+        with self.engine.begin() as connection:
+            claimed = connection.execute(
+                WINDOWS.update()
+                .where(WINDOWS.c.window_id == window, WINDOWS.c.closed.is_(False))
+                .values(
+                    closed=True,
+                    budget=budget.frames,
+                    camera_cap=budget.per_camera,
+                    candidates=candidates,
+                    selected=sum(1 for u in updates if u["status"] == int(Status.SELECTED)),
+                )
+            ).rowcount
+            if not claimed:
+                return False  # another replica chose from this window first
+            for update in updates:
+                values = {k: v for k, v in update.items() if k != "frame_id"}
+                connection.execute(
+                    FRAMES.update()
+                    .where(FRAMES.c.frame_id == update["frame_id"], FRAMES.c.status == int(Status.EMBEDDED))
+                    .values(**values)
+                )
+            return True
+
+    def _unpublished(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(FRAMES)
+                .where(FRAMES.c.status >= int(Status.SELECTED), FRAMES.c.window_id.is_not(None))
+                .where(FRAMES.c.published.is_(False), FRAMES.c.decision.is_not(None))
+                .order_by(FRAMES.c.window_id, FRAMES.c.frame_id)
+            ).mappings()
+            return [dict(row) for row in rows]
+
+    def _mark_published(self, frame_id: str) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(FRAMES.update().where(FRAMES.c.frame_id == frame_id).values(published=True))
+
+
+def selected_event(row: dict[str, Any], settings: CurateSettings) -> frames_pb2.FrameSelected:
+    from google.protobuf.timestamp_pb2 import Timestamp
+
+    captured = Timestamp()
+    captured.FromMicroseconds(round(row["captured_at"] * 1e6))
+    return frames_pb2.FrameSelected(
+        frame_id=row["frame_id"],
+        camera_id=row["camera_id"],
+        frame=frames_pb2.FrameRef(
+            frame_id=row["frame_id"],
+            camera_id=row["camera_id"],
+            captured_at=captured,
+            object_key=row["object_key"],
+            sha256=row["sha256"],
+        ),
+        priority=frames_pb2.Priority(
+            total=row["priority"] or 0.0,
+            uncertainty=row["uncertainty"] or 0.0,
+            rarity=row["rarity"] or 0.0,
+            novelty=row["novelty"] or 0.0,
+            quality=row["quality"] or 0.0,
+        ),
+        selection_batch=row["window_id"] or "",
+    )

@@ -1,0 +1,59 @@
+"""CurationService as HTTP JSON (for browsers): the same operations and errors as gRPC; bodies
+are the protos in their canonical JSON form."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Query, UploadFile
+from fastapi.responses import JSONResponse
+from google.protobuf.json_format import MessageToDict
+
+from .api import CurationApi
+from .errors import classify
+
+
+def _json(message) -> JSONResponse:
+    return JSONResponse(MessageToDict(message, preserving_proto_field_name=True))
+
+
+async def _answer(call):
+    try:
+        return _json(await call)
+    except Exception as exc:
+        error = classify(exc)
+        if error is None:
+            raise
+        raise HTTPException(error.http_status, str(exc)) from exc
+
+
+def http_router(api: CurationApi) -> APIRouter:
+    router = APIRouter(prefix="/v1/curation", tags=["curation"])
+
+    @router.get("/frames/{frame_id}")
+    async def get_frame(frame_id: str):
+        return await _answer(api.get_frame(frame_id))
+
+    @router.get("/frames")
+    async def query_frames(q: str = "", page_size: int = Query(0, ge=0), page_token: str = ""):
+        return await _answer(api.query_frames(q, page_size, page_token))
+
+    @router.get("/frames/{frame_id}/similar")
+    async def similar_to_frame(frame_id: str, limit: int = Query(10, ge=1), q: str = ""):
+        return await _answer(api.search_similar(frame_id=frame_id, image=None, limit=limit, text=q))
+
+    @router.post("/similar")
+    async def similar_to_image(image: UploadFile, limit: int = Query(10, ge=1), q: str = ""):
+        return await _answer(api.search_similar(frame_id=None, image=await image.read(), limit=limit, text=q))
+
+    @router.get("/search")
+    async def search_text(text: str, limit: int = Query(10, ge=1), q: str = ""):
+        return await _answer(api.search_text(text, limit, q))
+
+    @router.get("/stats")
+    async def stats():
+        return await _answer(api.stats())
+
+    @router.get("/frames/{frame_id}/explain")
+    async def explain(frame_id: str):
+        return await _answer(api.explain(frame_id))
+
+    return router

@@ -1,0 +1,109 @@
+"""Choosing a window's frames: by priority, under a budget, spread over the embedding space.
+
+Priority-weighted farthest-first (a k-center greedy): each round takes the candidate with the
+highest priority x coverage, where coverage = min(1, d / radius) and d is the cosine distance to
+the nearest frame chosen so far (in this window or before it). A frame far from everything
+chosen keeps its full priority; a near copy of a chosen frame has coverage near 0, so 50
+near-identical high-priority frames yield one pick, not fifty; within `min_distance` of a chosen
+frame a candidate is never taken. Ties go to the earlier frame id, so the result is deterministic.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Candidate:
+    frame_id: str
+    camera_id: str
+    priority: float
+    vector: np.ndarray  # unit length
+    prior_distance: float  # to the nearest frame selected or labelled before this window (2.0: none)
+    prior_neighbour: str | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    frame_id: str
+    selected: bool
+    reason: str
+    rank: int | None = None  # order of choice, for selected frames
+    nearest: str | None = None  # the chosen frame nearest to it when it was decided
+    distance: float | None = None
+
+
+@dataclass(frozen=True)
+class Budget:
+    frames: int  # what this window may choose
+    per_camera: int  # at most this many of one camera
+
+
+def select(candidates: list[Candidate], budget: Budget, *, radius: float, min_distance: float) -> list[Decision]:
+    ordered = sorted(candidates, key=lambda c: c.frame_id)
+    if not ordered:
+        return []
+    vectors = np.stack([c.vector for c in ordered]).astype(np.float32)
+    priority = np.array([c.priority for c in ordered], dtype=np.float64)
+    distance = np.array([c.prior_distance for c in ordered], dtype=np.float64)
+    nearest_index = np.full(len(ordered), -1)  # the chosen candidate nearest to each; -1: a prior frame
+
+    def nearest(i: int) -> str | None:
+        return ordered[nearest_index[i]].frame_id if nearest_index[i] >= 0 else ordered[i].prior_neighbour
+
+    open_ = np.ones(len(ordered), dtype=bool)
+    per_camera: Counter[str] = Counter()
+    decisions: dict[str, Decision] = {}
+
+    while open_.any() and sum(per_camera.values()) < budget.frames:
+        score = np.where(open_, priority * np.minimum(1.0, distance / radius), -np.inf)
+        index = int(np.argmax(score))  # the first maximum: the lowest frame id among ties
+        if score[index] == -np.inf:
+            break
+        chosen = ordered[index]
+        open_[index] = False
+        if per_camera[chosen.camera_id] >= budget.per_camera:
+            decisions[chosen.frame_id] = Decision(
+                chosen.frame_id, False, f"camera {chosen.camera_id} used its share ({budget.per_camera}) of the window"
+            )
+            continue
+        per_camera[chosen.camera_id] += 1
+        rank = sum(per_camera.values())
+        decisions[chosen.frame_id] = Decision(
+            chosen.frame_id,
+            True,
+            f"chosen #{rank} of the window: priority {chosen.priority:.3f} x coverage "
+            f"{min(1.0, distance[index] / radius):.3f}",
+            rank=rank,
+            nearest=nearest(index),
+            distance=float(distance[index]),
+        )
+        # Distances of the still open candidates to the newly chosen frame (cosine, unit vectors).
+        to_chosen = 1.0 - vectors @ vectors[index]
+        closer = to_chosen < distance
+        distance = np.where(closer, to_chosen, distance)
+        nearest_index[closer] = index
+        too_close = open_ & (distance < min_distance)
+        for i in np.flatnonzero(too_close):
+            open_[i] = False
+            decisions[ordered[i].frame_id] = Decision(
+                ordered[i].frame_id,
+                False,
+                f"a near copy of {nearest(i)} (cosine distance {distance[i]:.3f} < {min_distance})",
+                nearest=nearest(i),
+                distance=float(distance[i]),
+            )
+
+    for i in np.flatnonzero(open_):
+        decisions[ordered[i].frame_id] = Decision(
+            ordered[i].frame_id,
+            False,
+            f"budget spent ({budget.frames} per window); priority x coverage "
+            f"{priority[i] * min(1.0, distance[i] / radius):.3f} was not among the best",
+            nearest=nearest(i),
+            distance=float(distance[i]),
+        )
+    return [decisions[c.frame_id] for c in candidates]

@@ -1,0 +1,104 @@
+"""Selection under a budget with a diversity constraint, and the priority parts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from framesift.services.curate import priority
+from framesift.services.curate.selection import Budget, Candidate, select
+
+
+def unit(vector) -> np.ndarray:
+    vector = np.asarray(vector, dtype=np.float32)
+    return vector / np.linalg.norm(vector)
+
+
+def near_copies(center, count: int, spread: float, seed: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [unit(center + rng.normal(scale=spread, size=len(center))) for _ in range(count)]
+
+
+def candidate(frame_id, vector, priority_value, camera="cam-1", prior=2.0):
+    return Candidate(frame_id, camera, priority_value, vector, prior)
+
+
+def chosen(decisions) -> list[str]:
+    return [d.frame_id for d in sorted((d for d in decisions if d.selected), key=lambda d: d.rank)]
+
+
+def test_fifty_near_identical_high_priority_frames_do_not_eat_the_budget() -> None:
+    rng = np.random.default_rng(0)
+    parked = unit(rng.normal(size=64))
+    copies = [candidate(f"parked-{i:02d}", v, 0.95) for i, v in enumerate(near_copies(parked, 50, 0.002, 1))]
+    others = [candidate(f"scene-{i}", unit(rng.normal(size=64)), 0.5) for i in range(9)]
+    decisions = select(copies + others, Budget(frames=10, per_camera=10), radius=0.15, min_distance=0.02)
+    picked = chosen(decisions)
+    assert len(picked) == 10
+    assert sum(name.startswith("parked") for name in picked) == 1
+    assert picked[0] == "parked-00"  # the highest priority goes first; ties to the lowest id
+    skipped_copies = [d for d in decisions if d.frame_id.startswith("parked") and not d.selected]
+    assert all("near copy of parked-00" in d.reason for d in skipped_copies)
+
+
+def test_the_budget_is_respected_exactly_and_the_camera_share_too() -> None:
+    rng = np.random.default_rng(2)
+    pool = [candidate(f"a-{i:02d}", unit(rng.normal(size=32)), 0.9, camera="a") for i in range(20)]
+    pool += [candidate(f"b-{i:02d}", unit(rng.normal(size=32)), 0.1, camera="b") for i in range(20)]
+    for frames in (0, 1, 7, 12):
+        decisions = select(
+            pool, Budget(frames=frames, per_camera=max(1, (frames + 1) // 2)), radius=0.1, min_distance=0
+        )
+        picked = chosen(decisions)
+        assert len(picked) == frames
+        assert sum(p.startswith("a-") for p in picked) <= max(1, (frames + 1) // 2)
+        assert len(decisions) == len(pool)  # every candidate gets a decision with a reason
+        assert all(d.reason for d in decisions)
+
+
+def test_ties_are_deterministic_whatever_the_input_order() -> None:
+    rng = np.random.default_rng(3)
+    pool = [candidate(f"f-{i:02d}", unit(rng.normal(size=16)), 0.5) for i in range(30)]
+    first = chosen(select(pool, Budget(8, 8), radius=0.5, min_distance=0.0))
+    shuffled = [pool[i] for i in rng.permutation(len(pool))]
+    assert chosen(select(shuffled, Budget(8, 8), radius=0.5, min_distance=0.0)) == first
+
+
+def test_frames_near_what_was_selected_before_the_window_lose_their_priority() -> None:
+    rng = np.random.default_rng(4)
+    seen = unit(rng.normal(size=16))
+    again = candidate("again", near_copies(seen, 1, 0.001, 5)[0], 0.9, prior=0.001)
+    fresh = candidate("fresh", unit(rng.normal(size=16)), 0.4)
+    decisions = select([again, fresh], Budget(1, 1), radius=0.15, min_distance=0.0)
+    assert chosen(decisions) == ["fresh"]
+
+
+def test_uncertainty_peaks_at_the_threshold_and_says_why_when_zero() -> None:
+    assert priority.uncertainty([0.5], 0.5, has_detector=True) == (1.0, None)
+    assert priority.uncertainty([0.99, 0.52], 0.5, has_detector=True)[0] == pytest.approx(0.96)
+    assert priority.uncertainty([1.0], 0.5, has_detector=True)[0] == pytest.approx(0.0)
+    value, note = priority.uncertainty([], 0.5, has_detector=False)
+    assert value == 0.0
+    assert "no detector" in note
+    assert "found nothing" in priority.uncertainty([], 0.5, has_detector=True)[1]
+
+
+def test_rarity_is_the_rarest_classes_inverse_frequency() -> None:
+    counts = {"car": 9, "person": 3}
+    assert priority.rarity(["car"], counts, 12, has_detector=True)[0] == pytest.approx(0.1)
+    assert priority.rarity(["car", "bicycle"], counts, 12, has_detector=True)[0] == 1.0
+    assert priority.rarity([], counts, 12, has_detector=True) == (0.0, "rarity is 0: no class detected")
+    assert "no detector" in priority.rarity(["car"], counts, 12, has_detector=False)[1]
+
+
+def test_novelty_and_quality_stay_in_range() -> None:
+    assert priority.novelty(None) == (1.0, "novelty is 1: nothing selected or labelled yet to compare with")
+    assert priority.novelty(1.0)[0] == 0.0
+    assert priority.novelty(-0.5)[0] == 1.0
+    sharp = {"edge_blur_px": 0.9, "luma_p50": 0.5, "contrast": 0.8}
+    soft = {"edge_blur_px": 1.9, "luma_p50": 0.15, "contrast": 0.2}
+    assert priority.quality(sharp, blur_limit_px=2.0) > priority.quality(soft, blur_limit_px=2.0)
+    assert 0.0 <= priority.quality(soft, blur_limit_px=2.0) <= 1.0
+    parts = priority.PriorityParts(1.0, 0.0, 0.5, 1.0)
+    assert parts.total({"uncertainty": 1, "rarity": 1, "novelty": 1, "quality": 1}) == pytest.approx(0.625)
+    assert parts.total({"uncertainty": 0, "rarity": 0, "novelty": 0, "quality": 0}) == 0.0
