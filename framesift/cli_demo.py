@@ -13,8 +13,11 @@ import click
 @click.option(
     "--fps", default=4.0, show_default=True, type=click.FloatRange(0.1, 25), help="Frames sampled per second."
 )
+@click.option(
+    "--budget", default=12, show_default=True, type=click.IntRange(0), help="Frames the labelling budget buys."
+)
 @click.option("--once", is_flag=True, help="Print the results and exit instead of serving the query endpoints.")
-def demo(fps: float, once: bool) -> None:
+def demo(fps: float, budget: int, once: bool) -> None:
     """Ingest real clips (and bad uploads) through quality, embed and curate; print what was chosen.
 
     Then serves CurationService on gRPC and HTTP until Ctrl-C (try `framesift query`).
@@ -24,6 +27,9 @@ def demo(fps: float, once: bool) -> None:
     from framesift.settings import BusKind
 
     settings = _settings()
+    settings = settings.model_copy(
+        update={"curate": settings.curate.model_copy(update={"budget_per_window": budget, "budget_per_day": budget})}
+    )
     if settings.bus is BusKind.KAFKA:
         raise click.UsageError("the demo runs on the embedded default (unset FRAMESIFT_BUS)")
     configure_logging("WARNING", json_lines=False)

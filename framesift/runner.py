@@ -105,6 +105,7 @@ class ServiceRunner:
         self.serving = asyncio.Event()
         self.http_port: int | None = None
         self.grpc_port: int | None = None
+        self._grpc_names: list[str] = []
         self._name = "+".join(u.name for u in units) or "framesift"
 
     def request_stop(self) -> None:
@@ -151,6 +152,7 @@ class ServiceRunner:
             ]
         )
         names = [register(server) for unit in self.units for register in unit.grpc_services]
+        self._grpc_names = names
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         reflection.enable_server_reflection(
@@ -185,7 +187,9 @@ class ServiceRunner:
         failure: BaseException | None = None
         try:
             await self._wait_started(http, http_task)
-            await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+            # The whole server ("") and each service by name, as gRPC health clients ask.
+            for name in ["", *self._grpc_names]:
+                await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
             metrics.READY.labels(self._name).set(1)
             self.serving.set()
             log.info(

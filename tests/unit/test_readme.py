@@ -14,7 +14,7 @@ def setup_commands() -> list[str]:
 def test_readme_has_exactly_two_setup_commands() -> None:
     commands = setup_commands()
     assert len(commands) == 2
-    assert commands[0].endswith("framesift up")
+    assert commands[0].endswith("framesift demo")
     assert "pytest" in commands[1]
 
 

@@ -1,0 +1,187 @@
+"""CurationService over a real gRPC channel (and the same over HTTP), on a curated dataset."""
+
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+import httpx
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from framesift.adapters import build_adapters
+from framesift.services.ingest.bootstrap import ingest_deps
+from framesift.services.ingest.handlers import UploadFrame, ingest_frame
+from framesift.settings import CurateSettings
+from framesift.v1 import curation_pb2, curation_pb2_grpc
+from tests.support.curation import run_pipeline, uploads
+from tests.support.running import running
+from tests.support.scenes import encode, scene
+from tests.support.waiting import eventually
+
+SELECTED = curation_pb2.FRAME_STATUS_SELECTED
+
+
+@pytest.fixture
+async def served(embedded_settings):
+    settings = embedded_settings.model_copy(
+        update={"curate": CurateSettings(window_s=1800, lateness_s=0, budget_per_window=2, budget_per_day=100)}
+    )
+    frame_ids = await run_pipeline(settings, uploads("grpc-cam"))
+    adapters = build_adapters(settings)
+    async with running(adapters, ["ingest", "quality", "embed", "curate"]) as runner:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{runner.grpc_port}") as channel:
+            yield curation_pb2_grpc.CurationServiceStub(channel), runner, adapters, frame_ids
+    adapters.close()
+
+
+async def query(stub, text: str, size: int = 50, token: str = "") -> curation_pb2.QueryFramesResponse:
+    return await stub.QueryFrames(curation_pb2.QueryFramesRequest(query=text, page_size=size, page_token=token))
+
+
+async def test_get_query_page_and_stats(served) -> None:
+    stub, _, _, frame_ids = served
+    record = await stub.GetFrame(curation_pb2.GetFrameRequest(frame_id=frame_ids[0]))
+    assert record.frame.camera_id == "grpc-cam"
+    assert record.model == "descriptor/1"
+    assert "brightness" in record.metrics
+
+    selected = await query(stub, "status:selected sort:-priority")
+    assert selected.frames
+    priorities = [f.priority.total for f in selected.frames]
+    assert priorities == sorted(priorities, reverse=True)
+
+    pages, token = [], ""
+    while True:  # page size 3 walks the whole camera exactly once, newest first
+        page = await query(stub, "camera:grpc-cam", 3, token)
+        pages.extend(f.frame.frame_id for f in page.frames)
+        token = page.next_page_token
+        if not token:
+            break
+    assert sorted(pages) == sorted(frame_ids)
+    assert len(pages) == len(set(pages))
+
+    dark = await query(stub, "reason:dark")
+    assert [f.frame.frame_id for f in dark.frames] == [frame_ids[-2]]
+    bright = await query(stub, "brightness>0.3 status:rejected")
+    assert frame_ids[-2] not in [f.frame.frame_id for f in bright.frames]
+
+    stats = await stub.GetStats(curation_pb2.GetStatsRequest())
+    assert stats.frames_ingested == len(frame_ids)
+    assert stats.rejections_by_reason["corrupt"] == 1
+    assert stats.selected == len(selected.frames)
+    assert stats.reduction_percent == pytest.approx(100 * 2 / len(frame_ids))
+    assert stats.labelling_cost_avoided == pytest.approx((len(frame_ids) - stats.selected) * stats.cost_per_frame)
+
+
+async def test_bad_queries_unknown_frames_and_text_search_get_clear_status_codes(served) -> None:
+    stub = served[0]
+    with pytest.raises(grpc.aio.AioRpcError) as bad:
+        await query(stub, "status:sleeping")
+    assert bad.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert "unknown status" in bad.value.details()
+    with pytest.raises(grpc.aio.AioRpcError) as token:
+        await query(stub, "camera:grpc-cam", 2, "not-a-token")
+    assert token.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    with pytest.raises(grpc.aio.AioRpcError) as missing:
+        await stub.GetFrame(curation_pb2.GetFrameRequest(frame_id="no-such-frame"))
+    assert missing.value.code() is grpc.StatusCode.NOT_FOUND
+    with pytest.raises(grpc.aio.AioRpcError) as explain_missing:
+        await stub.Explain(curation_pb2.ExplainRequest(frame_id="no-such-frame"))
+    assert explain_missing.value.code() is grpc.StatusCode.NOT_FOUND
+    with pytest.raises(grpc.aio.AioRpcError) as text:
+        await stub.SearchText(curation_pb2.SearchTextRequest(text="a cyclist at night"))
+    assert text.value.code() is grpc.StatusCode.FAILED_PRECONDITION
+    assert "FRAMESIFT_EMBED_BACKEND=descriptor" in text.value.details()
+    with pytest.raises(grpc.aio.AioRpcError) as quoted:
+        await query(stub, 'status:selected "a cyclist"')
+    assert quoted.value.code() is grpc.StatusCode.FAILED_PRECONDITION
+
+
+async def test_similar_frames_by_id_and_by_uploaded_image(served) -> None:
+    stub, _, _, frame_ids = served
+    by_id = await stub.SearchSimilar(curation_pb2.SearchSimilarRequest(frame_id=frame_ids[3], limit=5))
+    assert by_id.model == "descriptor"
+    assert 0 < len(by_id.hits) <= 5
+    assert frame_ids[3] not in [h.record.frame.frame_id for h in by_id.hits]
+    similarities = [h.similarity for h in by_id.hits]
+    assert similarities == sorted(similarities, reverse=True)
+
+    image = encode(scene(640, 360, seed=105))  # the bytes of frame 5
+    uploaded = await stub.SearchSimilar(curation_pb2.SearchSimilarRequest(image=image, limit=3))
+    assert uploaded.hits[0].record.frame.frame_id == frame_ids[5]
+    assert uploaded.hits[0].similarity > 0.999
+    filtered = await stub.SearchSimilar(
+        curation_pb2.SearchSimilarRequest(image=image, limit=3, query="status:selected")
+    )
+    assert all(h.record.status == SELECTED for h in filtered.hits)
+    with pytest.raises(grpc.aio.AioRpcError) as broken:
+        await stub.SearchSimilar(curation_pb2.SearchSimilarRequest(image=b"not an image", limit=3))
+    assert broken.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_explain_gives_parts_neighbours_and_budget(served) -> None:
+    stub = served[0]
+    chosen = (await query(stub, "status:selected sort:-priority")).frames
+    skipped = (await query(stub, "status:skipped")).frames
+    assert skipped, "windows of 3 frames with a budget of 2 leave some frames out"
+    why = await stub.Explain(curation_pb2.ExplainRequest(frame_id=skipped[0].frame.frame_id))
+    assert why.record.decision
+    assert why.weights["novelty"] == 1.0
+    assert any("no detector" in note for note in why.notes)
+    assert why.budget.window_budget == 2
+    assert why.budget.window_selected == 2
+    assert why.budget.window_candidates >= 3
+    assert len(why.neighbours) >= 1
+    assert all(n.status in (SELECTED, curation_pb2.FRAME_STATUS_LABELLED) for n in why.neighbours)
+    first = await stub.Explain(curation_pb2.ExplainRequest(frame_id=chosen[0].frame.frame_id))
+    assert first.record.decision.startswith("chosen #")
+
+
+async def test_watch_streams_changes_matching_the_filter(served) -> None:
+    stub, _, adapters, _ = served
+    stream = stub.WatchFrames(curation_pb2.WatchFramesRequest(query="camera:watch-cam"))
+    received: list[curation_pb2.FrameRecord] = []
+
+    async def read() -> None:
+        async for record in stream:
+            received.append(record)
+
+    reader = asyncio.create_task(read())
+    from framesift.services.ingest.cameras import CameraRegistry
+
+    CameraRegistry(adapters.engine).add("watch-cam")
+    deps = ingest_deps(adapters)
+    seed = iter(range(300, 400))
+
+    async def a_change_arrives() -> bool:
+        # The stream subscribes when the call reaches the server; send until it sees one.
+        if not received:
+            await ingest_frame(UploadFrame("watch-cam", encode(scene(seed=next(seed)))), deps)
+        return bool(received)
+
+    await eventually(a_change_arrives, timeout=30, what="a watched change")
+    stream.cancel()
+    await asyncio.gather(reader, return_exceptions=True)
+    assert all(r.frame.camera_id == "watch-cam" for r in received)
+
+
+async def test_health_by_service_name_and_the_same_calls_over_http_json(served) -> None:
+    _, runner, _, frame_ids = served
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{runner.grpc_port}") as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        answer = await health.Check(health_pb2.HealthCheckRequest(service="framesift.v1.CurationService"))
+        assert answer.status == health_pb2.HealthCheckResponse.SERVING
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{runner.http_port}") as client:
+        stats = (await client.get("/v1/curation/stats")).json()
+        assert int(stats["frames_ingested"]) == len(frame_ids)
+        page = (await client.get("/v1/curation/frames", params={"q": "status:selected", "page_size": 1})).json()
+        assert len(page["frames"]) == 1
+        assert page["next_page_token"]
+        bad = await client.get("/v1/curation/frames", params={"q": "brightness<<1"})
+        assert bad.status_code == 400
+        assert "expected key:value" in bad.json()["detail"]
+        assert (await client.get("/v1/curation/frames/nope")).status_code == 404
+        assert (await client.get("/v1/curation/search", params={"text": "a car"})).status_code == 412
+        explain = (await client.get(f"/v1/curation/frames/{frame_ids[0]}/explain")).json()
+        assert explain["record"]["frame"]["frame_id"] == frame_ids[0]
