@@ -1,0 +1,239 @@
+"""Curate: QueryFrames latency at 100 k frames in PostgreSQL, and selection time for a 10 k window.
+
+QueryFrames: 100 k synthetic rows (40 cameras over 30 days, every status, quality metrics,
+detections, priorities) in a fresh PostgreSQL database migrated by curate's migrations. Each
+query runs through framesift's whole path over a real gRPC channel (parse, SQL, protos, gRPC);
+the baseline is the same SQL sent by psycopg directly, in the same run, so the difference is
+framesift's own cost. Deep paging: page 200 by keyset token vs the same page by OFFSET.
+
+Selection: a 10 k candidate window of unit vectors (descriptor's 160 and CLIP's 512 dimensions)
+with a diversity structure (clusters of near copies); baseline: plain top-k by priority.
+
+Run: .venv/bin/python -m bench.curate [--frames 100000] [--repeats 30] [--postgres URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+import uuid
+from contextlib import ExitStack
+
+import grpc
+import numpy as np
+import sqlalchemy as sa
+
+from framesift.db import make_engine
+from framesift.services.curate.api import CurationApi
+from framesift.services.curate.changes import FrameChanges
+from framesift.services.curate.grpc_api import CurationServicer
+from framesift.services.curate.query import sql
+from framesift.services.curate.query.language import parse
+from framesift.services.curate.selection import Budget, Candidate, select
+from framesift.services.curate.state.migrations import migrate
+from framesift.services.curate.state.models import CuratedFrame, Status
+from framesift.settings import CurateSettings
+from framesift.v1 import curation_pb2, curation_pb2_grpc
+from tests.support.curation import fresh_postgres
+
+QUERIES = {
+    "one camera, newest first": "camera:cam-07",
+    "embedded by priority": "status:embedded sort:-priority",
+    "dark rejects (JSON metric)": "brightness<0.2 status:rejected",
+    "class, by novelty": "class:bicycle sort:-novelty",
+    "camera + time range + metric": "camera:cam-12 from:1795000000 to:1796000000 edge_blur_px<1.5",
+}
+CLASSES = ("car", "person", "bicycle", "bus", "truck", "dog")
+REASONS = ("blurry", "dark", "overexposed", "near_duplicate", "exact_duplicate", "corrupt")
+
+
+def rows(count: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    start = 1795000000.0
+    statuses = rng.choice(
+        [Status.REJECTED, Status.EMBEDDED, Status.SKIPPED, Status.SELECTED, Status.LABELLED],
+        size=count,
+        p=[0.3, 0.2, 0.4, 0.07, 0.03],
+    )
+    for i in range(count):
+        status = int(statuses[i])
+        embedded = status != Status.REJECTED
+        classes = sorted(set(rng.choice(CLASSES, size=rng.integers(0, 4)))) if embedded else []
+        parts = rng.random(4) if embedded else [None] * 4
+        yield {
+            "frame_id": f"{uuid.UUID(int=int(rng.integers(0, 2**63)) << 64 | i)}",
+            "camera_id": f"cam-{i % 40:02d}",
+            "captured_at": start + i * 25.9,
+            "object_key": f"frames/cam-{i % 40:02d}/{i}.jpg",
+            "sha256": f"{i:064x}",
+            "status": status,
+            "reasons": f",{rng.choice(REASONS)}," if not embedded else "",
+            "metrics": {
+                "brightness": float(rng.random()),
+                "edge_blur_px": float(0.8 + rng.random() * 1.5),
+                "contrast": float(rng.random()),
+                "luma_p50": float(rng.random()),
+            },
+            "duplicate_of": None,
+            "model": "descriptor/1" if embedded else None,
+            "point_id": str(uuid.uuid4()) if embedded else None,
+            "detections": [{"class": c, "score": 0.7, "box": [0.1, 0.1, 0.4, 0.4]} for c in classes],
+            "classes": f",{','.join(classes)}," if classes else "",
+            "uncertainty": parts[0],
+            "rarity": parts[1],
+            "novelty": parts[2],
+            "quality": parts[3],
+            "priority": float(np.mean(parts)) if embedded else None,
+            "window_id": f"w{i // 2000}" if embedded else None,
+            "decision": None,
+            "published": status == Status.SELECTED,
+            "updated_at": start + i * 25.9,
+        }
+
+
+def load(url: str, count: int) -> float:
+    engine = make_engine(url)
+    migrate(engine)
+    started = time.perf_counter()
+    batch: list[dict] = []
+    with engine.begin() as connection:
+        for row in rows(count):
+            batch.append(row)
+            if len(batch) == 5000:
+                connection.execute(CuratedFrame.__table__.insert(), batch)
+                batch = []
+        if batch:
+            connection.execute(CuratedFrame.__table__.insert(), batch)
+        connection.execute(sa.text("ANALYZE curated_frames"))
+    engine.dispose()
+    return time.perf_counter() - started
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    return statistics.median(ordered), ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+
+
+async def query_latency(url: str, repeats: int) -> list[tuple[str, float, float, float, float, int]]:
+    engine = make_engine(url)
+    api = CurationApi(engine, None, CurateSettings(), FrameChanges(), backend=lambda: None)  # type: ignore[arg-type]
+    server = grpc.aio.server()
+    curation_pb2_grpc.add_CurationServiceServicer_to_server(CurationServicer(api), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    results = []
+    raw = engine.raw_connection()  # the baseline: the same SQL through psycopg, no framesift
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = curation_pb2_grpc.CurationServiceStub(channel)
+            for name, text in QUERIES.items():
+                statement = sql.page(parse(text), page_size=50, page_token="")
+                compiled = statement.compile(engine, compile_kwargs={"literal_binds": True})
+                ours, base, found = [], [], 0
+                for _ in range(repeats):
+                    t = time.perf_counter()
+                    response = await stub.QueryFrames(curation_pb2.QueryFramesRequest(query=text, page_size=50))
+                    ours.append(time.perf_counter() - t)
+                    found = len(response.frames)
+                    t = time.perf_counter()
+                    cursor = raw.cursor()
+                    cursor.execute(str(compiled))
+                    cursor.fetchall()
+                    cursor.close()
+                    base.append(time.perf_counter() - t)
+                results.append((name, *percentiles(ours), *percentiles(base), found))
+            results.append(await deep_paging(stub, engine, raw, repeats))
+    finally:
+        raw.close()
+        await server.stop(None)
+        engine.dispose()
+    return results
+
+
+async def deep_paging(stub, engine, raw, repeats: int):
+    """Page 200 (of 50 rows) of `status:skipped`: keyset token vs OFFSET 9950."""
+    text, depth = "status:skipped", 200
+    token = ""
+    for _ in range(depth - 1):
+        token = (
+            await stub.QueryFrames(curation_pb2.QueryFramesRequest(query=text, page_size=50, page_token=token))
+        ).next_page_token
+    offset_sql = str(
+        sql.page(parse(text), page_size=50, page_token="")
+        .offset((depth - 1) * 50)
+        .compile(engine, compile_kwargs={"literal_binds": True})
+    )
+    ours, base, found = [], [], 0
+    for _ in range(repeats):
+        t = time.perf_counter()
+        response = await stub.QueryFrames(curation_pb2.QueryFramesRequest(query=text, page_size=50, page_token=token))
+        ours.append(time.perf_counter() - t)
+        found = len(response.frames)
+        t = time.perf_counter()
+        cursor = raw.cursor()
+        cursor.execute(offset_sql)
+        cursor.fetchall()
+        cursor.close()
+        base.append(time.perf_counter() - t)
+    return (f"page {depth}: keyset token vs OFFSET (baseline)", *percentiles(ours), *percentiles(base), found)
+
+
+def selection_times(candidates: int, repeats: int) -> list[tuple[str, float, float]]:
+    out = []
+    for dims in (160, 512):
+        rng = np.random.default_rng(dims)
+        centres = rng.normal(size=(candidates // 20, dims))
+        vectors = centres[rng.integers(0, len(centres), candidates)] + rng.normal(scale=0.05, size=(candidates, dims))
+        vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+        pool = [
+            Candidate(f"f{i:06d}", f"cam-{i % 40:02d}", float(rng.random()), vectors[i], 2.0) for i in range(candidates)
+        ]
+        for budget in (50, 500):
+            ours, base = [], []
+            for _ in range(repeats):
+                t = time.perf_counter()
+                select(pool, Budget(budget, budget), radius=0.15, min_distance=0.02)
+                ours.append(time.perf_counter() - t)
+                t = time.perf_counter()
+                priorities = np.array([c.priority for c in pool])
+                np.argsort(-priorities, kind="stable")[:budget]
+                base.append(time.perf_counter() - t)
+            out.append(
+                (
+                    f"{candidates} candidates, {dims}-d, budget {budget}",
+                    statistics.median(ours),
+                    statistics.median(base),
+                )
+            )
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--frames", type=int, default=100_000)
+    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--candidates", type=int, default=10_000)
+    parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    args = parser.parse_args()
+
+    with ExitStack() as stack:
+        url = stack.enter_context(fresh_postgres(args.postgres))
+        seconds = load(url, args.frames)
+        print(f"loaded {args.frames} frames into PostgreSQL in {seconds:.1f} s\n")
+        print(f"QueryFrames, page of 50, {args.repeats} runs each (ms):\n")
+        print("| query | framesift gRPC p50 | p99 | baseline SQL p50 | p99 | rows |")
+        print("|---|---|---|---|---|---|")
+        for name, p50, p99, b50, b99, found in asyncio.run(query_latency(url, args.repeats)):
+            print(f"| {name} | {p50 * 1e3:.2f} | {p99 * 1e3:.2f} | {b50 * 1e3:.2f} | {b99 * 1e3:.2f} | {found} |")
+
+    print(f"\nSelection of one window, median of {max(3, args.repeats // 10)} runs (ms):\n")
+    print("| window | priority x coverage greedy | baseline: top-k by priority |")
+    print("|---|---|---|")
+    for name, ours, base in selection_times(args.candidates, max(3, args.repeats // 10)):
+        print(f"| {name} | {ours * 1e3:.1f} | {base * 1e3:.1f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""frames.selected goes out through an outbox: a broker outage while a window is chosen from
+loses no selection and, once the broker is back, publishes each exactly once (real tansu, stopped
+and started again on the same port)."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from framesift.adapters import build_adapters
+from framesift.bus.base import BusUnavailableError
+from framesift.bus.kafka import KafkaBus
+from framesift.codec import decode
+from framesift.services.curate.bootstrap import curator_for
+from framesift.services.curate.state.models import Status
+from framesift.settings import BusKind, CurateSettings
+from framesift.topics import FRAMES_EMBEDDED, FRAMES_SELECTED, all_topic_names
+from tests.integration.test_ingest_distributed import read_topic
+from tests.support.curation import run_pipeline, uploads
+from tests.support.servers import TansuBroker
+
+CURATE = CurateSettings(window_s=86400, lateness_s=0, budget_per_window=3, budget_per_day=100)
+
+
+def unpublished(engine) -> list[str]:
+    with engine.connect() as connection:
+        return list(
+            connection.execute(
+                sa.text("SELECT frame_id FROM curated_frames WHERE status = :s AND NOT published"),
+                {"s": int(Status.SELECTED)},
+            ).scalars()
+        )
+
+
+async def test_selections_stored_during_an_outage_are_published_once_after_it(embedded_settings, tmp_path) -> None:
+    settings = embedded_settings.model_copy(update={"curate": CURATE})
+    await run_pipeline(settings, uploads("outbox-cam", count=6))
+    source = build_adapters(settings)
+    await source.start()
+    await source.bus.start()
+    embedded = [decode(FRAMES_EMBEDDED, r.value, r.headers) for r in source.bus.records(FRAMES_EMBEDDED.name)]
+    await source.bus.stop()
+    source.close()
+    assert len(embedded) == 6
+
+    broker = TansuBroker(log_path=tmp_path / "tansu.log").start()
+    kafka = settings.model_copy(
+        update={
+            "bus": BusKind.KAFKA,
+            "kafka_bootstrap_servers": broker.bootstrap,
+            "kafka_idempotence": False,
+            "kafka_request_timeout_ms": 1500,
+            "publish_attempts": 2,
+            "retry_backoff_s": 0.05,
+            "database_url": f"sqlite:///{tmp_path / 'curate.db'}",
+        }
+    )
+    adapters = build_adapters(kafka, client_id="outbox-test")
+    await adapters.start()
+    await adapters.bus.start()
+    await adapters.bus.ensure_topics(all_topic_names())
+    curator = curator_for(adapters)
+    try:
+        for event in embedded:
+            await curator.on_embedded(event)
+        broker.stop()
+        with pytest.raises(BusUnavailableError):
+            await curator.flush()
+        stored = unpublished(adapters.engine)
+        assert len(stored) == 3  # decided and stored, not yet announced
+
+        broker.start()  # same port; the memory engine starts empty
+        await KafkaBus(kafka, client_id="admin").ensure_topics([FRAMES_SELECTED.name])
+        assert await curator.publish_outbox() == 3
+        assert await curator.publish_outbox() == 0
+        assert unpublished(adapters.engine) == []
+        records = await read_topic(broker.bootstrap, FRAMES_SELECTED.name, 3)
+        published = [decode(FRAMES_SELECTED, r.value, r.headers) for r in records]
+        assert sorted(e.frame_id for e in published) == sorted(stored)
+        assert all(e.selection_batch and e.priority.total > 0 for e in published)
+    finally:
+        await curator.vectors.close()
+        await adapters.bus.stop()
+        adapters.close()
+        broker.stop()
