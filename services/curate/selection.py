@@ -1,11 +1,12 @@
 """Choosing a window's frames: by priority, under a budget, spread over the embedding space.
 
 Priority-weighted farthest-first (a k-center greedy): each round takes the candidate with the
-highest priority x coverage, where coverage = min(1, d / radius) and d is the cosine distance to
-the nearest frame chosen so far (in this window or before it). A frame far from everything
-chosen keeps its full priority; a near copy of a chosen frame has coverage near 0, so 50
-near-identical high-priority frames yield one pick, not fifty; within `min_distance` of a chosen
-frame a candidate is never taken. Ties go to the earlier frame id, so the result is deterministic.
+highest priority x coverage, where coverage = d / (d + radius) and d is the cosine distance to
+the nearest frame chosen so far (in this window or before it): half credit at `radius`, rising
+towards 1 far from everything chosen, near 0 for a near copy of a chosen frame. So 50
+near-identical high-priority frames yield one pick, not fifty; with equal priorities it is exactly
+farthest-first (k-center greedy); within `min_distance` of a chosen frame a candidate is never
+taken. Ties go to the earlier frame id, so the result is deterministic.
 """
 
 from __future__ import annotations
@@ -42,6 +43,11 @@ class Budget:
     per_camera: int  # at most this many of one camera
 
 
+def coverage(distance, radius: float):
+    """How much of a candidate's priority counts at this distance from what is chosen (0..1)."""
+    return distance / (distance + radius)
+
+
 def select(candidates: list[Candidate], budget: Budget, *, radius: float, min_distance: float) -> list[Decision]:
     ordered = sorted(candidates, key=lambda c: c.frame_id)
     if not ordered:
@@ -59,7 +65,7 @@ def select(candidates: list[Candidate], budget: Budget, *, radius: float, min_di
     decisions: dict[str, Decision] = {}
 
     while open_.any() and sum(per_camera.values()) < budget.frames:
-        score = np.where(open_, priority * np.minimum(1.0, distance / radius), -np.inf)
+        score = np.where(open_, priority * coverage(distance, radius), -np.inf)
         index = int(np.argmax(score))  # the first maximum: the lowest frame id among ties
         if score[index] == -np.inf:
             break
@@ -76,7 +82,7 @@ def select(candidates: list[Candidate], budget: Budget, *, radius: float, min_di
             chosen.frame_id,
             True,
             f"chosen #{rank} of the window: priority {chosen.priority:.3f} x coverage "
-            f"{min(1.0, distance[index] / radius):.3f}",
+            f"{coverage(distance[index], radius):.3f}",
             rank=rank,
             nearest=nearest(index),
             distance=float(distance[index]),
@@ -102,7 +108,7 @@ def select(candidates: list[Candidate], budget: Budget, *, radius: float, min_di
             ordered[i].frame_id,
             False,
             f"budget spent ({budget.frames} per window); priority x coverage "
-            f"{priority[i] * min(1.0, distance[i] / radius):.3f} was not among the best",
+            f"{priority[i] * coverage(distance[i], radius):.3f} was not among the best",
             nearest=nearest(i),
             distance=float(distance[i]),
         )
