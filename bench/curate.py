@@ -150,7 +150,7 @@ async def query_latency(url: str, repeats: int) -> list[tuple[str, float, float,
                     cursor.close()
                     base.append(time.perf_counter() - t)
                 results.append((name, *percentiles(ours), *percentiles(base), found))
-            results.append(await deep_paging(stub, engine, raw, repeats))
+            results.extend(await deep_paging(stub, engine, raw, repeats))
     finally:
         raw.close()
         await server.stop(None)
@@ -158,32 +158,44 @@ async def query_latency(url: str, repeats: int) -> list[tuple[str, float, float,
     return results
 
 
-async def deep_paging(stub, engine, raw, repeats: int):
-    """Page 200 (of 50 rows) of `status:skipped`: keyset token vs OFFSET 9950."""
+async def deep_paging(stub, engine, raw, repeats: int) -> list[tuple]:
+    """Page 200 (of 50 rows) of `status:skipped`: framesift's keyset token (over gRPC, and its SQL
+    alone) vs the same page by OFFSET 9950 (SQL alone)."""
     text, depth = "status:skipped", 200
     token = ""
     for _ in range(depth - 1):
-        token = (
-            await stub.QueryFrames(curation_pb2.QueryFramesRequest(query=text, page_size=50, page_token=token))
-        ).next_page_token
-    offset_sql = str(
-        sql.page(parse(text), page_size=50, page_token="")
-        .offset((depth - 1) * 50)
-        .compile(engine, compile_kwargs={"literal_binds": True})
-    )
-    ours, base, found = [], [], 0
+        request = curation_pb2.QueryFramesRequest(query=text, page_size=50, page_token=token)
+        token = (await stub.QueryFrames(request)).next_page_token
+    keyset = sql.page(parse(text), page_size=50, page_token=token)
+    offset = sql.page(parse(text), page_size=50, page_token="").offset((depth - 1) * 50)
+
+    def raw_sql(statement) -> float:
+        text_sql = str(statement.compile(engine, compile_kwargs={"literal_binds": True}))
+        t = time.perf_counter()
+        cursor = raw.cursor()
+        cursor.execute(text_sql)
+        cursor.fetchall()
+        cursor.close()
+        return time.perf_counter() - t
+
+    ours, ours_sql, base, found = [], [], [], 0
     for _ in range(repeats):
         t = time.perf_counter()
         response = await stub.QueryFrames(curation_pb2.QueryFramesRequest(query=text, page_size=50, page_token=token))
         ours.append(time.perf_counter() - t)
         found = len(response.frames)
-        t = time.perf_counter()
-        cursor = raw.cursor()
-        cursor.execute(offset_sql)
-        cursor.fetchall()
-        cursor.close()
-        base.append(time.perf_counter() - t)
-    return (f"page {depth}: keyset token vs OFFSET (baseline)", *percentiles(ours), *percentiles(base), found)
+        ours_sql.append(raw_sql(keyset))
+        base.append(raw_sql(offset))
+    return [
+        (f"page {depth}, keyset token (baseline: its SQL)", *percentiles(ours), *percentiles(ours_sql), found),
+        (
+            f"page {depth} by OFFSET {(depth - 1) * 50} (SQL only)",
+            float("nan"),
+            float("nan"),
+            *percentiles(base),
+            found,
+        ),
+    ]
 
 
 def selection_times(candidates: int, repeats: int) -> list[tuple[str, float, float]]:

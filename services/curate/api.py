@@ -19,11 +19,10 @@ from ..embed.preprocess import UndecodableFrameError, prepare
 from ..embed.vectors import FrameVectors, VectorStoreUnavailableError
 from . import priority
 from .changes import FrameChanges
-from .curator import CHOSEN, chosen_points, has_detector
+from .curator import CHOSEN, chosen_points, has_detector, selected_on_day
 from .query import sql
 from .query.language import Query, QueryError, parse
 from .state.models import CuratedFrame, SelectionWindow, Status
-from .windows import day_of
 
 FRAMES = CuratedFrame.__table__
 WINDOWS = SelectionWindow.__table__
@@ -262,12 +261,7 @@ class CurationApi:
             )
             if window is None:
                 return None
-            day_start, day_end = day_of(window["start"])
-            day_selected = connection.execute(
-                sa.select(sa.func.coalesce(sa.func.sum(WINDOWS.c.selected), 0)).where(
-                    WINDOWS.c.closed.is_(True), WINDOWS.c.start >= day_start, WINDOWS.c.start < day_end
-                )
-            ).scalar_one()
+            day_selected = selected_on_day(connection, window["start"])
             camera_selected = connection.execute(
                 sa.select(sa.func.count()).where(
                     FRAMES.c.window_id == row["window_id"],

@@ -47,6 +47,18 @@ def chosen_points(engine: Engine) -> list[str]:
         )
 
 
+def selected_on_day(connection, moment: float) -> int:
+    """Frames chosen by the closed windows of the UTC day holding `moment` (the day budget's use)."""
+    day_start, day_end = day_of(moment)
+    return int(
+        connection.execute(
+            sa.select(sa.func.coalesce(sa.func.sum(WINDOWS.c.selected), 0)).where(
+                WINDOWS.c.closed.is_(True), WINDOWS.c.start >= day_start, WINDOWS.c.start < day_end
+            )
+        ).scalar_one()
+    )
+
+
 def has_detector(model: str | None) -> bool:
     return bool(model) and not str(model).startswith(f"{DESCRIPTOR}/")
 
@@ -329,13 +341,8 @@ class Curator:
             return [dict(row) for row in rows]
 
     def _budget(self, state: dict[str, Any], cameras: set[str]) -> Budget:
-        day_start, day_end = day_of(state["start"])
         with self.engine.connect() as connection:
-            used = connection.execute(
-                sa.select(sa.func.coalesce(sa.func.sum(WINDOWS.c.selected), 0)).where(
-                    WINDOWS.c.closed.is_(True), WINDOWS.c.start >= day_start, WINDOWS.c.start < day_end
-                )
-            ).scalar_one()
+            used = selected_on_day(connection, state["start"])
         frames = max(0, min(self.settings.budget_per_window, self.settings.budget_per_day - int(used)))
         # One camera alone may use the whole window; with several, none takes more than its share.
         per_camera = frames if len(cameras) <= 1 else max(1, math.ceil(self.settings.camera_share * frames))

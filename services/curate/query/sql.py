@@ -14,7 +14,10 @@ from ..state.models import CuratedFrame
 from .language import COLUMNS, Query, QueryError
 
 FRAMES = CuratedFrame.__table__
-_LOW, _HIGH = -1e300, 1e300  # where frames without the field sort: always last
+# Where frames without the field sort (always last). Literals, not bound parameters, so that the
+# database matches the expression indexes of migration 3 (e.g. coalesce(priority, -1e300)).
+_LOW, _HIGH = -1e300, 1e300
+_NOT_NULL = ("captured_at", "frame_id")
 
 
 def field_expression(name: str) -> sa.ColumnElement:
@@ -66,23 +69,27 @@ def page(query: Query, *, page_size: int, page_token: str, frame_ids: list[str] 
     statement = sa.select(FRAMES).where(*conditions(query, frame_ids=frame_ids))
     if page_token:
         value, last_id = _read_token(page_token, query)
-        if query.descending:
-            statement = statement.where(sa.or_(key < value, sa.and_(key == value, tie < last_id)))
-        else:
-            statement = statement.where(sa.or_(key > value, sa.and_(key == value, tie > last_id)))
+        # A row-value comparison: the database starts the index range right after the last row.
+        after = sa.tuple_(key, tie)
+        statement = statement.where(
+            after < sa.tuple_(sa.literal(value), sa.literal(last_id))
+            if query.descending
+            else after > sa.tuple_(sa.literal(value), sa.literal(last_id))
+        )
     order = (key.desc(), tie.desc()) if query.descending else (key.asc(), tie.asc())
     return statement.order_by(*order).limit(page_size + 1)
 
 
 def _sort_key(query: Query) -> sa.ColumnElement:
-    if query.sort == "frame_id":
-        return FRAMES.c.frame_id
-    return sa.func.coalesce(field_expression(query.sort), _LOW if query.descending else _HIGH)
+    if query.sort in _NOT_NULL:
+        return field_expression(query.sort)
+    sentinel = sa.literal_column("-1e300" if query.descending else "1e300", sa.Float)
+    return sa.func.coalesce(field_expression(query.sort), sentinel)
 
 
 def sort_value(query: Query, row: dict[str, Any]) -> Any:
-    if query.sort == "frame_id":
-        return row["frame_id"]
+    if query.sort in _NOT_NULL:
+        return row[query.sort]
     value = row[query.sort] if query.sort in COLUMNS else row["metrics"].get(query.sort)
     return (_LOW if query.descending else _HIGH) if value is None else float(value)
 

@@ -77,9 +77,24 @@ def _v2_query_indexes(connection: Connection) -> None:
     )
 
 
+def _v3_keyset_indexes(connection: Connection) -> None:
+    """Indexes in QueryFrames' keyset order (sort key, then frame id), with the null sentinel the
+    queries sort by, so a page is an index range scan at any depth."""
+    for statement in (
+        "DROP INDEX IF EXISTS ix_curated_frames_status_priority",
+        "CREATE INDEX IF NOT EXISTS ix_curated_frames_status_time ON curated_frames (status, captured_at, frame_id)",
+        "CREATE INDEX IF NOT EXISTS ix_curated_frames_status_priority_key "
+        "ON curated_frames (status, (coalesce(priority, -1e300)), frame_id)",
+        "CREATE INDEX IF NOT EXISTS ix_curated_frames_priority_key "
+        "ON curated_frames ((coalesce(priority, -1e300)), frame_id)",
+    ):
+        connection.execute(sa.text(statement))
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "curation read model, selection windows, watermark", _v1_read_model),
     (2, "composite indexes for camera/time and status/priority queries", _v2_query_indexes),
+    (3, "keyset indexes: status/time and (status,) priority with its null sentinel, then frame id", _v3_keyset_indexes),
 ]
 
 _VERSIONS = sa.Table(
