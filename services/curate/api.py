@@ -153,10 +153,14 @@ class CurationApi:
                 explanation.budget.CopyFrom(budget)
         return explanation
 
-    async def watch(self, text: str) -> AsyncIterator[curation_pb2.FrameRecord]:
+    def watch(self, text: str) -> AsyncIterator[curation_pb2.FrameRecord]:
+        """Changed frames matching the query's filters, from now on (the query is checked at once)."""
         query = parse(text)
         if query.text is not None or query.sort_given:
             raise QueryError("WatchFrames takes filters only (no sort, no quoted text)")
+        return self._changes_matching(query)
+
+    async def _changes_matching(self, query: Query) -> AsyncIterator[curation_pb2.FrameRecord]:
         async for frame_id in self.changes.watch():
             rows = await asyncio.to_thread(self._rows, sql.conditions(query, frame_ids=[frame_id]))
             for row in rows:

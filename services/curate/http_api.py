@@ -3,8 +3,10 @@ are the protos in their canonical JSON form."""
 
 from __future__ import annotations
 
+import json
+
 from fastapi import APIRouter, HTTPException, Query, UploadFile
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from google.protobuf.json_format import MessageToDict
 
 from .api import CurationApi
@@ -55,5 +57,22 @@ def http_router(api: CurationApi) -> APIRouter:
     @router.get("/frames/{frame_id}/explain")
     async def explain(frame_id: str):
         return await _answer(api.explain(frame_id))
+
+    @router.get("/watch")
+    async def watch(q: str = ""):
+        """WatchFrames as server-sent events: one `data:` line of FrameRecord JSON per change."""
+        try:
+            changes = api.watch(q)  # parses now: a bad query is a 400, not a broken stream
+        except Exception as exc:
+            error = classify(exc)
+            if error is None:
+                raise
+            raise HTTPException(error.http_status, str(exc)) from exc
+
+        async def events():
+            async for record in changes:
+                yield f"data: {json.dumps(MessageToDict(record, preserving_proto_field_name=True))}\n\n"
+
+        return StreamingResponse(events(), media_type="text/event-stream")
 
     return router

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import grpc
 import httpx
@@ -10,10 +11,11 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from framesift.adapters import build_adapters
+from framesift.bus.events import EventPublisher
 from framesift.services.ingest.bootstrap import ingest_deps
 from framesift.services.ingest.handlers import UploadFrame, ingest_frame
 from framesift.settings import CurateSettings
-from framesift.v1 import curation_pb2, curation_pb2_grpc
+from framesift.v1 import curation_pb2, curation_pb2_grpc, labels_pb2
 from tests.support.curation import run_pipeline, uploads
 from tests.support.running import running
 from tests.support.scenes import encode, scene
@@ -185,3 +187,57 @@ async def test_health_by_service_name_and_the_same_calls_over_http_json(served) 
         assert (await client.get("/v1/curation/search", params={"text": "a car"})).status_code == 412
         explain = (await client.get(f"/v1/curation/frames/{frame_ids[0]}/explain")).json()
         assert explain["record"]["frame"]["frame_id"] == frame_ids[0]
+
+
+async def test_watch_over_http_is_server_sent_events(served) -> None:
+    _, runner, adapters, _ = served
+    from framesift.services.ingest.cameras import CameraRegistry
+
+    CameraRegistry(adapters.engine).add("sse-cam")
+    deps = ingest_deps(adapters)
+    seed = iter(range(400, 500))
+    lines: list[str] = []
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{runner.http_port}", timeout=30) as client:
+        bad = await client.get("/v1/curation/watch", params={"q": "sort:-priority"})
+        assert bad.status_code == 400
+        async with client.stream("GET", "/v1/curation/watch", params={"q": "camera:sse-cam"}) as response:
+            assert response.headers["content-type"].startswith("text/event-stream")
+
+            async def read() -> None:
+                async for line in response.aiter_lines():
+                    if line.startswith("data: "):
+                        lines.append(line)
+
+            reader = asyncio.create_task(read())
+
+            async def an_event_arrives() -> bool:
+                if not lines:
+                    await ingest_frame(UploadFrame("sse-cam", encode(scene(seed=next(seed)))), deps)
+                return bool(lines)
+
+            await eventually(an_event_arrives, timeout=30, what="a server-sent event")
+            reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
+    event = json.loads(lines[0].removeprefix("data: "))
+    assert event["frame"]["camera_id"] == "sse-cam"
+
+
+async def test_labels_completed_moves_a_selected_frame_to_labelled(served) -> None:
+    stub, _, adapters, _ = served
+    [chosen] = (await query(stub, "status:selected sort:-priority", 1)).frames
+    before = await stub.GetStats(curation_pb2.GetStatsRequest())
+    done = labels_pb2.LabelsCompleted(
+        frame_id=chosen.frame.frame_id, camera_id=chosen.frame.camera_id, task_id="task-1", ontology_version="v1"
+    )
+    done.completed_at.GetCurrentTime()
+    await EventPublisher(adapters.bus).publish(done)
+    await EventPublisher(adapters.bus).publish(done)  # redelivered: no change the second time
+
+    async def labelled() -> bool:
+        record = await stub.GetFrame(curation_pb2.GetFrameRequest(frame_id=chosen.frame.frame_id))
+        return record.status == curation_pb2.FRAME_STATUS_LABELLED
+
+    await eventually(labelled, timeout=20, what="the frame to be labelled")
+    after = await stub.GetStats(curation_pb2.GetStatsRequest())
+    assert after.frames_by_status["labelled"] == before.frames_by_status["labelled"] + 1
+    assert after.selected == before.selected  # selected or labelled: what the budget bought
