@@ -199,20 +199,21 @@ def _downstream(adapters):
 
 
 def _verdict_topics():
-    from framesift.topics import FRAMES_CHECKED, FRAMES_EMBEDDED, FRAMES_REJECTED
+    from framesift.topics import FRAMES_CHECKED, FRAMES_EMBEDDED, FRAMES_REJECTED, FRAMES_SELECTED
 
-    return (FRAMES_CHECKED, FRAMES_REJECTED, FRAMES_EMBEDDED)
+    return (FRAMES_CHECKED, FRAMES_REJECTED, FRAMES_EMBEDDED, FRAMES_SELECTED)
 
 
 def _verdicts(bus, since: dict[str, list[int]]) -> Counter[str]:
     """What the pipeline published during this run (the embedded bus keeps earlier runs' records too):
-    'kept', 'rejected' with one count per reason, 'embedded'."""
+    'kept', 'rejected' with one count per reason, 'embedded', 'selected'."""
     from framesift.codec import decode
     from framesift.services.quality.rules import Reason
-    from framesift.topics import FRAMES_CHECKED, FRAMES_EMBEDDED, FRAMES_REJECTED
+    from framesift.topics import FRAMES_CHECKED, FRAMES_EMBEDDED, FRAMES_REJECTED, FRAMES_SELECTED
 
     counts: Counter[str] = Counter(kept=len(bus.records(FRAMES_CHECKED.name, since[FRAMES_CHECKED.name])))
     counts["embedded"] = len(bus.records(FRAMES_EMBEDDED.name, since[FRAMES_EMBEDDED.name]))
+    counts["selected"] = len(bus.records(FRAMES_SELECTED.name, since[FRAMES_SELECTED.name]))
     for record in bus.records(FRAMES_REJECTED.name, since[FRAMES_REJECTED.name]):
         event = decode(FRAMES_REJECTED, record.value, record.headers)
         counts["rejected"] += 1

@@ -154,7 +154,8 @@ class Summary:
         )
         if self.verdicts:
             lines.append(f"quality   kept {self.verdicts['kept']}, rejected {self.verdicts['rejected']}")
-            reasons = {k: v for k, v in self.verdicts.items() if k not in ("kept", "rejected", "embedded")}
+            reasons = {k: v for k, v in self.verdicts.items() if k not in ("kept", "rejected", "embedded", "selected")}
             lines += [f"  {reason:<18}{count}" for reason, count in sorted(reasons.items())]
             lines.append(f"embedded  {self.verdicts['embedded']}")
+            lines.append(f"selected  {self.verdicts['selected']}  (for labelling; framesift query 'status:selected')")
         return lines

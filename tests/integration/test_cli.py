@@ -73,6 +73,7 @@ def test_ingest_folder_and_video_into_the_embedded_pipeline_is_resumable(cli, tm
     assert "quality   kept 0, rejected 6" in first.output  # tiny test frames: all odd-sized
     assert "  odd_size          6" in first.output
     assert "embedded  0" in first.output  # nothing passed, so nothing to embed
+    assert "selected  0" in first.output
 
     resumed = cli("ingest", str(source), "--camera", "cam-9", "--fps", "2")
     assert resumed.exit_code == 0

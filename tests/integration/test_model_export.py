@@ -253,3 +253,39 @@ def test_refuses_missing_weights_a_used_folder_and_a_mismatched_detector(tiny, e
     lonely = export(tiny, tmp_path / "c", "--detector", DETECTOR)
     assert lonely.exit_code != 0
     assert "go together" in lonely.output
+
+
+async def test_an_exported_repository_gives_curate_text_search(exported: Path, embedded_settings) -> None:
+    """The whole path on the exported files: frames embedded by the local backend, then
+    CurationService's SearchText ranks them by the text's CLIP vector (the tiny model's ranking
+    means nothing; that the ranking is the text/image cosine is what is checked)."""
+    from framesift.adapters import build_adapters
+    from framesift.services.curate.api import CurationApi
+    from framesift.services.curate.changes import FrameChanges
+    from framesift.services.embed.bootstrap import build_backend, build_vectors
+    from framesift.settings import EmbedBackendKind
+    from tests.support.curation import run_pipeline, uploads
+
+    settings = embedded_settings.model_copy(
+        update={"embed_backend": EmbedBackendKind.LOCAL, "model_repository": exported}
+    )
+    await run_pipeline(settings, uploads("text-cam", count=5))
+    adapters = build_adapters(settings)
+    vectors = build_vectors(settings, None)
+    api = CurationApi(adapters.engine, vectors, settings.curate, FrameChanges(), lambda: build_backend(settings))
+    try:
+        found = await api.search_text("a cyclist at night", 3, "camera:text-cam")
+        assert found.model == "clip"
+        assert len(found.hits) == 3
+        similarities = [hit.similarity for hit in found.hits]
+        assert similarities == sorted(similarities, reverse=True)
+        text_vector = await api.backend.embed_text("a cyclist at night")
+        top = found.hits[0].record
+        stored = await vectors.vectors([top.point_id])
+        assert float(text_vector @ stored[top.point_id]) == pytest.approx(similarities[0], abs=1e-4)
+        queried = await api.query_frames('camera:text-cam "a cyclist at night"', 10, "")
+        assert {r.frame.frame_id for r in queried.frames} >= {h.record.frame.frame_id for h in found.hits}
+    finally:
+        await api.close()
+        await vectors.close()
+        adapters.close()
