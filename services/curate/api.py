@@ -19,7 +19,7 @@ from ..embed.preprocess import UndecodableFrameError, prepare
 from ..embed.vectors import FrameVectors, VectorStoreUnavailableError
 from . import priority
 from .changes import FrameChanges
-from .curator import CHOSEN, chosen_points, has_detector, selected_on_day
+from .curator import CHOSEN, chosen_now, has_detector, selected_on_day
 from .query import sql
 from .query.language import Query, QueryError, parse
 from .state.models import CuratedFrame, SelectionWindow, Status
@@ -133,7 +133,7 @@ class CurationApi:
         if row["point_id"]:
             vectors = await self._vector_call(self.vectors.vectors([row["point_id"]]))
             if row["point_id"] in vectors:
-                chosen = await asyncio.to_thread(chosen_points, self.engine)
+                chosen = (await asyncio.to_thread(chosen_now, self.engine)).point_ids
                 [hits] = await self._vector_call(
                     self.vectors.nearest(
                         [vectors[row["point_id"]]],

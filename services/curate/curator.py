@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,14 +38,23 @@ CLOCK = CurateClock.__table__
 CHOSEN = (int(Status.SELECTED), int(Status.LABELLED))
 
 
-def chosen_points(engine: Engine) -> list[str]:
-    """Point ids of the frames selected or labelled so far."""
+@dataclass(frozen=True)
+class Chosen:
+    """What has been selected or labelled so far: what novelty and rarity are measured against."""
+
+    point_ids: list[str]
+    class_counts: Counter[str]
+
+
+def chosen_now(engine: Engine) -> Chosen:
     with engine.connect() as connection:
-        return list(
-            connection.execute(
-                sa.select(FRAMES.c.point_id).where(FRAMES.c.status.in_(CHOSEN), FRAMES.c.point_id.is_not(None))
-            ).scalars()
-        )
+        rows = connection.execute(
+            sa.select(FRAMES.c.point_id, FRAMES.c.classes).where(FRAMES.c.status.in_(CHOSEN))
+        ).all()
+    counts: Counter[str] = Counter()
+    for _, classes in rows:
+        counts.update(filter(None, classes.split(",")))
+    return Chosen([point for point, _ in rows if point], counts)
 
 
 def selected_on_day(connection, moment: float) -> int:
@@ -71,7 +81,18 @@ class Curator:
     settings: CurateSettings
     blur_limit_px: float
     changes: FrameChanges = field(default_factory=FrameChanges)
-    _closing: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Provisional scores at embedding time use a snapshot of the chosen set, refreshed when this
+    # process chooses or labels and at least every `chosen_ttl_s` (other replicas' choices);
+    # a window's final scores always read it fresh.
+    chosen_ttl_s: float = 10.0
+    _closing: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
+    _chosen: tuple[float, Chosen] | None = field(default=None, init=False, repr=False)
+
+    async def chosen(self, *, fresh: bool = False) -> Chosen:
+        now = time.monotonic()
+        if fresh or self._chosen is None or now - self._chosen[0] > self.chosen_ttl_s:
+            self._chosen = (now, await asyncio.to_thread(chosen_now, self.engine))
+        return self._chosen[1]
 
     # -- events ---------------------------------------------------------------------------------
 
@@ -89,6 +110,7 @@ class Curator:
 
     async def on_labelled(self, event: labels_pb2.LabelsCompleted) -> None:
         row = await asyncio.to_thread(self._row, event.frame_id)
+        self._chosen = None
         if await self._write(projection.apply_labelled, event) and row and row["point_id"]:
             await self._vector_call(self.vectors.set_status([row["point_id"]], "labelled"))
         self.changes.publish([event.frame_id])
@@ -98,8 +120,9 @@ class Curator:
         detector = has_detector(model)
         scores = [float(d.score) for d in event.detections]
         metrics = dict(event.metrics)
-        [prior] = await self._prior([event.point_id])
-        counts = await asyncio.to_thread(self._chosen_class_counts, {d.class_name for d in event.detections})
+        chosen = await self.chosen()
+        [prior] = await self._prior([event.point_id], chosen)
+        counts = chosen.class_counts
         parts = priority.PriorityParts(
             uncertainty=priority.uncertainty(scores, self.settings.score_threshold, has_detector=detector)[0],
             rarity=priority.rarity([d.class_name for d in event.detections], counts, 0, has_detector=detector)[0],
@@ -147,6 +170,7 @@ class Curator:
             budget, updates = await self._decide(rows, state)
             claimed = await asyncio.to_thread(self._store_decisions, window, updates, budget, len(rows))
         if claimed:
+            self._chosen = None
             self.changes.publish([row["frame_id"] for row in rows])
             await self.publish_outbox()
         return claimed
@@ -155,9 +179,9 @@ class Curator:
         point_ids = [row["point_id"] for row in rows if row["point_id"]]
         vectors = await self._vector_call(self.vectors.vectors(point_ids))
         with_vectors = [row for row in rows if row["point_id"] in vectors]
-        priors = await self._prior([row["point_id"] for row in with_vectors])
-        wanted = {d["class"] for row in with_vectors for d in row["detections"]}
-        counts = await asyncio.to_thread(self._chosen_class_counts, wanted)
+        chosen = await self.chosen(fresh=True)
+        priors = await self._prior([row["point_id"] for row in with_vectors], chosen)
+        counts = chosen.class_counts
         budget = await asyncio.to_thread(self._budget, state, {row["camera_id"] for row in with_vectors})
 
         candidates, parts_of = [], {}
@@ -227,7 +251,7 @@ class Curator:
 
     # -- helpers --------------------------------------------------------------------------------
 
-    async def _prior(self, point_ids: list[str]) -> list[tuple[str, float] | None]:
+    async def _prior(self, point_ids: list[str], chosen: Chosen) -> list[tuple[str, float] | None]:
         """For each point: the nearest frame already selected or labelled, and its similarity."""
         if not point_ids:
             return []
@@ -235,9 +259,8 @@ class Curator:
         known = [pid for pid in point_ids if pid in vectors]
         # The chosen frames come from SQL, not from Qdrant's payload: the read model alone decides,
         # so rebuilding it from the topics gives the same answers.
-        chosen = await asyncio.to_thread(chosen_points, self.engine)
         found = await self._vector_call(
-            self.vectors.nearest([vectors[pid] for pid in known], limit=1, among=chosen, exclude=known)
+            self.vectors.nearest([vectors[pid] for pid in known], limit=1, among=chosen.point_ids, exclude=known)
         )
         nearest = {pid: (hits[0] if hits else None) for pid, hits in zip(known, found, strict=True)}
         return [nearest.get(pid) for pid in point_ids]
@@ -260,17 +283,6 @@ class Curator:
         with self.engine.connect() as connection:
             row = connection.execute(sa.select(FRAMES).where(FRAMES.c.frame_id == frame_id)).mappings().first()
             return dict(row) if row else None
-
-    def _chosen_class_counts(self, classes: set[str]) -> Counter[str]:
-        counts: Counter[str] = Counter()
-        with self.engine.connect() as connection:
-            for name in sorted(classes):
-                counts[name] = connection.execute(
-                    sa.select(sa.func.count())
-                    .select_from(FRAMES)
-                    .where(FRAMES.c.status.in_(CHOSEN), FRAMES.c.classes.like(f"%,{name},%"))
-                ).scalar_one()
-        return counts
 
     def _watermark(self) -> float:
         with self.engine.connect() as connection:
