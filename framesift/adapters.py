@@ -23,8 +23,6 @@ class Adapters:
         """Prepare storage; the bus is started by the runner that owns its lifetime."""
         # Every service's tables, whichever services this process runs: a command that only
         # feeds the pipeline (framesift ingest) still needs the tables of those downstream.
-        import framesift.services_registry  # noqa: F401
-
         await self.store.start()
         create_schema(self.engine)
 

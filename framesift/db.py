@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import Engine, event
-from sqlmodel import SQLModel, create_engine
+from sqlmodel import create_engine
 
 
 def make_engine(url: str) -> Engine:
@@ -22,5 +22,9 @@ def make_engine(url: str) -> Engine:
 
 
 def create_schema(engine: Engine) -> None:
-    """Create the tables of every imported SQLModel (idempotent)."""
-    SQLModel.metadata.create_all(engine)
+    """Bring every service's tables to their latest version (versioned migrations; idempotent)."""
+    from framesift.migrations import migrate
+    from framesift.services_registry import SCHEMAS
+
+    for component, migrations in SCHEMAS.items():
+        migrate(engine, component, migrations)

@@ -8,11 +8,13 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
+from sqlmodel import SQLModel
 
 from framesift.adapters import build_adapters
-from framesift.db import make_engine
-from framesift.services.curate.state.migrations import MIGRATIONS, current_version, migrate
+from framesift.db import create_schema, make_engine
+from framesift.services.curate.state.migrations import MIGRATIONS, current_version
 from framesift.services.curate.state.models import CuratedFrame, CurateTable, Status
+from framesift.services_registry import SCHEMAS
 from framesift.settings import BusKind, CurateSettings
 from framesift.topics import FRAMES_CHECKED, FRAMES_EMBEDDED, FRAMES_INGESTED, FRAMES_REJECTED, all_topic_names
 from tests.support.curation import fresh_postgres, run_pipeline, uploads
@@ -35,13 +37,19 @@ def database(request, tmp_path):
 def test_migrations_are_versioned_idempotent_and_give_the_models_schema(database) -> None:
     engine = make_engine(database())
     assert current_version(engine) == 0
-    assert migrate(engine) == len(MIGRATIONS)
-    assert migrate(engine) == len(MIGRATIONS)  # a second start applies nothing
-    inspector = sa.inspect(engine)
+    create_schema(engine)
+    create_schema(engine)  # a second start applies nothing
     with engine.connect() as connection:
-        applied = connection.execute(sa.text("SELECT version FROM schema_versions ORDER BY version")).scalars().all()
-    assert applied == [version for version, _, _ in MIGRATIONS]
-    for table in CurateTable.metadata.sorted_tables:
+        applied = connection.execute(
+            sa.text("SELECT component, version FROM schema_versions ORDER BY component, version")
+        ).all()
+    assert applied == sorted((component, m.version) for component, ms in SCHEMAS.items() for m in ms)
+    assert current_version(engine) == len(MIGRATIONS)
+    # Every table a model describes exists with exactly the model's columns (no create_all anywhere).
+    inspector = sa.inspect(engine)
+    tables = [*CurateTable.metadata.sorted_tables, *SQLModel.metadata.sorted_tables]
+    assert {"cameras", "upload_ledger", "quality_frames", "curated_frames"} <= {t.name for t in tables}
+    for table in tables:
         assert {c["name"] for c in inspector.get_columns(table.name)} == set(table.columns.keys()), table.name
     # From the catalogue: SQLAlchemy's inspector leaves expression indexes out.
     catalogue = (
@@ -53,6 +61,21 @@ def test_migrations_are_versioned_idempotent_and_give_the_models_schema(database
         indexes = set(connection.execute(sa.text(catalogue), {"t": CuratedFrame.__tablename__}).scalars())
     assert {"ix_curated_frames_camera_time", "ix_curated_frames_status_priority_key"} <= indexes
     assert "ix_curated_frames_status_priority" not in indexes  # dropped by migration 3
+    engine.dispose()
+
+
+def test_a_database_made_before_migrations_is_adopted(tmp_path) -> None:
+    """Data dirs from before versioned migrations have tables from create_all: kept, versioned."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    SQLModel.metadata.create_all(engine)  # what earlier releases did
+    with engine.begin() as connection:
+        connection.execute(sa.text("INSERT INTO cameras VALUES ('cam-old', 'hash', '2026-11-01 00:00:00', 0)"))
+    create_schema(engine)
+    with engine.connect() as connection:
+        assert connection.execute(sa.text("SELECT camera_id FROM cameras")).scalars().all() == ["cam-old"]
+        assert connection.execute(sa.text("SELECT count(*) FROM schema_versions")).scalar_one() == sum(
+            len(ms) for ms in SCHEMAS.values()
+        )
     engine.dispose()
 
 

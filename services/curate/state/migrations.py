@@ -1,21 +1,14 @@
-"""Versioned schema migrations for the curation read model.
-
-Each migration is a numbered function applied once, in order, inside a transaction; the
-`schema_versions` table records what was applied. Migrations describe the schema as it was at
-their version (they never import the models), so an old database always walks the same path.
-A test checks that migrating from nothing gives exactly the tables the models describe.
-"""
+"""The curation read model's migrations (framesift/migrations.py runs them)."""
 
 from __future__ import annotations
-
-import time
-from collections.abc import Callable
 
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
 
+from framesift import migrations
+from framesift.migrations import Migration
+
 COMPONENT = "curate"
-_LOCK_KEY = 0x66726D73  # "frms": one advisory lock for framesift's migrations
 
 
 def _v1_read_model(connection: Connection) -> None:
@@ -91,53 +84,20 @@ def _v3_keyset_indexes(connection: Connection) -> None:
         connection.execute(sa.text(statement))
 
 
-MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
-    (1, "curation read model, selection windows, watermark", _v1_read_model),
-    (2, "composite indexes for camera/time and status/priority queries", _v2_query_indexes),
-    (3, "keyset indexes: status/time and (status,) priority with its null sentinel, then frame id", _v3_keyset_indexes),
+MIGRATIONS: list[Migration] = [
+    Migration(1, "curation read model, selection windows, watermark", _v1_read_model),
+    Migration(2, "composite indexes for camera/time and status/priority queries", _v2_query_indexes),
+    Migration(
+        3,
+        "keyset indexes: status/time and (status,) priority with its null sentinel, then frame id",
+        _v3_keyset_indexes,
+    ),
 ]
-
-_VERSIONS = sa.Table(
-    "schema_versions",
-    sa.MetaData(),
-    sa.Column("component", sa.String(32), primary_key=True),
-    sa.Column("version", sa.Integer, primary_key=True),
-    sa.Column("description", sa.String, nullable=False),
-    sa.Column("applied_at", sa.Float, nullable=False),
-)
-
-
-def current_version(engine: Engine) -> int:
-    with engine.connect() as connection:
-        if not sa.inspect(connection).has_table(_VERSIONS.name):
-            return 0
-        return _version(connection)
 
 
 def migrate(engine: Engine) -> int:
-    """Apply every migration not applied yet; returns the schema version.
-
-    Replicas starting together are safe: on PostgreSQL each step holds an advisory lock and
-    re-reads the version inside its transaction; SQLite serialises writers itself.
-    """
-    _VERSIONS.create(engine, checkfirst=True)
-    for version, description, apply in MIGRATIONS:
-        with engine.begin() as connection:
-            if connection.dialect.name == "postgresql":
-                connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
-            if version <= _version(connection):
-                continue
-            apply(connection)
-            connection.execute(
-                _VERSIONS.insert().values(
-                    component=COMPONENT, version=version, description=description, applied_at=time.time()
-                )
-            )
-    return current_version(engine)
+    return migrations.migrate(engine, COMPONENT, MIGRATIONS)
 
 
-def _version(connection: Connection) -> int:
-    found = connection.execute(
-        sa.select(sa.func.max(_VERSIONS.c.version)).where(_VERSIONS.c.component == COMPONENT)
-    ).scalar()
-    return int(found or 0)
+def current_version(engine: Engine) -> int:
+    return migrations.current_version(engine, COMPONENT)

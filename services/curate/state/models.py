@@ -1,7 +1,7 @@
 """The curation read model: one row per frame, built from every event about it.
 
 Its tables live on their own metadata, created and changed only by the versioned migrations in
-state/migrations.py (never by create_all), so a deployed schema always says which version it is.
+state/migrations.py, so a deployed schema always says which version it is.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from sqlmodel import Field, SQLModel
 
 
 class CurateTable(SQLModel, registry=registry()):
-    """Base of curate's tables: a metadata of their own, outside SQLModel's create_all."""
+    """Base of curate's tables: a metadata of their own."""
 
 
 class Status(IntEnum):
