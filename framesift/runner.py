@@ -52,6 +52,9 @@ class ServiceUnit:
     closers: list[Callable[[], Awaitable[None] | None]] = field(default_factory=list)
     # End of input (a finished batch run): act on what waits for more input (curate's open windows).
     flushers: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
+    # Long-running jobs beside the consumers (curate closing windows of cameras that went quiet);
+    # started once serving, cancelled at shutdown; one that fails stops the process like a consumer.
+    background: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
 
 def retry_policy(settings: Settings) -> RetryPolicy:
@@ -185,6 +188,7 @@ class ServiceRunner:
         http_task = asyncio.create_task(http.serve(), name="http")
         grpc_server, health_servicer = await self._grpc_server()
         failure: BaseException | None = None
+        background: list[asyncio.Task] = []
         try:
             await self._wait_started(http, http_task)
             # The whole server ("") and each service by name, as gRPC health clients ask.
@@ -202,8 +206,16 @@ class ServiceRunner:
                     }
                 },
             )
-            failure = await self._wait_for_stop_or_failure([http_task, *consumer_tasks])
+            background = [
+                asyncio.create_task(job(), name=f"{unit.name}-background-{i}")
+                for unit in self.units
+                for i, job in enumerate(unit.background)
+            ]
+            failure = await self._wait_for_stop_or_failure([http_task, *consumer_tasks, *background])
         finally:
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
             metrics.READY.labels(self._name).set(0)
             await health_servicer.enter_graceful_shutdown()
             http.should_exit = True

@@ -83,6 +83,11 @@ class CurateSettings(BaseModel):
     # chosen from once frames captured `lateness_s` after its end arrive (or on a flush).
     window_s: Annotated[float, Field(gt=0)] = 3600.0
     lateness_s: Annotated[float, Field(ge=0)] = 300.0
+    # Cameras that go quiet (night, an outage) send no later frames to close their last window:
+    # a window whose end + lateness has passed on the wall clock, and that no frame joined for
+    # this long, is chosen from anyway. 0 turns it off (replays of old footage rely on the
+    # watermark alone).
+    idle_close_s: Annotated[float, Field(ge=0)] = 900.0
     # Labelling budget: frames chosen per window, at most this many per UTC day, and at most this
     # share of a window's budget for one camera.
     budget_per_window: Annotated[int, Field(ge=0)] = 50

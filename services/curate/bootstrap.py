@@ -63,4 +63,5 @@ def build(adapters: Adapters) -> ServiceUnit:
         readiness=[adapters.store.ready],
         closers=[close],
         flushers=[curator.flush],
+        background=[curator.close_idle_windows_forever] if adapters.settings.curate.idle_close_s else [],
     )

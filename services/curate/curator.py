@@ -87,6 +87,8 @@ class Curator:
     chosen_ttl_s: float = 10.0
     _closing: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
     _chosen: tuple[float, Chosen] | None = field(default=None, init=False, repr=False)
+    _joined: dict[str, float] = field(default_factory=dict, init=False, repr=False)  # window -> monotonic
+    _started: float = field(default_factory=time.monotonic, init=False, repr=False)
 
     async def chosen(self, *, fresh: bool = False) -> Chosen:
         now = time.monotonic()
@@ -131,6 +133,7 @@ class Curator:
         )
         captured = event.frame.captured_at.ToMicroseconds() / 1e6
         window = await asyncio.to_thread(self._join_window, captured)
+        self._joined[window] = time.monotonic()
         await self._write(
             projection.apply_embedded,
             event,
@@ -155,6 +158,24 @@ class Curator:
         watermark = await asyncio.to_thread(self._watermark)
         due = await asyncio.to_thread(self._open_windows, lambda end: is_due(end, watermark, self.settings.lateness_s))
         return [window for window in due if await self.close_window(window)]
+
+    async def close_idle_windows(self) -> list[str]:
+        """Windows past their end (+ lateness) on the wall clock that no frame joined for
+        `idle_close_s` (in this process; since its start for windows it has not seen)."""
+        if not self.settings.idle_close_s:
+            return []
+        now, quiet_since = time.time(), time.monotonic() - self.settings.idle_close_s
+        due = await asyncio.to_thread(self._open_windows, lambda end: end + self.settings.lateness_s <= now)
+        idle = [w for w in due if self._joined.get(w, self._started) <= quiet_since]
+        closed = [window for window in idle if await self.close_window(window)]
+        for window in closed:
+            self._joined.pop(window, None)
+        return closed
+
+    async def close_idle_windows_forever(self) -> None:
+        while True:
+            await asyncio.sleep(max(0.05, min(30.0, self.settings.idle_close_s / 4 or 30.0)))
+            await self.close_idle_windows()
 
     async def flush(self) -> list[str]:
         """Choose from every open window now (end of a replay, a demo, an operator's request)."""
