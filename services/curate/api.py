@@ -172,7 +172,7 @@ class CurationApi:
         notes = []
         if row["model"] and not has_detector(row["model"]):
             notes.append(priority.uncertainty([], 0.5, has_detector=False)[1] or "")
-            notes.append(priority.rarity([], {}, 0, has_detector=False)[1] or "")
+            notes.append(priority.rarity([], {}, has_detector=False)[1] or "")
         elif row["model"] and not row["detections"]:
             notes.append("uncertainty and rarity are 0: the detector found nothing")
         if row["decision"]:

@@ -118,18 +118,14 @@ class Curator:
         self.changes.publish([event.frame_id])
 
     async def on_embedded(self, event: frames_pb2.FrameEmbedded) -> None:
-        model = f"{event.model_name}/{event.model_version}"
-        detector = has_detector(model)
-        scores = [float(d.score) for d in event.detections]
-        metrics = dict(event.metrics)
         chosen = await self.chosen()
         [prior] = await self._prior([event.point_id], chosen)
-        counts = chosen.class_counts
-        parts = priority.PriorityParts(
-            uncertainty=priority.uncertainty(scores, self.settings.score_threshold, has_detector=detector)[0],
-            rarity=priority.rarity([d.class_name for d in event.detections], counts, 0, has_detector=detector)[0],
-            novelty=priority.novelty(prior[1] if prior else None)[0],
-            quality=priority.quality(metrics, blur_limit_px=self.blur_limit_px),
+        parts = self._parts(
+            f"{event.model_name}/{event.model_version}",
+            [(d.class_name, float(d.score)) for d in event.detections],
+            dict(event.metrics),
+            prior,
+            chosen,
         )
         captured = event.frame.captured_at.ToMicroseconds() / 1e6
         window = await asyncio.to_thread(self._join_window, captured)
@@ -146,6 +142,24 @@ class Curator:
         )
         self.changes.publish([event.frame_id])
         await self.close_due_windows()
+
+    def _parts(
+        self,
+        model: str | None,
+        detections: list[tuple[str, float]],
+        metrics: dict[str, float],
+        prior: tuple[str, float] | None,
+        chosen: Chosen,
+    ) -> priority.PriorityParts:
+        detector = has_detector(model)
+        return priority.PriorityParts(
+            uncertainty=priority.uncertainty(
+                [score for _, score in detections], self.settings.score_threshold, has_detector=detector
+            )[0],
+            rarity=priority.rarity([name for name, _ in detections], chosen.class_counts, has_detector=detector)[0],
+            novelty=priority.novelty(prior[1] if prior else None)[0],
+            quality=priority.quality(metrics, blur_limit_px=self.blur_limit_px),
+        )
 
     @property
     def weights(self) -> dict[str, float]:
@@ -202,21 +216,12 @@ class Curator:
         with_vectors = [row for row in rows if row["point_id"] in vectors]
         chosen = await self.chosen(fresh=True)
         priors = await self._prior([row["point_id"] for row in with_vectors], chosen)
-        counts = chosen.class_counts
         budget = await asyncio.to_thread(self._budget, state, {row["camera_id"] for row in with_vectors})
 
         candidates, parts_of = [], {}
         for row, prior in zip(with_vectors, priors, strict=True):
-            detector = has_detector(row["model"])
-            classes = [d["class"] for d in row["detections"]]
-            parts = priority.PriorityParts(
-                uncertainty=priority.uncertainty(
-                    [d["score"] for d in row["detections"]], self.settings.score_threshold, has_detector=detector
-                )[0],
-                rarity=priority.rarity(classes, counts, 0, has_detector=detector)[0],
-                novelty=priority.novelty(prior[1] if prior else None)[0],
-                quality=priority.quality(row["metrics"], blur_limit_px=self.blur_limit_px),
-            )
+            detections = [(d["class"], d["score"]) for d in row["detections"]]
+            parts = self._parts(row["model"], detections, row["metrics"], prior, chosen)
             parts_of[row["frame_id"]] = parts
             candidates.append(
                 Candidate(

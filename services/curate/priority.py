@@ -43,7 +43,7 @@ def uncertainty(scores: Sequence[float], threshold: float, *, has_detector: bool
 
 
 def rarity(
-    classes: Sequence[str], chosen_with_class: Mapping[str, int], chosen_total: int, *, has_detector: bool
+    classes: Sequence[str], chosen_with_class: Mapping[str, int], *, has_detector: bool
 ) -> tuple[float, str | None]:
     """Inverse frequency of the frame's rarest class among frames already selected or labelled.
 
@@ -54,7 +54,6 @@ def rarity(
         return 0.0, "rarity is 0: no detector (the descriptor backend gives no classes)"
     if not classes:
         return 0.0, "rarity is 0: no class detected"
-    del chosen_total  # the count per class is what matters; kept for the explanation's reader
     return max(1.0 / (1.0 + chosen_with_class.get(name, 0)) for name in classes), None
 
 

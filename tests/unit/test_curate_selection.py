@@ -85,10 +85,10 @@ def test_uncertainty_peaks_at_the_threshold_and_says_why_when_zero() -> None:
 
 def test_rarity_is_the_rarest_classes_inverse_frequency() -> None:
     counts = {"car": 9, "person": 3}
-    assert priority.rarity(["car"], counts, 12, has_detector=True)[0] == pytest.approx(0.1)
-    assert priority.rarity(["car", "bicycle"], counts, 12, has_detector=True)[0] == 1.0
-    assert priority.rarity([], counts, 12, has_detector=True) == (0.0, "rarity is 0: no class detected")
-    assert "no detector" in priority.rarity(["car"], counts, 12, has_detector=False)[1]
+    assert priority.rarity(["car"], counts, has_detector=True)[0] == pytest.approx(0.1)
+    assert priority.rarity(["car", "bicycle"], counts, has_detector=True)[0] == 1.0
+    assert priority.rarity([], counts, has_detector=True) == (0.0, "rarity is 0: no class detected")
+    assert "no detector" in priority.rarity(["car"], counts, has_detector=False)[1]
 
 
 def test_novelty_and_quality_stay_in_range() -> None:
