@@ -10,7 +10,7 @@ from framesift.topics import FRAMES_CHECKED, FRAMES_EMBEDDED, FRAMES_INGESTED, F
 
 from ..embed.bootstrap import build_backend, build_vectors
 from .api import CurationApi
-from .changes import FrameChanges
+from .changes import FrameChanges, listen, shared
 from .curator import Curator
 from .grpc_api import CurationServicer, register_grpc
 from .http_api import http_router
@@ -63,5 +63,9 @@ def build(adapters: Adapters) -> ServiceUnit:
         readiness=[adapters.store.ready],
         closers=[close],
         flushers=[curator.flush],
-        background=[curator.close_idle_windows_forever] if adapters.settings.curate.idle_close_s else [],
+        background=[
+            *([curator.close_idle_windows_forever] if adapters.settings.curate.idle_close_s else []),
+            # PostgreSQL: hear every replica's changes (WatchFrames); SQLite is one process.
+            *([lambda: listen(adapters.engine, curator.changes)] if shared(adapters.engine) else []),
+        ],
     )

@@ -1,9 +1,15 @@
-"""In-process notifications of changed frames, for WatchFrames' server streams."""
+"""Notifications of changed frames, for WatchFrames' server streams."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Iterable
+
+import sqlalchemy as sa
+from sqlalchemy import Connection, Engine
+
+log = logging.getLogger(__name__)
 
 
 class FrameChanges:
@@ -30,3 +36,42 @@ class FrameChanges:
     @property
     def watchers(self) -> int:
         return len(self._watchers)
+
+
+# On PostgreSQL every replica hears every change: each write announces its frames with
+# pg_notify inside its transaction (delivered at commit, in commit order) and every replica
+# LISTENs, so a WatchFrames stream sees changes made by any replica. SQLite is one process: the
+# writer tells its own FrameChanges directly.
+CHANNEL = "framesift_curated_frames"
+
+
+def shared(engine: Engine) -> bool:
+    return engine.dialect.name == "postgresql"
+
+
+def announce(connection: Connection, frame_ids: Iterable[str]) -> None:
+    """Inside the writing transaction: listeners hear of these frames once it commits."""
+    if connection.dialect.name == "postgresql":
+        for frame_id in frame_ids:
+            connection.execute(
+                sa.text("SELECT pg_notify(:channel, :frame_id)"), {"channel": CHANNEL, "frame_id": frame_id}
+            )
+
+
+async def listen(engine: Engine, changes: FrameChanges, *, backoff_s: float = 0.5, backoff_max_s: float = 10.0) -> None:
+    """Feed `changes` from PostgreSQL notifications until cancelled; reconnects with backoff."""
+    import psycopg
+
+    url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    delay = backoff_s
+    while True:
+        try:
+            async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
+                await connection.execute(f"LISTEN {CHANNEL}")
+                delay = backoff_s
+                async for note in connection.notifies():
+                    changes.publish([note.payload])
+        except psycopg.OperationalError as exc:
+            log.warning("change feed lost, reconnecting", extra={"fields": {"error": str(exc), "in_s": delay}})
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, backoff_max_s)

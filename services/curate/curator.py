@@ -26,7 +26,7 @@ from framesift.v1 import frames_pb2, labels_pb2
 from ..embed.backends.descriptor import NAME as DESCRIPTOR
 from ..embed.vectors import FrameVectors, VectorStoreUnavailableError
 from . import priority
-from .changes import FrameChanges
+from .changes import FrameChanges, announce, shared
 from .selection import Budget, Candidate, select
 from .state import projection
 from .state.models import CurateClock, CuratedFrame, SelectionWindow, Status
@@ -100,22 +100,22 @@ class Curator:
 
     async def on_ingested(self, event: frames_pb2.FrameIngested) -> None:
         await self._write(projection.apply_ingested, event)
-        self.changes.publish([event.frame_id])
+        self._changed([event.frame_id])
 
     async def on_checked(self, event: frames_pb2.FrameChecked) -> None:
         await self._write(projection.apply_checked, event)
-        self.changes.publish([event.frame_id])
+        self._changed([event.frame_id])
 
     async def on_rejected(self, event: frames_pb2.FrameRejected) -> None:
         await self._write(projection.apply_rejected, event)
-        self.changes.publish([event.frame_id])
+        self._changed([event.frame_id])
 
     async def on_labelled(self, event: labels_pb2.LabelsCompleted) -> None:
         row = await asyncio.to_thread(self._row, event.frame_id)
         self._chosen = None
         if await self._write(projection.apply_labelled, event) and row and row["point_id"]:
             await self._vector_call(self.vectors.set_status([row["point_id"]], "labelled"))
-        self.changes.publish([event.frame_id])
+        self._changed([event.frame_id])
 
     async def on_embedded(self, event: frames_pb2.FrameEmbedded) -> None:
         chosen = await self.chosen()
@@ -140,7 +140,7 @@ class Curator:
             quality=parts.quality,
             priority=parts.total(self.weights),
         )
-        self.changes.publish([event.frame_id])
+        self._changed([event.frame_id])
         await self.close_due_windows()
 
     def _parts(
@@ -206,7 +206,7 @@ class Curator:
             claimed = await asyncio.to_thread(self._store_decisions, window, updates, budget, len(rows))
         if claimed:
             self._chosen = None
-            self.changes.publish([row["frame_id"] for row in rows])
+            self._changed([row["frame_id"] for row in rows])
             await self.publish_outbox()
         return claimed
 
@@ -301,9 +301,16 @@ class Curator:
     async def _write(self, apply, event, **extra) -> Any:
         def run() -> Any:
             with self.engine.begin() as connection:
-                return apply(connection, event, **extra)
+                result = apply(connection, event, **extra)
+                announce(connection, [event.frame_id])
+                return result
 
         return await asyncio.to_thread(run)
+
+    def _changed(self, frame_ids: list[str]) -> None:
+        """Tell this process's watchers; with PostgreSQL they hear it from the change feed."""
+        if not shared(self.engine):
+            self.changes.publish(frame_ids)
 
     def _row(self, frame_id: str) -> dict[str, Any] | None:
         with self.engine.connect() as connection:
@@ -408,6 +415,7 @@ class Curator:
                     .where(FRAMES.c.frame_id == update["frame_id"], FRAMES.c.status == int(Status.EMBEDDED))
                     .values(**values)
                 )
+            announce(connection, [update["frame_id"] for update in updates])
             return True
 
     def _unpublished(self) -> list[dict[str, Any]]:
