@@ -178,7 +178,7 @@ class CurationApi:
         if row["decision"]:
             notes.append(f"decision: {row['decision']}")
         elif row["status"] == int(Status.EMBEDDED):
-            notes.append(f"waiting for its window {row['window']} to close (priority parts are provisional)")
+            notes.append(f"waiting for its window {row['window_id']} to close (priority parts are provisional)")
         elif row["status"] < int(Status.EMBEDDED):
             notes.append(f"not a candidate: status {Status(row['status']).label}")
         return notes

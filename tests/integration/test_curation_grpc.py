@@ -241,3 +241,21 @@ async def test_labels_completed_moves_a_selected_frame_to_labelled(served) -> No
     after = await stub.GetStats(curation_pb2.GetStatsRequest())
     assert after.frames_by_status["labelled"] == before.frames_by_status["labelled"] + 1
     assert after.selected == before.selected  # selected or labelled: what the budget bought
+
+
+async def test_explain_a_frame_still_waiting_for_its_window(served) -> None:
+    stub, _, adapters, _ = served
+    from framesift.services.ingest.cameras import CameraRegistry
+
+    CameraRegistry(adapters.engine).add("wait-cam")  # captured now: its window is still open
+    accepted = await ingest_frame(UploadFrame("wait-cam", encode(scene(seed=500))), ingest_deps(adapters))
+
+    async def embedded() -> bool:
+        record = await stub.GetFrame(curation_pb2.GetFrameRequest(frame_id=accepted.frame_id))
+        return record.status == curation_pb2.FRAME_STATUS_EMBEDDED
+
+    await eventually(embedded, timeout=30, what="the frame to be embedded")
+    why = await stub.Explain(curation_pb2.ExplainRequest(frame_id=accepted.frame_id))
+    assert any(note.startswith("waiting for its window w") for note in why.notes)
+    assert why.budget.window.startswith("w")
+    assert not why.record.decision
