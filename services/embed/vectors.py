@@ -177,7 +177,6 @@ class FrameVectors:
         queries: list[np.ndarray],
         *,
         limit: int,
-        statuses: list[str] | None = None,
         cameras: list[str] | None = None,
         classes: list[str] | None = None,
         exclude: list[str] | None = None,
@@ -190,7 +189,7 @@ class FrameVectors:
         client = await self.start()
         must: list = [
             models.FieldCondition(key=key, match=models.MatchAny(any=values))
-            for key, values in (("status", statuses), ("camera_id", cameras), ("classes", classes))
+            for key, values in (("camera_id", cameras), ("classes", classes))
             if values
         ]
         if among:

@@ -60,8 +60,9 @@ def _ensure(connection: Connection, frame: frames_pb2.FrameRef, frame_id: str, c
         pass  # another consumer created it a moment ago
 
 
-def _update(connection: Connection, frame_id: str, status: Status, at: float, **columns: Any) -> None:
-    connection.execute(
+def _update(connection: Connection, frame_id: str, status: Status, at: float, **columns: Any) -> int:
+    """Move the frame forward to `status` (never back) and set `columns`; returns rows changed."""
+    return connection.execute(
         FRAMES.update()
         .where(FRAMES.c.frame_id == frame_id)
         .values(
@@ -69,7 +70,7 @@ def _update(connection: Connection, frame_id: str, status: Status, at: float, **
             updated_at=sa.case((FRAMES.c.updated_at < at, at), else_=FRAMES.c.updated_at),
             **columns,
         )
-    )
+    ).rowcount
 
 
 def apply_ingested(connection: Connection, event: frames_pb2.FrameIngested) -> None:
@@ -136,15 +137,4 @@ def apply_embedded(connection: Connection, event: frames_pb2.FrameEmbedded, *, w
 
 def apply_labelled(connection: Connection, event: labels_pb2.LabelsCompleted) -> bool:
     """False when the frame is unknown here (labels for a frame curate never saw: nothing to move)."""
-    result = connection.execute(
-        FRAMES.update()
-        .where(FRAMES.c.frame_id == event.frame_id)
-        .values(
-            status=sa.case((FRAMES.c.status < int(Status.LABELLED), int(Status.LABELLED)), else_=FRAMES.c.status),
-            updated_at=sa.case(
-                (FRAMES.c.updated_at < _seconds(event.completed_at), _seconds(event.completed_at)),
-                else_=FRAMES.c.updated_at,
-            ),
-        )
-    )
-    return result.rowcount > 0
+    return _update(connection, event.frame_id, Status.LABELLED, _seconds(event.completed_at)) > 0
