@@ -251,7 +251,13 @@ async def test_explain_a_frame_still_waiting_for_its_window(served) -> None:
     accepted = await ingest_frame(UploadFrame("wait-cam", encode(scene(seed=500))), ingest_deps(adapters))
 
     async def embedded() -> bool:
-        record = await stub.GetFrame(curation_pb2.GetFrameRequest(frame_id=accepted.frame_id))
+        try:
+            record = await stub.GetFrame(curation_pb2.GetFrameRequest(frame_id=accepted.frame_id))
+        except grpc.aio.AioRpcError as error:
+            # curate has not consumed frames.ingested yet: the frame is unknown until then.
+            if error.code() is grpc.StatusCode.NOT_FOUND:
+                return False
+            raise
         return record.status == curation_pb2.FRAME_STATUS_EMBEDDED
 
     await eventually(embedded, timeout=30, what="the frame to be embedded")
