@@ -27,7 +27,7 @@ from ..embed.backends.descriptor import NAME as DESCRIPTOR
 from ..embed.vectors import FrameVectors, VectorStoreUnavailableError
 from . import priority
 from .changes import FrameChanges, announce, shared
-from .selection import Budget, Candidate, select
+from .selection import Budget, Candidate, RarityShare, select
 from .state import projection
 from .state.models import CurateClock, CuratedFrame, SelectionWindow, Status
 from .windows import day_of, is_due, window_of
@@ -231,27 +231,32 @@ class Curator:
                     vector=vectors[row["point_id"]],
                     prior_distance=1.0 - prior[1] if prior else 2.0,
                     prior_neighbour=prior[0] if prior else None,
+                    classes=frozenset(name for name, _ in detections),
+                    rarity=parts.rarity,
                 )
             )
+        weights = self.weights
         decisions = select(
             candidates,
             budget,
             radius=self.settings.diversity_radius,
             min_distance=self.settings.min_distance,
+            rarity=RarityShare(priority.share("rarity", weights), chosen.class_counts),
         )
         updates = []
         for decision in decisions:
             parts = parts_of[decision.frame_id]
+            # Rarity and priority as they stood when the frame was decided (earlier picks count).
             updates.append(
                 {
                     "frame_id": decision.frame_id,
                     "status": int(Status.SELECTED if decision.selected else Status.SKIPPED),
                     "decision": decision.reason,
                     "uncertainty": parts.uncertainty,
-                    "rarity": parts.rarity,
+                    "rarity": decision.rarity,
                     "novelty": parts.novelty,
                     "quality": parts.quality,
-                    "priority": parts.total(self.weights),
+                    "priority": decision.priority,
                 }
             )
         for row in rows:

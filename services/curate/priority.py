@@ -21,10 +21,13 @@ class PriorityParts:
     notes: tuple[str, ...] = field(default=())
 
     def total(self, weights: Mapping[str, float]) -> float:
-        weight_sum = sum(weights[name] for name in PARTS)
-        if weight_sum == 0:
-            return 0.0
-        return sum(weights[name] * getattr(self, name) for name in PARTS) / weight_sum
+        return sum(share(name, weights) * getattr(self, name) for name in PARTS)
+
+
+def share(part: str, weights: Mapping[str, float]) -> float:
+    """A part's weight in the weighted mean (0 when every weight is 0)."""
+    weight_sum = sum(weights[name] for name in PARTS)
+    return weights[part] / weight_sum if weight_sum else 0.0
 
 
 def uncertainty(scores: Sequence[float], threshold: float, *, has_detector: bool) -> tuple[float, str | None]:

@@ -7,12 +7,17 @@ towards 1 far from everything chosen, near 0 for a near copy of a chosen frame. 
 near-identical high-priority frames yield one pick, not fifty; with equal priorities it is exactly
 farthest-first (k-center greedy); within `min_distance` of a chosen frame a candidate is never
 taken. Ties go to the earlier frame id, so the result is deterministic.
+
+Rarity is kept current within the window too: each pick counts for the classes it shows, so the
+second bicycle of a window is already less rare than the first (the novelty part needs no such
+update: coverage already measures distance to this window's picks).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -25,6 +30,17 @@ class Candidate:
     vector: np.ndarray  # unit length
     prior_distance: float  # to the nearest frame selected or labelled before this window (2.0: none)
     prior_neighbour: str | None = None
+    classes: frozenset[str] = field(default_factory=frozenset)  # detected classes (rarity)
+    rarity: float = 0.0  # the rarity part inside `priority`, measured before this window
+
+
+@dataclass(frozen=True)
+class RarityShare:
+    """Rarity's weight in the priority (its weight / the sum of weights) and the class counts of
+    the frames chosen before this window: what keeps rarity current as the window picks."""
+
+    weight: float
+    counts: Mapping[str, int]
 
 
 @dataclass(frozen=True)
@@ -35,6 +51,8 @@ class Decision:
     rank: int | None = None  # order of choice, for selected frames
     nearest: str | None = None  # the chosen frame nearest to it when it was decided
     distance: float | None = None
+    priority: float = 0.0  # the candidate's priority when it was decided
+    rarity: float = 0.0  # its rarity part then
 
 
 @dataclass(frozen=True)
@@ -48,12 +66,48 @@ def coverage(distance, radius: float):
     return distance / (distance + radius)
 
 
-def select(candidates: list[Candidate], budget: Budget, *, radius: float, min_distance: float) -> list[Decision]:
+class _Rarities:
+    """Each open candidate's rarity as the window's picks add to the class counts."""
+
+    def __init__(self, ordered: list[Candidate], share: RarityShare | None) -> None:
+        self.weight = share.weight if share else 0.0
+        names = sorted({name for c in ordered for name in c.classes}) if self.weight > 0 else []
+        self.column = {name: j for j, name in enumerate(names)}
+        self.shows = np.zeros((len(ordered), len(names)), dtype=bool)  # candidate x class
+        for i, c in enumerate(ordered):
+            for name in c.classes:
+                if name in self.column:
+                    self.shows[i, self.column[name]] = True
+        self.counts = np.array([share.counts.get(name, 0) for name in names] if share else [], dtype=np.float64)
+        self.value = np.array([c.rarity for c in ordered], dtype=np.float64)
+
+    def count(self, chosen: Candidate, priority: np.ndarray) -> None:
+        """`chosen` was picked: its classes are less rare now; lower the priorities that used them."""
+        columns = [self.column[name] for name in chosen.classes if name in self.column]
+        if not columns:
+            return
+        self.counts[columns] += 1
+        affected = self.shows[:, columns].any(axis=1)
+        # As priority.rarity: the frame's rarest class, 1 / (1 + frames chosen with it).
+        now = np.where(self.shows[affected], 1.0 / (1.0 + self.counts), 0.0).max(axis=1)
+        priority[affected] += self.weight * (now - self.value[affected])
+        self.value[affected] = now
+
+
+def select(
+    candidates: list[Candidate],
+    budget: Budget,
+    *,
+    radius: float,
+    min_distance: float,
+    rarity: RarityShare | None = None,
+) -> list[Decision]:
     ordered = sorted(candidates, key=lambda c: c.frame_id)
     if not ordered:
         return []
     vectors = np.stack([c.vector for c in ordered]).astype(np.float32)
     priority = np.array([c.priority for c in ordered], dtype=np.float64)
+    rarities = _Rarities(ordered, rarity)
     distance = np.array([c.prior_distance for c in ordered], dtype=np.float64)
     nearest_index = np.full(len(ordered), -1)  # the chosen candidate nearest to each; -1: a prior frame
 
@@ -73,7 +127,11 @@ def select(candidates: list[Candidate], budget: Budget, *, radius: float, min_di
         open_[index] = False
         if per_camera[chosen.camera_id] >= budget.per_camera:
             decisions[chosen.frame_id] = Decision(
-                chosen.frame_id, False, f"camera {chosen.camera_id} used its share ({budget.per_camera}) of the window"
+                chosen.frame_id,
+                False,
+                f"camera {chosen.camera_id} used its share ({budget.per_camera}) of the window",
+                priority=float(priority[index]),
+                rarity=float(rarities.value[index]),
             )
             continue
         per_camera[chosen.camera_id] += 1
@@ -81,12 +139,15 @@ def select(candidates: list[Candidate], budget: Budget, *, radius: float, min_di
         decisions[chosen.frame_id] = Decision(
             chosen.frame_id,
             True,
-            f"chosen #{rank} of the window: priority {chosen.priority:.3f} x coverage "
+            f"chosen #{rank} of the window: priority {priority[index]:.3f} x coverage "
             f"{coverage(distance[index], radius):.3f}",
             rank=rank,
             nearest=nearest(index),
             distance=float(distance[index]),
+            priority=float(priority[index]),
+            rarity=float(rarities.value[index]),
         )
+        rarities.count(chosen, priority)
         # Distances of the still open candidates to the newly chosen frame (cosine, unit vectors).
         to_chosen = 1.0 - vectors @ vectors[index]
         closer = to_chosen < distance
@@ -101,6 +162,8 @@ def select(candidates: list[Candidate], budget: Budget, *, radius: float, min_di
                 f"a near copy of {nearest(i)} (cosine distance {distance[i]:.3f} < {min_distance})",
                 nearest=nearest(i),
                 distance=float(distance[i]),
+                priority=float(priority[i]),
+                rarity=float(rarities.value[i]),
             )
 
     for i in np.flatnonzero(open_):
@@ -111,5 +174,7 @@ def select(candidates: list[Candidate], budget: Budget, *, radius: float, min_di
             f"{priority[i] * coverage(distance[i], radius):.3f} was not among the best",
             nearest=nearest(i),
             distance=float(distance[i]),
+            priority=float(priority[i]),
+            rarity=float(rarities.value[i]),
         )
     return [decisions[c.frame_id] for c in candidates]

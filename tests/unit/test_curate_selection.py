@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from framesift.services.curate import priority
-from framesift.services.curate.selection import Budget, Candidate, select
+from framesift.services.curate.selection import Budget, Candidate, RarityShare, select
 
 
 def unit(vector) -> np.ndarray:
@@ -71,6 +71,37 @@ def test_frames_near_what_was_selected_before_the_window_lose_their_priority() -
     fresh = candidate("fresh", unit(rng.normal(size=16)), 0.4)
     decisions = select([again, fresh], Budget(1, 1), radius=0.15, min_distance=0.0)
     assert chosen(decisions) == ["fresh"]
+
+
+def test_each_pick_makes_its_classes_less_rare_for_the_rest_of_the_window() -> None:
+    # Three distinct views of a never-seen bicycle and one of a dog (seen twice before). Priority =
+    # base + rarity's share x rarity. Frozen at the window's start, both bicycles would beat the
+    # dog; counted as the window picks, the second bicycle is only half as rare and the dog wins.
+    rng = np.random.default_rng(6)
+    share = RarityShare(weight=0.5, counts={"dog": 2})
+
+    def framed(frame_id, classes, base):
+        rarity = max(1.0 / (1.0 + share.counts.get(name, 0)) for name in classes)
+        return Candidate(
+            frame_id,
+            "cam-1",
+            base + share.weight * rarity,
+            unit(rng.normal(size=64)),
+            2.0,
+            classes=frozenset(classes),
+            rarity=rarity,
+        )
+
+    pool = [framed("bike-1", ["bicycle", "car"], 0.3), framed("bike-2", ["bicycle"], 0.29)]
+    pool += [framed("bike-3", ["bicycle"], 0.28), framed("dog-1", ["dog"], 0.4)]
+    decisions = {d.frame_id: d for d in select(pool, Budget(2, 2), radius=1e-9, min_distance=0.0, rarity=share)}
+    assert chosen(decisions.values()) == ["bike-1", "dog-1"]
+    assert decisions["bike-2"].rarity == pytest.approx(0.5)  # one bicycle chosen in this window
+    assert decisions["bike-2"].priority == pytest.approx(0.29 + 0.25)
+    assert decisions["dog-1"].rarity == pytest.approx(1 / 3)  # unchanged: no dog chosen before it
+    # Without the share the counts never move: the window's start decides (two bicycles).
+    frozen = select(pool, Budget(2, 2), radius=1e-9, min_distance=0.0)
+    assert chosen(frozen) == ["bike-1", "bike-2"]
 
 
 def test_uncertainty_peaks_at_the_threshold_and_says_why_when_zero() -> None:
