@@ -78,20 +78,27 @@ class _Rarities:
             for name in c.classes:
                 if name in self.column:
                     self.shows[i, self.column[name]] = True
+        self.frames_with = np.ascontiguousarray(self.shows.T)  # class x candidate: one class's frames in a row
         self.counts = np.array([share.counts.get(name, 0) for name in names] if share else [], dtype=np.float64)
+        # As priority.rarity: a frame is as rare as its rarest class, 1 / (1 + frames chosen with it).
+        self.rarest = np.where(self.shows, self.counts, np.inf).min(axis=1, initial=np.inf)
         self.value = np.array([c.rarity for c in ordered], dtype=np.float64)
 
-    def count(self, chosen: Candidate, priority: np.ndarray) -> None:
-        """`chosen` was picked: its classes are less rare now; lower the priorities that used them."""
-        columns = [self.column[name] for name in chosen.classes if name in self.column]
-        if not columns:
-            return
-        self.counts[columns] += 1
-        affected = self.shows[:, columns].any(axis=1)
-        # As priority.rarity: the frame's rarest class, 1 / (1 + frames chosen with it).
-        now = np.where(self.shows[affected], 1.0 / (1.0 + self.counts), 0.0).max(axis=1)
-        priority[affected] += self.weight * (now - self.value[affected])
-        self.value[affected] = now
+    def count(self, chosen: Candidate, priority: np.ndarray, open_: np.ndarray) -> None:
+        """`chosen` was picked: its classes are less rare now; lower the open priorities that used them."""
+        for name in chosen.classes:
+            column = self.column.get(name)
+            if column is None:
+                continue
+            # Counts only grow, so only frames whose rarest class this was can change.
+            affected = open_ & self.frames_with[column] & (self.rarest == self.counts[column])
+            self.counts[column] += 1
+            if not affected.any():
+                continue
+            self.rarest[affected] = np.where(self.shows[affected], self.counts, np.inf).min(axis=1)
+            now = 1.0 / (1.0 + self.rarest[affected])
+            priority[affected] += self.weight * (now - self.value[affected])
+            self.value[affected] = now
 
 
 def select(
@@ -147,7 +154,7 @@ def select(
             priority=float(priority[index]),
             rarity=float(rarities.value[index]),
         )
-        rarities.count(chosen, priority)
+        rarities.count(chosen, priority, open_)
         # Distances of the still open candidates to the newly chosen frame (cosine, unit vectors).
         to_chosen = 1.0 - vectors @ vectors[index]
         closer = to_chosen < distance
