@@ -3,12 +3,17 @@ reach the read model and the priority parts that need a detector are measured, n
 
 from __future__ import annotations
 
+import re
+from collections import Counter
+
 import pytest
+import sqlalchemy as sa
 
 from framesift.adapters import build_adapters
 from framesift.services.curate.api import CurationApi
 from framesift.services.curate.changes import FrameChanges
 from framesift.services.curate.query.language import parse
+from framesift.services.curate.state.models import CuratedFrame, Status
 from framesift.services.embed.backends.base import TextSearchUnavailableError
 from framesift.services.embed.bootstrap import build_backend, build_vectors
 from framesift.settings import CurateSettings, EmbedBackendKind
@@ -49,7 +54,28 @@ async def test_detections_feed_uncertainty_and_rarity(embedded_settings, model_r
         with pytest.raises(TextSearchUnavailableError, match="clip_text"):
             await api.search_text("a car", 5, "")
         assert len(frame_ids) == 11
+        assert_rarity_counts_every_earlier_pick(adapters.engine)
     finally:
         await api.close()
         await api.vectors.close()
         adapters.close()
+
+
+def assert_rarity_counts_every_earlier_pick(engine) -> None:
+    """Each selected frame's stored rarity is 1 / (1 + n) for its rarest class, n counting every
+    frame chosen before it: in earlier windows and earlier in its own window."""
+    table = CuratedFrame.__table__
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(table.c.window_id, table.c.decision, table.c.classes, table.c.rarity).where(
+                table.c.status == int(Status.SELECTED)
+            )
+        ).all()
+    picks = sorted(rows, key=lambda r: (r.window_id, int(re.search(r"chosen #(\d+)", r.decision).group(1))))
+    counts: Counter[str] = Counter()
+    for row in picks:
+        classes = [name for name in row.classes.split(",") if name]
+        expected = max((1.0 / (1.0 + counts[name]) for name in classes), default=0.0)
+        assert row.rarity == pytest.approx(expected), row
+        counts.update(classes)
+    assert any(row.rarity < 1.0 for row in picks if row.classes.strip(",")), "some pick was made less rare"
