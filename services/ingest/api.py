@@ -97,7 +97,7 @@ def http_router(deps: IngestDeps, cameras: CameraRegistry) -> APIRouter:
         await authenticate(camera_id, authorization)
         try:
             data = await _read_body(request, deps.max_upload_bytes)
-            accepted = await ingest_frame(UploadFrame(camera_id, data, _utc(captured_at)), deps)
+            accepted = await ingest_frame(UploadFrame(camera_id, data, captured_at), deps)
         except Exception as exc:
             raise _http_error(exc) from exc
         if not accepted.created:
@@ -141,12 +141,6 @@ def http_router(deps: IngestDeps, cameras: CameraRegistry) -> APIRouter:
         return BatchResult(accepted=accepted_count, refused=len(items) - accepted_count, items=items)
 
     return router
-
-
-def _utc(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):

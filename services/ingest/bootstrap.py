@@ -23,6 +23,7 @@ def ingest_deps(adapters: Adapters) -> IngestDeps:
         ledger=UploadLedger(adapters.engine, window=timedelta(seconds=settings.dedup_window_s)),
         publisher=EventPublisher(adapters.bus, attempts=settings.publish_attempts, backoff_s=settings.retry_backoff_s),
         max_upload_bytes=settings.max_upload_bytes,
+        max_clock_ahead=timedelta(seconds=settings.max_clock_ahead_s),
     )
 
 

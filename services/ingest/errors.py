@@ -11,7 +11,7 @@ from framesift.identifiers import InvalidIdentifierError
 from framesift.store.base import StoreUnavailableError
 
 from .cameras import UnauthenticatedError
-from .handlers import FrameTooLargeError, NotAnImageError
+from .handlers import CapturedInFutureError, FrameTooLargeError, NotAnImageError
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,7 @@ _BY_TYPE: dict[type[Exception], ClientError] = {
     UnauthenticatedError: ClientError(401, grpc.StatusCode.UNAUTHENTICATED, "unauthenticated"),
     FrameTooLargeError: ClientError(413, grpc.StatusCode.RESOURCE_EXHAUSTED, "too_large"),
     NotAnImageError: ClientError(415, grpc.StatusCode.INVALID_ARGUMENT, "not_an_image"),
+    CapturedInFutureError: ClientError(422, grpc.StatusCode.INVALID_ARGUMENT, "clock_ahead"),
     # Nothing was announced: the client should retry later (the retry is idempotent).
     BusUnavailableError: ClientError(503, grpc.StatusCode.UNAVAILABLE, "unavailable"),
     StoreUnavailableError: ClientError(503, grpc.StatusCode.UNAVAILABLE, "unavailable"),

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -51,13 +51,25 @@ class NotAnImageError(ValueError):
     pass
 
 
+class CapturedInFutureError(ValueError):
+    """The camera's clock is ahead of ours by more than the tolerated skew."""
+
+
 @dataclass
 class IngestDeps:
     store: ObjectStore
     ledger: UploadLedger
     publisher: EventPublisher
     max_upload_bytes: int
+    max_clock_ahead: timedelta = timedelta(minutes=5)
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """A capture time without a zone is UTC (cameras report UTC; the HTTP API reads it so too)."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
 
 
 def timestamp(moment: datetime) -> Timestamp:
@@ -76,9 +88,17 @@ async def ingest_frame(command: UploadFrame, deps: IngestDeps) -> FrameAccepted:
     if media is None:
         metrics.FRAMES_INGESTED.labels("not_an_image").inc()
         raise NotAnImageError("the bytes are not a JPEG, PNG, WebP, GIF, BMP, TIFF, AVIF or HEIC image")
+    now = deps.clock()
+    captured_at = _utc(command.captured_at)
+    if captured_at is not None and captured_at - now > deps.max_clock_ahead:
+        metrics.FRAMES_INGESTED.labels("clock_ahead").inc()
+        ahead = (captured_at - now).total_seconds()
+        raise CapturedInFutureError(
+            f"captured_at {captured_at.isoformat()} is {ahead:.0f} s ahead of the server clock "
+            f"(tolerance {deps.max_clock_ahead.total_seconds():.0f} s): check the camera's clock"
+        )
     digest = hashlib.sha256(data).hexdigest()
     object_key = frame_object_key(camera_id, digest, media.extension)
-    now = deps.clock()
     claim = await deps.ledger.claim_async(camera_id, digest, now)
     accepted = FrameAccepted(claim.frame_id, camera_id, digest, object_key, media.mime, len(data), created=claim.new)
     if not claim.new:
@@ -90,7 +110,7 @@ async def ingest_frame(command: UploadFrame, deps: IngestDeps) -> FrameAccepted:
         frames_pb2.FrameIngested(
             frame_id=claim.frame_id,
             camera_id=camera_id,
-            captured_at=timestamp(command.captured_at or claim.received_at),
+            captured_at=timestamp(captured_at or claim.received_at),
             received_at=timestamp(claim.received_at),
             sha256=digest,
             size_bytes=len(data),

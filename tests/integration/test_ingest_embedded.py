@@ -15,7 +15,13 @@ from framesift.bus.inprocess import InProcessBus
 from framesift.codec import decode
 from framesift.services.ingest.bootstrap import ingest_deps
 from framesift.services.ingest.cameras import CameraRegistry
-from framesift.services.ingest.handlers import FrameTooLargeError, NotAnImageError, UploadFrame, ingest_frame
+from framesift.services.ingest.handlers import (
+    CapturedInFutureError,
+    FrameTooLargeError,
+    NotAnImageError,
+    UploadFrame,
+    ingest_frame,
+)
 from framesift.topics import FRAMES_INGESTED
 from framesift.v1 import frames_pb2, ingest_pb2, ingest_pb2_grpc
 from tests.support.images import jpeg, png
@@ -77,8 +83,21 @@ async def test_refusals_store_and_announce_nothing(adapters) -> None:
         await ingest_frame(UploadFrame("cam-1", jpeg(400, 400, quality=100) + b"\x00" * 1000), deps)
     with pytest.raises(NotAnImageError):
         await ingest_frame(UploadFrame("cam-1", b"just text"), deps)
+    now = datetime.now(UTC)
+    deps.clock = lambda: now
+    with pytest.raises(CapturedInFutureError, match=r"3600 s ahead of the server clock \(tolerance 300 s\)"):
+        await ingest_frame(UploadFrame("cam-1", jpeg(color=(4, 5, 6)), now + timedelta(hours=1)), deps)
+    with pytest.raises(CapturedInFutureError):  # no zone reads as UTC
+        await ingest_frame(
+            UploadFrame("cam-1", jpeg(color=(4, 5, 6)), (now + timedelta(hours=1)).replace(tzinfo=None)), deps
+        )
     assert events(adapters.bus) == []
     assert not adapters.settings.objects_dir.exists() or not any(adapters.settings.objects_dir.rglob("*.*"))
+    # Within the tolerated skew (a camera a little ahead) it is a frame like any other.
+    accepted = await ingest_frame(UploadFrame("cam-1", jpeg(color=(4, 5, 6)), now + timedelta(minutes=4)), deps)
+    assert accepted.created
+    [event] = events(adapters.bus)
+    assert event.captured_at.ToDatetime(tzinfo=UTC) == now + timedelta(minutes=4)
 
 
 class _RefusingBus(InProcessBus):
@@ -143,6 +162,15 @@ async def test_http_upload_contract(served, adapters) -> None:
     assert not_image.json()["detail"]["error"] == "not_an_image"
     too_big = await client.post("/v1/cameras/cam-1/frames", content=b"\xff\xd8\xff" + b"\0" * (20 << 20), headers=auth)
     assert too_big.status_code == 413
+    ahead = await client.post(
+        "/v1/cameras/cam-1/frames",
+        content=jpeg(color=(9, 9, 8)),
+        headers=auth,
+        params={"captured_at": "2099-01-01T00:00:00"},
+    )
+    assert ahead.status_code == 422
+    assert ahead.json()["detail"]["error"] == "clock_ahead"
+    assert "check the camera's clock" in ahead.json()["detail"]["message"]
     for bad in ("CAM-1", "..%2e", "a%00b", "cam%5c1"):
         response = await client.post(f"/v1/cameras/{bad}/frames", content=data, headers=auth)
         assert 400 <= response.status_code < 500, bad
