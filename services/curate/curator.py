@@ -329,7 +329,7 @@ class Curator:
 
     def _join_window(self, captured_at: float) -> str:
         """The frame's window, advancing the watermark; a frame later than its closed window joins
-        the window of the watermark (still open) instead of being lost."""
+        the first open window from the watermark's on instead of being lost."""
         with self.engine.begin() as connection:
             current = connection.execute(sa.select(CLOCK.c.watermark).where(CLOCK.c.name == "events")).scalar()
             if current is None:
@@ -344,10 +344,12 @@ class Curator:
                 .values(watermark=captured_at)
             )
             window, start, end = window_of(captured_at, self.settings.window_s)
-            closed = connection.execute(sa.select(WINDOWS.c.closed).where(WINDOWS.c.window_id == window)).scalar()
-            if closed:
+            if self._closed(connection, window):
                 watermark = connection.execute(sa.select(CLOCK.c.watermark).where(CLOCK.c.name == "events")).scalar()
                 window, start, end = window_of(max(captured_at, float(watermark or 0), end), self.settings.window_s)
+                # The watermark's window may be closed too (a flush, a quiet fleet): the next one open.
+                while self._closed(connection, window):
+                    window, start, end = window_of(end, self.settings.window_s)
             if connection.execute(sa.select(WINDOWS.c.window_id).where(WINDOWS.c.window_id == window)).first() is None:
                 try:
                     with connection.begin_nested():
@@ -366,6 +368,10 @@ class Curator:
                 except sa.exc.IntegrityError:
                     pass
             return window
+
+    @staticmethod
+    def _closed(connection, window: str) -> bool:
+        return bool(connection.execute(sa.select(WINDOWS.c.closed).where(WINDOWS.c.window_id == window)).scalar())
 
     def _open_windows(self, due) -> list[str]:
         with self.engine.connect() as connection:

@@ -3,16 +3,19 @@ through the curate service's background job in a real runner."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import sqlalchemy as sa
 
 from framesift.adapters import build_adapters
 from framesift.services.curate.state.models import Status
 from framesift.services.ingest.bootstrap import ingest_deps
 from framesift.services.ingest.cameras import CameraRegistry
-from framesift.services.ingest.handlers import ingest_frame
+from framesift.services.ingest.handlers import UploadFrame, ingest_frame
 from framesift.settings import CurateSettings
-from tests.support.curation import uploads
+from tests.support.curation import START, uploads
 from tests.support.running import running
+from tests.support.scenes import encode, scene
 from tests.support.waiting import eventually
 
 
@@ -38,4 +41,28 @@ async def test_the_last_window_of_a_quiet_camera_closes_after_the_idle_time(embe
 
         await eventually(chosen, timeout=30, what="the idle window to be chosen from")
         assert statuses(adapters.engine).get(Status.SKIPPED, 0) == 2  # the other two, with reasons
+    adapters.close()
+
+
+async def test_a_late_frame_never_joins_a_closed_window(embedded_settings) -> None:
+    # 06:00-07:10 from one camera: the 06:00 and 06:30 windows close on the watermark, the 07:00
+    # window when the camera goes quiet. A frame captured at 06:05 then arrives (a backlog): its
+    # own window and the watermark's are both closed, so it must join a window still open.
+    curate = CurateSettings(window_s=1800, lateness_s=60, budget_per_window=2, idle_close_s=0.2)
+    adapters = build_adapters(embedded_settings.model_copy(update={"curate": curate}))
+    await adapters.start()
+    CameraRegistry(adapters.engine).add("late-cam")
+    async with running(adapters, ["ingest", "quality", "embed", "curate"]):
+        deps = ingest_deps(adapters)
+        for frame in uploads("late-cam", count=8, step_s=600)[:8]:
+            await ingest_frame(frame, deps)
+
+        def decided() -> int:
+            counts = statuses(adapters.engine)
+            return counts.get(Status.SELECTED, 0) + counts.get(Status.SKIPPED, 0)
+
+        await eventually(lambda: decided() == 8, timeout=30, what="all three windows to be chosen from")
+        backlog = UploadFrame("late-cam", encode(scene(640, 360, seed=900)), START + timedelta(minutes=5))
+        await ingest_frame(backlog, deps)
+        await eventually(lambda: decided() == 9, timeout=30, what="the late frame to be chosen from")
     adapters.close()
