@@ -15,6 +15,11 @@ spent twice on the same view.
 Selection time: a 10 k candidate window of unit vectors (descriptor's 160 and CLIP's 512 dimensions)
 with a diversity structure (clusters of near copies); baseline: plain top-k by priority.
 
+Novelty lookups: a window's candidates against the frames chosen so far, in a local-mode Qdrant
+collection (the embedded default): framesift's in-memory matrix of the chosen vectors (filled by
+retrieving them by id, timed apart) vs the Qdrant query with a has_id filter over the chosen ids
+that curate sent before, in the same run; both must name the same nearest frames.
+
 Run: .venv/bin/python -m bench.curate [--frames 100000] [--repeats 30] [--postgres URL]
 """
 
@@ -30,10 +35,12 @@ from contextlib import ExitStack
 import grpc
 import numpy as np
 import sqlalchemy as sa
+from qdrant_client import AsyncQdrantClient, models
 
 from framesift.db import make_engine
 from framesift.services.curate.api import CurationApi
 from framesift.services.curate.changes import FrameChanges
+from framesift.services.curate.chosen import ChosenVectors
 from framesift.services.curate.grpc_api import CurationServicer
 from framesift.services.curate.query import sql
 from framesift.services.curate.query.language import parse
@@ -288,11 +295,69 @@ def footage_selection(budget: int, fps: float = 4.0) -> list[tuple[str, float, f
     ], len(frames)
 
 
+async def novelty_lookups(points: int, chosen_counts: tuple[int, ...], window: int, dims: int = 160) -> list[tuple]:
+    rng = np.random.default_rng(7)
+    vectors = rng.normal(size=(points, dims)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = [str(uuid.UUID(int=i + 1)) for i in range(points)]
+    client = AsyncQdrantClient(location=":memory:")
+    await client.create_collection(
+        "frames", vectors_config={"descriptor": models.VectorParams(size=dims, distance=models.Distance.COSINE)}
+    )
+    for start in range(0, points, 1000):
+        batch = range(start, min(points, start + 1000))
+        await client.upsert(
+            "frames",
+            [
+                models.PointStruct(id=ids[i], vector={"descriptor": vectors[i].tolist()}, payload={"frame_id": ids[i]})
+                for i in batch
+            ],
+        )
+
+    async def fetch(wanted: list[str]) -> dict[str, np.ndarray]:
+        found = await client.retrieve("frames", wanted, with_vectors=["descriptor"])
+        return {str(p.id): np.asarray(p.vector["descriptor"], dtype=np.float32) for p in found}
+
+    out = []
+    candidates = ids[-window:]
+    queries = [vectors[-window + i] for i in range(window)]
+    for count in chosen_counts:
+        among = ids[:count]
+        t = time.perf_counter()
+        requests = [
+            models.QueryRequest(
+                query=q.astype(float).tolist(),
+                using="descriptor",
+                filter=models.Filter(
+                    must=[models.HasIdCondition(has_id=among)], must_not=[models.HasIdCondition(has_id=candidates)]
+                ),
+                limit=1,
+                with_payload=["frame_id"],
+            )
+            for q in queries
+        ]
+        answers = await client.query_batch_points("frames", requests)
+        qdrant_s = time.perf_counter() - t
+        request_kb = len(requests[0].model_dump_json()) / 1e3
+        cache = ChosenVectors()
+        t = time.perf_counter()
+        await cache.sync({pid: pid for pid in among}, fetch)
+        load_s = time.perf_counter() - t
+        t = time.perf_counter()
+        ours = cache.nearest(queries, limit=1, exclude=set(candidates))
+        ours_s = time.perf_counter() - t
+        same = all(a.points[0].payload["frame_id"] == o[0][0] for a, o in zip(answers, ours, strict=True))
+        out.append((points, count, window, qdrant_s, request_kb, load_s, ours_s, same))
+    await client.close()
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--candidates", type=int, default=10_000)
+    parser.add_argument("--novelty-points", type=int, default=5000)
     parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
 
@@ -312,6 +377,20 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for name, radius, mean, copies, covered in results:
         print(f"| {name} | {radius:.3f} | {mean:.3f} | {copies:.1f} | {covered:.1f} |")
+
+    print("\nNovelty lookups for one window (local-mode Qdrant, 160-d):\n")
+    print(
+        "| points | chosen | window | Qdrant has_id filter ms | its request kB per query "
+        "| chosen matrix: load ms | lookups ms | same answers |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for points, count, window, qdrant_s, kb, load_s, ours_s, same in asyncio.run(
+        novelty_lookups(args.novelty_points, (500, 2500), 20)
+    ):
+        print(
+            f"| {points} | {count} | {window} | {qdrant_s * 1e3:.0f} | {kb:.0f} "
+            f"| {load_s * 1e3:.1f} | {ours_s * 1e3:.2f} | {same} |"
+        )
 
     print(f"\nSelection of one window, median of {max(3, args.repeats // 10)} runs (ms):\n")
     print("| window | priority x coverage greedy | baseline: top-k by priority |")

@@ -19,6 +19,7 @@ from ..embed.preprocess import UndecodableFrameError, prepare
 from ..embed.vectors import FrameVectors, VectorStoreUnavailableError
 from . import priority
 from .changes import FrameChanges
+from .chosen import ChosenVectors
 from .curator import CHOSEN, chosen_now, has_detector, selected_on_day
 from .query import sql
 from .query.language import Query, QueryError, parse
@@ -54,6 +55,7 @@ class CurationApi:
         self.changes = changes
         self._backend_factory = backend
         self._backend: EmbeddingBackend | None = None
+        self._chosen_vectors = ChosenVectors()  # Explain's neighbours among the chosen frames
 
     @property
     def backend(self) -> EmbeddingBackend:
@@ -133,14 +135,10 @@ class CurationApi:
         if row["point_id"]:
             vectors = await self._vector_call(self.vectors.vectors([row["point_id"]]))
             if row["point_id"] in vectors:
-                chosen = (await asyncio.to_thread(chosen_now, self.engine)).point_ids
-                [hits] = await self._vector_call(
-                    self.vectors.nearest(
-                        [vectors[row["point_id"]]],
-                        limit=self.settings.neighbours,
-                        among=chosen,
-                        exclude=[row["point_id"]],
-                    )
+                chosen = await asyncio.to_thread(chosen_now, self.engine)
+                await self._chosen_vectors.sync(chosen.points, lambda ids: self._vector_call(self.vectors.vectors(ids)))
+                [hits] = self._chosen_vectors.nearest(
+                    [vectors[row["point_id"]]], limit=self.settings.neighbours, exclude={row["point_id"]}
                 )
                 statuses = await asyncio.to_thread(self._statuses, [frame for frame, _ in hits])
                 explanation.neighbours.extend(

@@ -27,6 +27,7 @@ from ..embed.backends.descriptor import NAME as DESCRIPTOR
 from ..embed.vectors import FrameVectors, VectorStoreUnavailableError
 from . import priority
 from .changes import FrameChanges, announce, shared
+from .chosen import ChosenVectors
 from .selection import Budget, Candidate, RarityShare, select
 from .state import projection
 from .state.models import CurateClock, CuratedFrame, SelectionWindow, Status
@@ -42,19 +43,19 @@ CHOSEN = (int(Status.SELECTED), int(Status.LABELLED))
 class Chosen:
     """What has been selected or labelled so far: what novelty and rarity are measured against."""
 
-    point_ids: list[str]
+    points: dict[str, str]  # point id -> frame id
     class_counts: Counter[str]
 
 
 def chosen_now(engine: Engine) -> Chosen:
     with engine.connect() as connection:
         rows = connection.execute(
-            sa.select(FRAMES.c.point_id, FRAMES.c.classes).where(FRAMES.c.status.in_(CHOSEN))
+            sa.select(FRAMES.c.point_id, FRAMES.c.frame_id, FRAMES.c.classes).where(FRAMES.c.status.in_(CHOSEN))
         ).all()
     counts: Counter[str] = Counter()
-    for _, classes in rows:
+    for _, _, classes in rows:
         counts.update(filter(None, classes.split(",")))
-    return Chosen([point for point, _ in rows if point], counts)
+    return Chosen({point: frame for point, frame, _ in rows if point}, counts)
 
 
 def selected_on_day(connection, moment: float) -> int:
@@ -85,6 +86,7 @@ class Curator:
     # process chooses or labels and at least every `chosen_ttl_s` (other replicas' choices);
     # a window's final scores always read it fresh.
     chosen_ttl_s: float = 10.0
+    chosen_vectors: ChosenVectors = field(default_factory=ChosenVectors, init=False, repr=False)
     _closing: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
     _chosen: tuple[float, Chosen] | None = field(default=None, init=False, repr=False)
     _joined: dict[str, float] = field(default_factory=dict, init=False, repr=False)  # window -> monotonic
@@ -288,11 +290,8 @@ class Curator:
             return []
         vectors = await self._vector_call(self.vectors.vectors(point_ids))
         known = [pid for pid in point_ids if pid in vectors]
-        # The chosen frames come from SQL, not from Qdrant's payload: the read model alone decides,
-        # so rebuilding it from the topics gives the same answers.
-        found = await self._vector_call(
-            self.vectors.nearest([vectors[pid] for pid in known], limit=1, among=chosen.point_ids, exclude=known)
-        )
+        await self.chosen_vectors.sync(chosen.points, lambda ids: self._vector_call(self.vectors.vectors(ids)))
+        found = self.chosen_vectors.nearest([vectors[pid] for pid in known], limit=1, exclude=set(known))
         nearest = {pid: (hits[0] if hits else None) for pid, hits in zip(known, found, strict=True)}
         return [nearest.get(pid) for pid in point_ids]
 

@@ -180,20 +180,14 @@ class FrameVectors:
         cameras: list[str] | None = None,
         classes: list[str] | None = None,
         exclude: list[str] | None = None,
-        among: list[str] | None = None,
     ) -> list[list[tuple[str, float]]]:
-        """For each query vector, the nearest frames' (frame id, cosine similarity), best first;
-        `among`: only these point ids (an empty list finds nothing)."""
-        if among is not None and not among:
-            return [[] for _ in queries]
+        """For each query vector, the nearest frames' (frame id, cosine similarity), best first."""
         client = await self.start()
         must: list = [
             models.FieldCondition(key=key, match=models.MatchAny(any=values))
             for key, values in (("camera_id", cameras), ("classes", classes))
             if values
         ]
-        if among:
-            must.append(models.HasIdCondition(has_id=among))
         must_not = [models.HasIdCondition(has_id=exclude)] if exclude else []
         condition = models.Filter(must=must, must_not=must_not) if must or must_not else None
         requests = [
@@ -213,7 +207,7 @@ class FrameVectors:
         return [[(str(p.payload["frame_id"]), float(p.score)) for p in r.points] for r in responses]
 
     async def set_status(self, point_ids: list[str], status: str) -> None:
-        """Keeps the payload's status in step with curation (novelty searches filter on it)."""
+        """Keeps the payload's status in step with curation (for clients filtering Qdrant directly)."""
         if not point_ids:
             return
         client = await self.start()
