@@ -11,6 +11,7 @@ rebuild from the topics gives the same answers.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 
 import numpy as np
@@ -28,12 +29,17 @@ class ChosenVectors:
         self._frames = np.array([], dtype=str)  # row -> frame id
         self._matrix: np.ndarray | None = None  # rows of unit vectors
         self._synced: Mapping[str, str] | None = None
+        self._syncing = asyncio.Lock()  # concurrent handlers: one fetch per new point, no duplicate rows
 
     def __len__(self) -> int:
         return len(self._points)
 
     async def sync(self, chosen: Mapping[str, str], fetch: Fetch) -> None:
         """Hold exactly the vectors of `chosen` (point id -> frame id); fetch only what is new."""
+        async with self._syncing:
+            await self._sync(chosen, fetch)
+
+    async def _sync(self, chosen: Mapping[str, str], fetch: Fetch) -> None:
         if chosen is self._synced:
             return
         if not all(point in chosen for point in self._points):  # never while statuses only move forward

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import numpy as np
@@ -40,6 +41,7 @@ class Store:
 
     async def fetch(self, names: list[str]) -> dict[str, np.ndarray]:
         self.asked.append(list(names))
+        await asyncio.sleep(0)  # a yield, as a network call would: lets concurrent callers interleave
         ids = [self.ids[n] for n in names if n in self.ids]
         points = self.client.retrieve("frames", ids, with_vectors=True, with_payload=True)
         return {p.payload["name"]: np.asarray(p.vector, dtype=np.float32) for p in points}
@@ -96,3 +98,13 @@ async def test_nothing_chosen_or_everything_excluded_finds_nothing() -> None:
     await cache.sync({}, Store({}).fetch)  # a snapshot without it (a fresh database): forgotten
     assert len(cache) == 0
     assert cache.nearest([query], limit=1) == [[]]
+
+
+async def test_concurrent_syncs_fetch_each_point_once() -> None:
+    rows = unit_rows(10, seed=5)
+    store = Store({f"p{i}": rows[i] for i in range(10)})
+    cache = ChosenVectors()
+    snapshot = {f"p{i}": f"f{i}" for i in range(10)}
+    await asyncio.gather(*(cache.sync(dict(snapshot), store.fetch) for _ in range(5)))
+    assert len(cache) == 10
+    assert store.asked == [sorted(snapshot)]  # the other four found everything held
