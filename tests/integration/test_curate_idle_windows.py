@@ -3,6 +3,7 @@ through the curate service's background job in a real runner."""
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -25,14 +26,24 @@ def statuses(engine) -> dict[Status, int]:
     return {Status(status): count for status, count in rows}
 
 
-async def test_the_last_window_of_a_quiet_camera_closes_after_the_idle_time(embedded_settings) -> None:
-    # Frames captured this morning, all in one window: no later frame will ever close it.
+@contextlib.asynccontextmanager
+async def pipeline_for(embedded_settings, camera: str):
+    """The four services in a runner, windows of 30 min closing 0.2 s after a camera goes quiet;
+    yields the adapters and ingest's dependencies."""
     curate = CurateSettings(window_s=1800, lateness_s=60, budget_per_window=2, idle_close_s=0.2)
     adapters = build_adapters(embedded_settings.model_copy(update={"curate": curate}))
     await adapters.start()
-    CameraRegistry(adapters.engine).add("quiet-cam")
-    async with running(adapters, ["ingest", "quality", "embed", "curate"]):
-        deps = ingest_deps(adapters)
+    CameraRegistry(adapters.engine).add(camera)
+    try:
+        async with running(adapters, ["ingest", "quality", "embed", "curate"]):
+            yield adapters, ingest_deps(adapters)
+    finally:
+        adapters.close()
+
+
+async def test_the_last_window_of_a_quiet_camera_closes_after_the_idle_time(embedded_settings) -> None:
+    # Frames captured this morning, all in one window: no later frame will ever close it.
+    async with pipeline_for(embedded_settings, "quiet-cam") as (adapters, deps):
         for frame in uploads("quiet-cam", count=4, step_s=60)[:4]:
             await ingest_frame(frame, deps)
 
@@ -41,19 +52,13 @@ async def test_the_last_window_of_a_quiet_camera_closes_after_the_idle_time(embe
 
         await eventually(chosen, timeout=30, what="the idle window to be chosen from")
         assert statuses(adapters.engine).get(Status.SKIPPED, 0) == 2  # the other two, with reasons
-    adapters.close()
 
 
 async def test_a_late_frame_never_joins_a_closed_window(embedded_settings) -> None:
     # 06:00-07:10 from one camera: the 06:00 and 06:30 windows close on the watermark, the 07:00
     # window when the camera goes quiet. A frame captured at 06:05 then arrives (a backlog): its
     # own window and the watermark's are both closed, so it must join a window still open.
-    curate = CurateSettings(window_s=1800, lateness_s=60, budget_per_window=2, idle_close_s=0.2)
-    adapters = build_adapters(embedded_settings.model_copy(update={"curate": curate}))
-    await adapters.start()
-    CameraRegistry(adapters.engine).add("late-cam")
-    async with running(adapters, ["ingest", "quality", "embed", "curate"]):
-        deps = ingest_deps(adapters)
+    async with pipeline_for(embedded_settings, "late-cam") as (adapters, deps):
         for frame in uploads("late-cam", count=8, step_s=600)[:8]:
             await ingest_frame(frame, deps)
 
@@ -65,4 +70,3 @@ async def test_a_late_frame_never_joins_a_closed_window(embedded_settings) -> No
         backlog = UploadFrame("late-cam", encode(scene(640, 360, seed=900)), START + timedelta(minutes=5))
         await ingest_frame(backlog, deps)
         await eventually(lambda: decided() == 9, timeout=30, what="the late frame to be chosen from")
-    adapters.close()
