@@ -15,6 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
@@ -70,6 +71,16 @@ def selected_on_day(connection, moment: float) -> int:
     )
 
 
+def _read_watermark(connection) -> float | None:
+    value = connection.execute(sa.select(CLOCK.c.watermark).where(CLOCK.c.name == "events")).scalar()
+    return None if value is None else float(value)
+
+
+def _window_closed(connection, window: str) -> bool | None:
+    """Whether the window is closed; None when it does not exist yet."""
+    return connection.execute(sa.select(WINDOWS.c.closed).where(WINDOWS.c.window_id == window)).scalar()
+
+
 def has_detector(model: str | None) -> bool:
     return bool(model) and not str(model).startswith(f"{DESCRIPTOR}/")
 
@@ -121,7 +132,8 @@ class Curator:
 
     async def on_embedded(self, event: frames_pb2.FrameEmbedded) -> None:
         chosen = await self.chosen()
-        [prior] = await self._prior([event.point_id], chosen)
+        vectors = await self._vector_call(self.vectors.vectors([event.point_id]))
+        prior = (await self._prior(vectors, chosen)).get(event.point_id)
         parts = self._parts(
             f"{event.model_name}/{event.model_version}",
             [(d.class_name, float(d.score)) for d in event.detections],
@@ -217,11 +229,13 @@ class Curator:
         vectors = await self._vector_call(self.vectors.vectors(point_ids))
         with_vectors = [row for row in rows if row["point_id"] in vectors]
         chosen = await self.chosen(fresh=True)
-        priors = await self._prior([row["point_id"] for row in with_vectors], chosen)
+        priors = await self._prior(vectors, chosen)
         budget = await asyncio.to_thread(self._budget, state, {row["camera_id"] for row in with_vectors})
 
+        weights = self.weights
         candidates, parts_of = [], {}
-        for row, prior in zip(with_vectors, priors, strict=True):
+        for row in with_vectors:
+            prior = priors[row["point_id"]]
             detections = [(d["class"], d["score"]) for d in row["detections"]]
             parts = self._parts(row["model"], detections, row["metrics"], prior, chosen)
             parts_of[row["frame_id"]] = parts
@@ -229,7 +243,7 @@ class Curator:
                 Candidate(
                     frame_id=row["frame_id"],
                     camera_id=row["camera_id"],
-                    priority=parts.total(self.weights),
+                    priority=parts.total(weights),
                     vector=vectors[row["point_id"]],
                     prior_distance=1.0 - prior[1] if prior else 2.0,
                     prior_neighbour=prior[0] if prior else None,
@@ -237,7 +251,6 @@ class Curator:
                     rarity=parts.rarity,
                 )
             )
-        weights = self.weights
         decisions = select(
             candidates,
             budget,
@@ -275,25 +288,25 @@ class Curator:
     async def publish_outbox(self) -> int:
         """Publish every stored selection not yet published (after a crash, too)."""
         pending = await asyncio.to_thread(self._unpublished)
+        await self._vector_call(
+            self.vectors.set_status([row["point_id"] for row in pending if row["point_id"]], "selected")
+        )
         for row in pending:
-            if row["point_id"]:
-                await self._vector_call(self.vectors.set_status([row["point_id"]], "selected"))
             await self.publisher.publish(selected_event(row, self.settings))
             await asyncio.to_thread(self._mark_published, row["frame_id"])
         return len(pending)
 
     # -- helpers --------------------------------------------------------------------------------
 
-    async def _prior(self, point_ids: list[str], chosen: Chosen) -> list[tuple[str, float] | None]:
-        """For each point: the nearest frame already selected or labelled, and its similarity."""
-        if not point_ids:
-            return []
-        vectors = await self._vector_call(self.vectors.vectors(point_ids))
-        known = [pid for pid in point_ids if pid in vectors]
+    async def _prior(self, vectors: dict[str, np.ndarray], chosen: Chosen) -> dict[str, tuple[str, float] | None]:
+        """For each point (id -> its vector): the nearest frame already selected or labelled, and
+        its similarity; None when nothing is chosen yet."""
+        if not vectors:
+            return {}
         await self.chosen_vectors.sync(chosen.points, lambda ids: self._vector_call(self.vectors.vectors(ids)))
+        known = list(vectors)
         found = self.chosen_vectors.nearest([vectors[pid] for pid in known], limit=1, exclude=set(known))
-        nearest = {pid: (hits[0] if hits else None) for pid, hits in zip(known, found, strict=True)}
-        return [nearest.get(pid) for pid in point_ids]
+        return {pid: (hits[0] if hits else None) for pid, hits in zip(known, found, strict=True)}
 
     @staticmethod
     async def _vector_call(call):
@@ -323,14 +336,13 @@ class Curator:
 
     def _watermark(self) -> float:
         with self.engine.connect() as connection:
-            value = connection.execute(sa.select(CLOCK.c.watermark).where(CLOCK.c.name == "events")).scalar()
-            return float(value or 0.0)
+            return _read_watermark(connection) or 0.0
 
     def _join_window(self, captured_at: float) -> str:
         """The frame's window, advancing the watermark; a frame later than its closed window joins
         the first open window from the watermark's on instead of being lost."""
         with self.engine.begin() as connection:
-            current = connection.execute(sa.select(CLOCK.c.watermark).where(CLOCK.c.name == "events")).scalar()
+            current = _read_watermark(connection)
             if current is None:
                 try:
                     with connection.begin_nested():
@@ -343,13 +355,17 @@ class Curator:
                 .values(watermark=captured_at)
             )
             window, start, end = window_of(captured_at, self.settings.window_s)
-            if self._closed(connection, window):
-                watermark = connection.execute(sa.select(CLOCK.c.watermark).where(CLOCK.c.name == "events")).scalar()
-                window, start, end = window_of(max(captured_at, float(watermark or 0), end), self.settings.window_s)
+            closed = _window_closed(connection, window)
+            if closed:
+                # Re-read: another replica may have moved it on since this transaction began.
+                watermark = _read_watermark(connection) or 0.0
+                window, start, end = window_of(max(captured_at, watermark, end), self.settings.window_s)
+                closed = _window_closed(connection, window)
                 # The watermark's window may be closed too (a flush, a quiet fleet): the next one open.
-                while self._closed(connection, window):
+                while closed:
                     window, start, end = window_of(end, self.settings.window_s)
-            if connection.execute(sa.select(WINDOWS.c.window_id).where(WINDOWS.c.window_id == window)).first() is None:
+                    closed = _window_closed(connection, window)
+            if closed is None:  # no such window yet
                 try:
                     with connection.begin_nested():
                         connection.execute(
@@ -367,10 +383,6 @@ class Curator:
                 except sa.exc.IntegrityError:
                     pass
             return window
-
-    @staticmethod
-    def _closed(connection, window: str) -> bool:
-        return bool(connection.execute(sa.select(WINDOWS.c.closed).where(WINDOWS.c.window_id == window)).scalar())
 
     def _open_windows(self, due) -> list[str]:
         with self.engine.connect() as connection:
