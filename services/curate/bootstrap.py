@@ -14,14 +14,12 @@ from .changes import FrameChanges, listen, shared
 from .curator import Curator
 from .grpc_api import CurationServicer, register_grpc
 from .http_api import http_router
-from .state.migrations import migrate
 
 NAME = "curate"
 
 
 def curator_for(adapters: Adapters) -> Curator:
     settings = adapters.settings
-    migrate(adapters.engine)
     return Curator(
         engine=adapters.engine,
         vectors=build_vectors(settings, None),  # a reader of the collection embed writes
