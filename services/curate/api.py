@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
-from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy import Engine
 
 from framesift.settings import CurateSettings
@@ -21,6 +20,7 @@ from . import priority
 from .changes import FrameChanges
 from .chosen import ChosenVectors
 from .curator import CHOSEN, chosen_now, has_detector, selected_on_day
+from .messages import frame_ref, priority_parts, timestamp
 from .query import sql
 from .query.language import Query, QueryError, parse
 from .state.models import CuratedFrame, SelectionWindow, Status
@@ -345,12 +345,6 @@ def _status_proto(status: int | None) -> int:
     return _STATUS_PROTO[Status(status)] if status else curation_pb2.FRAME_STATUS_UNSPECIFIED
 
 
-def _timestamp(seconds: float) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromMicroseconds(round(seconds * 1e6))
-    return stamp
-
-
 def record(row: dict[str, Any]) -> curation_pb2.FrameRecord:
     reasons = [
         frames_pb2.RejectReason.Value(f"REJECT_REASON_{name.upper()}")
@@ -360,18 +354,12 @@ def record(row: dict[str, Any]) -> curation_pb2.FrameRecord:
     for detection in row["detections"]:
         classes[detection["class"]] = classes.get(detection["class"], 0) + 1
     result = curation_pb2.FrameRecord(
-        frame=frames_pb2.FrameRef(
-            frame_id=row["frame_id"],
-            camera_id=row["camera_id"],
-            captured_at=_timestamp(row["captured_at"]),
-            object_key=row["object_key"],
-            sha256=row["sha256"],
-        ),
+        frame=frame_ref(row),
         status=_status_proto(row["status"]),
         reasons=reasons,
         metrics={k: float(v) for k, v in row["metrics"].items()},
         duplicate_of=row["duplicate_of"] or "",
-        updated_at=_timestamp(row["updated_at"]),
+        updated_at=timestamp(row["updated_at"]),
         model=row["model"] or "",
         point_id=row["point_id"] or "",
         detected_classes=classes,
@@ -379,13 +367,5 @@ def record(row: dict[str, Any]) -> curation_pb2.FrameRecord:
         decision=row["decision"] or "",
     )
     if row["priority"] is not None:
-        result.priority.CopyFrom(
-            frames_pb2.Priority(
-                total=row["priority"],
-                uncertainty=row["uncertainty"] or 0.0,
-                rarity=row["rarity"] or 0.0,
-                novelty=row["novelty"] or 0.0,
-                quality=row["quality"] or 0.0,
-            )
-        )
+        result.priority.CopyFrom(priority_parts(row))
     return result

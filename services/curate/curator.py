@@ -29,6 +29,7 @@ from ..embed.vectors import FrameVectors, VectorStoreUnavailableError
 from . import priority
 from .changes import FrameChanges, announce, shared
 from .chosen import ChosenVectors
+from .messages import frame_ref, priority_parts
 from .selection import Budget, Candidate, RarityShare, select
 from .state import projection
 from .state.models import CurateClock, CuratedFrame, SelectionWindow, Status
@@ -292,7 +293,7 @@ class Curator:
             self.vectors.set_status([row["point_id"] for row in pending if row["point_id"]], "selected")
         )
         for row in pending:
-            await self.publisher.publish(selected_event(row, self.settings))
+            await self.publisher.publish(selected_event(row))
             await asyncio.to_thread(self._mark_published, row["frame_id"])
         return len(pending)
 
@@ -455,27 +456,11 @@ class Curator:
             connection.execute(FRAMES.update().where(FRAMES.c.frame_id == frame_id).values(published=True))
 
 
-def selected_event(row: dict[str, Any], settings: CurateSettings) -> frames_pb2.FrameSelected:
-    from google.protobuf.timestamp_pb2 import Timestamp
-
-    captured = Timestamp()
-    captured.FromMicroseconds(round(row["captured_at"] * 1e6))
+def selected_event(row: dict[str, Any]) -> frames_pb2.FrameSelected:
     return frames_pb2.FrameSelected(
         frame_id=row["frame_id"],
         camera_id=row["camera_id"],
-        frame=frames_pb2.FrameRef(
-            frame_id=row["frame_id"],
-            camera_id=row["camera_id"],
-            captured_at=captured,
-            object_key=row["object_key"],
-            sha256=row["sha256"],
-        ),
-        priority=frames_pb2.Priority(
-            total=row["priority"] or 0.0,
-            uncertainty=row["uncertainty"] or 0.0,
-            rarity=row["rarity"] or 0.0,
-            novelty=row["novelty"] or 0.0,
-            quality=row["quality"] or 0.0,
-        ),
+        frame=frame_ref(row),
+        priority=priority_parts(row),
         selection_batch=row["window_id"] or "",
     )
