@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import grpc
+
+from framesift import client_errors
+from framesift.client_errors import ClientError
 
 from ..embed.backends.base import TextSearchUnavailableError
 from .api import NotFoundError, UnavailableError
 from .query.language import QueryError
-
-
-@dataclass(frozen=True)
-class ClientError:
-    http_status: int
-    grpc_code: grpc.StatusCode
-
 
 ERRORS: dict[type[Exception], ClientError] = {
     QueryError: ClientError(400, grpc.StatusCode.INVALID_ARGUMENT),
@@ -26,7 +20,4 @@ ERRORS: dict[type[Exception], ClientError] = {
 
 
 def classify(exc: Exception) -> ClientError | None:
-    for kind, error in ERRORS.items():
-        if isinstance(exc, kind):
-            return error
-    return None
+    return client_errors.classify(exc, ERRORS)

@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import grpc
 
+from framesift import client_errors
 from framesift.bus.base import BusUnavailableError
+from framesift.client_errors import ClientError
 from framesift.identifiers import InvalidIdentifierError
 from framesift.store.base import StoreUnavailableError
 
 from .cameras import UnauthenticatedError
 from .handlers import CapturedInFutureError, FrameTooLargeError, NotAnImageError
-
-
-@dataclass(frozen=True)
-class ClientError:
-    http_status: int
-    grpc_code: grpc.StatusCode
-    name: str
-
 
 _BY_TYPE: dict[type[Exception], ClientError] = {
     InvalidIdentifierError: ClientError(400, grpc.StatusCode.INVALID_ARGUMENT, "invalid_identifier"),
@@ -34,7 +26,4 @@ _BY_TYPE: dict[type[Exception], ClientError] = {
 
 
 def client_error(exc: Exception) -> ClientError | None:
-    for kind, error in _BY_TYPE.items():
-        if isinstance(exc, kind):
-            return error
-    return None
+    return client_errors.classify(exc, _BY_TYPE)
