@@ -12,16 +12,21 @@ from .api import CurationApi
 from .errors import classify
 
 
+async def _abort(context: grpc.aio.ServicerContext, exc: Exception) -> None:
+    """End the call with the client's error for `exc`; re-raises what is not one (a bug)."""
+    error = classify(exc)
+    if error is None:
+        raise exc
+    await context.abort(error.grpc_code, str(exc))
+
+
 def _answers(method):
     @functools.wraps(method)
     async def call(self, request, context: grpc.aio.ServicerContext):
         try:
             return await method(self, request, context)
         except Exception as exc:
-            error = classify(exc)
-            if error is None:
-                raise
-            await context.abort(error.grpc_code, str(exc))
+            await _abort(context, exc)
 
     return call
 
@@ -65,10 +70,7 @@ class CurationServicer(curation_pb2_grpc.CurationServiceServicer):
             async for frame in self.api.watch(request.query):
                 yield frame
         except Exception as exc:
-            error = classify(exc)
-            if error is None:
-                raise
-            await context.abort(error.grpc_code, str(exc))
+            await _abort(context, exc)
 
 
 def register_grpc(servicer: CurationServicer):

@@ -13,18 +13,23 @@ from .api import CurationApi
 from .errors import classify
 
 
-def _json(message) -> JSONResponse:
-    return JSONResponse(MessageToDict(message, preserving_proto_field_name=True))
+def _dict(message) -> dict:
+    return MessageToDict(message, preserving_proto_field_name=True)
+
+
+def _http_error(exc: Exception) -> HTTPException:
+    """The client's error for `exc`; re-raises what is not a client's error (a bug: a 500)."""
+    error = classify(exc)
+    if error is None:
+        raise exc
+    return HTTPException(error.http_status, str(exc))
 
 
 async def _answer(call):
     try:
-        return _json(await call)
+        return JSONResponse(_dict(await call))
     except Exception as exc:
-        error = classify(exc)
-        if error is None:
-            raise
-        raise HTTPException(error.http_status, str(exc)) from exc
+        raise _http_error(exc) from exc
 
 
 def http_router(api: CurationApi) -> APIRouter:
@@ -64,14 +69,11 @@ def http_router(api: CurationApi) -> APIRouter:
         try:
             changes = api.watch(q)  # parses now: a bad query is a 400, not a broken stream
         except Exception as exc:
-            error = classify(exc)
-            if error is None:
-                raise
-            raise HTTPException(error.http_status, str(exc)) from exc
+            raise _http_error(exc) from exc
 
         async def events():
             async for record in changes:
-                yield f"data: {json.dumps(MessageToDict(record, preserving_proto_field_name=True))}\n\n"
+                yield f"data: {json.dumps(_dict(record))}\n\n"
 
         return StreamingResponse(events(), media_type="text/event-stream")
 
