@@ -22,14 +22,11 @@ from datetime import UTC, datetime
 from framesift.v1 import frames_pb2
 
 from ..state.models import Status
+from ..state.projection import reason_names
 
 COLUMNS = ("priority", "uncertainty", "rarity", "novelty", "quality", "captured_at")
 STATUSES = {status.label: status for status in Status}
-REASONS = {
-    name.removeprefix("REJECT_REASON_").lower()
-    for name in frames_pb2.RejectReason.keys()  # noqa: SIM118 - protobuf enums are not dicts
-    if name != "REJECT_REASON_UNSPECIFIED"
-}
+REASONS = set(reason_names(value for value in frames_pb2.RejectReason.values() if value))
 _TOKEN = re.compile(r'"([^"]*)"|(\S+)')
 _COMPARISON = re.compile(r"^([a-z_][a-z0-9_]*)(<=|>=|<|>|=)(-?\d+(?:\.\d*)?(?:e-?\d+)?|-?\.\d+)$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/ -]{0,127}$")
