@@ -105,9 +105,7 @@ class FrameVectors:
         if self.vector_sizes is None:  # a reader: the writer creates the collection
             if not await client.collection_exists(self.collection):
                 raise _NotCreatedYet(f"Qdrant collection {self.collection!r} does not exist yet")
-            info = await client.get_collection(self.collection)
-            existing = info.config.params.vectors
-            self.vector_sizes = {n: p.size for n, p in existing.items()} if isinstance(existing, dict) else {}
+            self.vector_sizes = await self._sizes_in(client)
             return
         if not await client.collection_exists(self.collection):
             await client.create_collection(
@@ -125,15 +123,19 @@ class FrameVectors:
     async def _check_vectors(self, client: AsyncQdrantClient) -> None:
         """A collection made for another model would silently mix spaces: refuse it."""
         vector_sizes = self.vector_sizes
-        info = await client.get_collection(self.collection)
-        existing = info.config.params.vectors
-        have = {name: params.size for name, params in existing.items()} if isinstance(existing, dict) else {}
+        have = await self._sizes_in(client)
         missing = {name: size for name, size in vector_sizes.items() if have.get(name) != size}
         if missing:
             raise ValueError(
                 f"Qdrant collection {self.collection!r} has vectors {have}, the backend makes {vector_sizes}: "
                 "use another FRAMESIFT_QDRANT_COLLECTION"
             )
+
+    async def _sizes_in(self, client: AsyncQdrantClient) -> dict[str, int]:
+        """The collection's named vectors and their sizes (none for an unnamed vector)."""
+        info = await client.get_collection(self.collection)
+        existing = info.config.params.vectors
+        return {name: params.size for name, params in existing.items()} if isinstance(existing, dict) else {}
 
     async def ready(self) -> bool:
         try:
