@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from framesift.settings import CurateSettings
 from framesift.v1 import curation_pb2, frames_pb2
 
-from ..embed.backends.base import EmbeddingBackend, TextSearchUnavailableError
+from ..embed.backends.base import EmbeddingBackend, TextSearchUnavailableError, close_backend
 from ..embed.preprocess import UndecodableFrameError, prepare
 from ..embed.vectors import FrameVectors, VectorStoreUnavailableError
 from . import priority
@@ -65,11 +65,7 @@ class CurationApi:
         return self._backend
 
     async def close(self) -> None:
-        close = getattr(self._backend, "close", None)
-        if close is not None:
-            result = close()
-            if asyncio.iscoroutine(result):
-                await result
+        await close_backend(self._backend)
 
     # -- reads ----------------------------------------------------------------------------------
 

@@ -7,7 +7,6 @@ point and publishes the same event again.
 from __future__ import annotations
 
 import asyncio
-import inspect
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
@@ -18,7 +17,7 @@ from framesift.codec import require_frame_fields
 from framesift.store.base import ObjectStore, StoreUnavailableError
 from framesift.v1 import frames_pb2
 
-from .backends.base import EmbeddingBackend, FrameEmbedding, InferenceUnavailableError
+from .backends.base import EmbeddingBackend, FrameEmbedding, InferenceUnavailableError, close_backend
 from .batching import MicroBatcher
 from .preprocess import prepare
 from .vectors import FrameVectors, VectorStoreUnavailableError
@@ -37,9 +36,7 @@ class EmbedDeps:
         if self.batcher is not None:
             await self.batcher.close()
         await self.vectors.close()
-        close_backend = getattr(self.backend, "close", None)
-        if close_backend is not None and inspect.isawaitable(result := close_backend()):
-            await result
+        await close_backend(self.backend)
         if self.executor is not None:
             self.executor.shutdown(wait=True)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -44,3 +45,10 @@ class EmbeddingBackend(Protocol):
 
     async def embed_text(self, text: str) -> np.ndarray:
         """The text's unit-length vector in the `clip` space (TextSearchUnavailableError without one)."""
+
+
+async def close_backend(backend: EmbeddingBackend | None) -> None:
+    """Release what a backend holds: backends may have a sync or an async `close`, or none."""
+    close = getattr(backend, "close", None)
+    if close is not None and inspect.isawaitable(result := close()):
+        await result
