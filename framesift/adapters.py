@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from framesift.bus.base import Bus
+from framesift.bus.events import EventPublisher
 from framesift.db import create_schema, make_engine
 from framesift.settings import BusKind, Settings, StoreKind
 from framesift.store.base import ObjectStore
@@ -25,6 +26,12 @@ class Adapters:
         # feeds the pipeline (framesift ingest) still needs the tables of those downstream.
         await self.store.start()
         create_schema(self.engine)
+
+    def publisher(self) -> EventPublisher:
+        """A publisher on this bus with the settings' retries (each service publishes through one)."""
+        return EventPublisher(
+            self.bus, attempts=self.settings.publish_attempts, backoff_s=self.settings.retry_backoff_s
+        )
 
     def close(self) -> None:
         self.engine.dispose()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from framesift.adapters import Adapters
 from framesift.bus.base import Record
-from framesift.bus.events import EventPublisher, on_event
+from framesift.bus.events import on_event
 from framesift.runner import ConsumerSpec, ServiceUnit
 from framesift.topics import FRAMES_CHECKED, FRAMES_EMBEDDED, FRAMES_INGESTED, FRAMES_REJECTED, LABELS_COMPLETED
 
@@ -23,7 +23,7 @@ def curator_for(adapters: Adapters) -> Curator:
     return Curator(
         engine=adapters.engine,
         vectors=build_vectors(settings, None),  # a reader of the collection embed writes
-        publisher=EventPublisher(adapters.bus, attempts=settings.publish_attempts, backoff_s=settings.retry_backoff_s),
+        publisher=adapters.publisher(),
         settings=settings.curate,
         blur_limit_px=settings.quality.blurry_edge_px,
         changes=FrameChanges(),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 from framesift.adapters import Adapters
-from framesift.bus.events import EventPublisher, on_event
+from framesift.bus.events import on_event
 from framesift.runner import ConsumerSpec, ServiceUnit
 from framesift.settings import EmbedBackendKind, Settings
 from framesift.topics import FRAMES_CHECKED
@@ -51,7 +51,7 @@ def embed_deps(adapters: Adapters) -> EmbedDeps:
         store=adapters.store,
         backend=backend,
         vectors=build_vectors(settings, backend.vector_sizes),
-        publisher=EventPublisher(adapters.bus, attempts=settings.publish_attempts, backoff_s=settings.retry_backoff_s),
+        publisher=adapters.publisher(),
         executor=ThreadPoolExecutor(settings.embed_workers, thread_name_prefix="embed"),
         batcher=MicroBatcher(backend, max_batch=settings.embed_max_batch, max_wait_s=settings.embed_max_wait_s),
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from framesift.adapters import Adapters
-from framesift.bus.events import EventPublisher
 from framesift.runner import ServiceUnit
 
 from .api import IngestServicer, http_router, register_grpc
@@ -21,7 +20,7 @@ def ingest_deps(adapters: Adapters) -> IngestDeps:
     return IngestDeps(
         store=adapters.store,
         ledger=UploadLedger(adapters.engine, window=timedelta(seconds=settings.dedup_window_s)),
-        publisher=EventPublisher(adapters.bus, attempts=settings.publish_attempts, backoff_s=settings.retry_backoff_s),
+        publisher=adapters.publisher(),
         max_upload_bytes=settings.max_upload_bytes,
         max_clock_ahead=timedelta(seconds=settings.max_clock_ahead_s),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 from framesift.adapters import Adapters
-from framesift.bus.events import EventPublisher, on_event
+from framesift.bus.events import on_event
 from framesift.runner import ConsumerSpec, ServiceUnit
 from framesift.topics import FRAMES_INGESTED
 
@@ -20,7 +20,7 @@ def quality_deps(adapters: Adapters) -> QualityDeps:
     return QualityDeps(
         store=adapters.store,
         registry=FrameRegistry(adapters.engine, capacity=settings.dedup_index_max_hashes),
-        publisher=EventPublisher(adapters.bus, attempts=settings.publish_attempts, backoff_s=settings.retry_backoff_s),
+        publisher=adapters.publisher(),
         limits=settings.quality,
         scope=settings.dedup_scope,
         executor=ThreadPoolExecutor(settings.quality_workers, thread_name_prefix="quality"),
