@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..models.repository import ModelRepository
-from .base import Detection, FrameEmbedding
+from .base import Detection, FrameEmbedding, TextSearchUnavailableError
 
 CLIP_VECTOR = "clip"
+DETECTOR_OUTPUTS = ["boxes", "scores", "class_ids"]
 
 
 def to_detections(
@@ -43,3 +44,16 @@ def assemble(
         FrameEmbedding(vectors={CLIP_VECTOR: vector}, detections=found)
         for vector, found in zip(unit_rows(embeddings), detections, strict=True)
     ]
+
+
+def per_frame_outputs(runs: list[list[np.ndarray]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A detector exported for one frame per call, run frame by frame: its outputs as one batch."""
+    boxes, scores, class_ids = (np.concatenate(parts) for parts in zip(*runs, strict=True))
+    return boxes, scores, class_ids
+
+
+def no_text_model(repository: ModelRepository) -> TextSearchUnavailableError:
+    return TextSearchUnavailableError(
+        f"text search needs a clip_text model in the repository {repository.root} "
+        "(`framesift models export` writes one)"
+    )

@@ -12,8 +12,8 @@ import numpy as np
 
 from ..models.repository import ModelRepository
 from ..text.tokenizer import ClipTokenizer
-from .base import FrameEmbedding, TextSearchUnavailableError
-from .detections import CLIP_VECTOR, assemble, unit_rows
+from .base import FrameEmbedding
+from .detections import CLIP_VECTOR, DETECTOR_OUTPUTS, assemble, no_text_model, per_frame_outputs, unit_rows
 
 
 class LocalOnnxBackend:
@@ -65,21 +65,18 @@ class LocalOnnxBackend:
         (embeddings,) = self._image.run(["embedding"], {"pixels": pixels})
         detector = None
         if self._detector is not None:
-            names = ["boxes", "scores", "class_ids"]
             if self.repository.detector_per_frame:
-                runs = [self._detector.run(names, {"pixels": pixels[i : i + 1]}) for i in range(len(pixels))]
-                boxes, scores, class_ids = (np.concatenate(parts) for parts in zip(*runs, strict=True))
+                detector = per_frame_outputs(
+                    [self._detector.run(DETECTOR_OUTPUTS, {"pixels": pixels[i : i + 1]}) for i in range(len(pixels))]
+                )
             else:
-                boxes, scores, class_ids = self._detector.run(names, {"pixels": pixels})
-            detector = (boxes, scores, class_ids)
+                boxes, scores, class_ids = self._detector.run(DETECTOR_OUTPUTS, {"pixels": pixels})
+                detector = (boxes, scores, class_ids)
         return assemble(embeddings, detector, self.repository)
 
     async def embed_text(self, text: str) -> np.ndarray:
         if self._text is None or self._tokenizer is None:
-            raise TextSearchUnavailableError(
-                f"text search needs a clip_text model in the repository {self.repository.root} "
-                "(`framesift models export` writes one)"
-            )
+            raise no_text_model(self.repository)
         tokens = self._tokenizer([text])
         run = self._text.run
         (embedding,) = await asyncio.get_running_loop().run_in_executor(

@@ -17,8 +17,8 @@ from tritonclient.utils import InferenceServerException
 
 from ..models.repository import CLIP_IMAGE, CLIP_TEXT, DETECTOR, ModelRepository
 from ..text.tokenizer import ClipTokenizer
-from .base import FrameEmbedding, InferenceUnavailableError, TextSearchUnavailableError
-from .detections import CLIP_VECTOR, assemble, unit_rows
+from .base import FrameEmbedding, InferenceUnavailableError
+from .detections import CLIP_VECTOR, DETECTOR_OUTPUTS, assemble, no_text_model, per_frame_outputs, unit_rows
 
 log = logging.getLogger(__name__)
 
@@ -77,16 +77,15 @@ class TritonBackend:
         (embeddings,) = await self._infer(CLIP_IMAGE, "pixels", pixels, ["embedding"])
         detector = None
         if self.has_detector:
-            names = ["boxes", "scores", "class_ids"]
             if self.repository.detector_per_frame:
                 # Sent together: Triton runs them side by side on the detector's instances.
                 runs = await asyncio.gather(
-                    *(self._infer(DETECTOR, "pixels", pixels[i : i + 1], names) for i in range(len(pixels)))
+                    *(self._infer(DETECTOR, "pixels", pixels[i : i + 1], DETECTOR_OUTPUTS) for i in range(len(pixels)))
                 )
-                boxes, scores, class_ids = (np.concatenate(parts) for parts in zip(*runs, strict=True))
+                detector = per_frame_outputs(list(runs))
             else:
-                boxes, scores, class_ids = await self._infer(DETECTOR, "pixels", pixels, names)
-            detector = (boxes, scores, class_ids)
+                boxes, scores, class_ids = await self._infer(DETECTOR, "pixels", pixels, DETECTOR_OUTPUTS)
+                detector = (boxes, scores, class_ids)
         return assemble(embeddings, detector, self.repository)
 
     async def _infer(self, model: str, input_name: str, data: np.ndarray, outputs: list[str]) -> list[np.ndarray]:
@@ -126,10 +125,7 @@ class TritonBackend:
 
     async def embed_text(self, text: str) -> np.ndarray:
         if self._tokenizer is None:
-            raise TextSearchUnavailableError(
-                f"text search needs a clip_text model in the repository {self.repository.root} "
-                "(`framesift models export` writes one)"
-            )
+            raise no_text_model(self.repository)
         (embedding,) = await self._infer(CLIP_TEXT, "tokens", self._tokenizer([text]), ["embedding"])
         return unit_rows(embedding)[0]
 
