@@ -10,8 +10,6 @@ from sqlalchemy import Engine
 from . import sql
 from .language import parse
 
-COLUMNS = ("frame_id", "camera", "captured (UTC)", "status", "priority", "parts u/r/n/q", "classes", "why")
-
 
 def query_rows(engine: Engine, text: str, limit: int) -> list[dict[str, Any]]:
     """The first `limit` rows of a query (no quoted text: that needs the embedding model)."""
