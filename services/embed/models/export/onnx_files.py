@@ -38,12 +38,11 @@ def _export(module, example, path: Path, inputs, outputs, dynamic) -> None:
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         warnings.simplefilter("ignore", UserWarning)
-        # The TorchScript exporter is deprecated in favour of dynamo, which does not take
-        # torchvision's detectors yet (see above); the warnings say only that.
+        # The TorchScript exporter: torchvision's detectors and OpenCLIP's models export with it
+        # as their projects document; it is deprecated in favour of dynamo, which does not take
+        # them all yet, and its deprecation warnings say only that.
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", FutureWarning)
-        # The TorchScript exporter: torchvision's detectors and OpenCLIP's models export with it
-        # as their projects document; the newer dynamo exporter does not take them all yet.
         torch.onnx.export(
             module,
             example,
