@@ -8,7 +8,6 @@ from ..models.repository import ModelRepository
 from .base import Detection, FrameEmbedding, TextSearchUnavailableError
 
 CLIP_VECTOR = "clip"
-DETECTOR_OUTPUTS = ["boxes", "scores", "class_ids"]
 
 
 def to_detections(

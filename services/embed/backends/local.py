@@ -10,10 +10,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ..models.repository import ModelRepository
+from ..models.repository import DETECTOR_OUTPUTS, ModelRepository
 from ..text.tokenizer import ClipTokenizer
 from .base import FrameEmbedding
-from .detections import CLIP_VECTOR, DETECTOR_OUTPUTS, assemble, no_text_model, per_frame_outputs, unit_rows
+from .detections import CLIP_VECTOR, assemble, no_text_model, per_frame_outputs, unit_rows
 
 
 class LocalOnnxBackend:

@@ -15,10 +15,10 @@ import numpy as np
 import tritonclient.grpc.aio as triton_grpc
 from tritonclient.utils import InferenceServerException
 
-from ..models.repository import CLIP_IMAGE, CLIP_TEXT, DETECTOR, ModelRepository
+from ..models.repository import CLIP_IMAGE, CLIP_TEXT, DETECTOR, DETECTOR_OUTPUTS, ModelRepository
 from ..text.tokenizer import ClipTokenizer
 from .base import FrameEmbedding, InferenceUnavailableError
-from .detections import CLIP_VECTOR, DETECTOR_OUTPUTS, assemble, no_text_model, per_frame_outputs, unit_rows
+from .detections import CLIP_VECTOR, assemble, no_text_model, per_frame_outputs, unit_rows
 
 log = logging.getLogger(__name__)
 

@@ -23,6 +23,9 @@ MANIFEST = "framesift.json"
 CLIP_IMAGE = "clip_image"
 CLIP_TEXT = "clip_text"
 DETECTOR = "detector"
+DETECTOR_OUTPUTS = ["boxes", "scores", "class_ids"]  # what the detector's graph returns, in order
+CLASSES_FILE = "classes.txt"  # in the detector's folder
+TOKENIZER_FOLDER = "tokenizer"  # in clip_text's folder
 
 
 class ModelRepositoryError(ValueError):
@@ -74,7 +77,7 @@ class ModelRepository:
         detector = _model(root, DETECTOR)
         classes: tuple[str, ...] = ()
         if detector is not None:
-            names = root / DETECTOR / "classes.txt"
+            names = root / DETECTOR / CLASSES_FILE
             if not names.is_file():
                 raise ModelRepositoryError(f"{names} is missing: the detector's class names")
             classes = tuple(line.strip() for line in names.read_text().splitlines() if line.strip())
@@ -95,18 +98,23 @@ class ModelRepository:
 
     @property
     def tokenizer_folder(self) -> Path:
-        return self.root / CLIP_TEXT / "tokenizer"
+        return self.root / CLIP_TEXT / TOKENIZER_FOLDER
+
+
+def model_files(root: Path, name: str, version: int = 1) -> ModelFiles:
+    """Where a model's files are in Triton's layout (the export writes version 1)."""
+    folder = root / name
+    return ModelFiles(name, version, folder / str(version) / "model.onnx", folder / "config.pbtxt")
 
 
 def _model(root: Path, name: str) -> ModelFiles | None:
     folder = root / name
     if not folder.is_dir():
         return None
-    config = folder / "config.pbtxt"
     versions = sorted(int(p.name) for p in folder.iterdir() if p.is_dir() and p.name.isdigit())
-    if not config.is_file() or not versions:
+    if not (folder / "config.pbtxt").is_file() or not versions:
         raise ModelRepositoryError(f"{folder} needs config.pbtxt and a numbered version folder")
-    onnx = folder / str(versions[-1]) / "model.onnx"  # Triton's default policy: the latest version
-    if not onnx.is_file():
-        raise ModelRepositoryError(f"{onnx} is missing")
-    return ModelFiles(name, versions[-1], onnx, config)
+    files = model_files(root, name, versions[-1])  # Triton's default policy: the latest version
+    if not files.onnx.is_file():
+        raise ModelRepositoryError(f"{files.onnx} is missing")
+    return files

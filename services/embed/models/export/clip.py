@@ -19,7 +19,7 @@ from open_clip.tokenizer import SimpleTokenizer, _clean_lower
 from ...preprocess import CLIP_MEAN, CLIP_STD
 from ...text.tokenizer import KIND, TOKENIZER_FILE
 from ..configs import Batching, Device, clip_image_config, clip_text_config
-from ..repository import CLIP_IMAGE, CLIP_TEXT
+from ..repository import CLIP_IMAGE, CLIP_TEXT, TOKENIZER_FOLDER, model_files
 from .onnx_files import export_onnx
 
 CLIP_VOCABULARY = 49408
@@ -114,28 +114,27 @@ class TextEncoder(torch.nn.Module):
 
 def write_clip(clip: LoadedClip, root: Path, *, device: Device, batching: Batching) -> None:
     size, dim = clip.input_size, clip.embedding_dim
+    image, text = model_files(root, CLIP_IMAGE), model_files(root, CLIP_TEXT)
     export_onnx(
         ImageEncoder(clip),
         (torch.zeros(2, 3, size, size),),
-        root / CLIP_IMAGE / "1" / "model.onnx",
+        image.onnx,
         inputs=["pixels"],
         outputs=["embedding"],
         dynamic={"pixels": {0: "n"}, "embedding": {0: "n"}},
     )
-    (root / CLIP_IMAGE / "config.pbtxt").write_text(clip_image_config(size, dim, device=device, batching=batching))
+    image.config.write_text(clip_image_config(size, dim, device=device, batching=batching))
     tokens = clip.tokenizer(["a photo of a cyclist at night", "a parked car"])
     export_onnx(
         TextEncoder(clip),
         (tokens,),
-        root / CLIP_TEXT / "1" / "model.onnx",
+        text.onnx,
         inputs=["tokens"],
         outputs=["embedding"],
         dynamic={"tokens": {0: "n"}, "embedding": {0: "n"}},
     )
-    (root / CLIP_TEXT / "config.pbtxt").write_text(
-        clip_text_config(clip.context_length, dim, device=device, batching=batching)
-    )
-    _write_tokenizer(clip, root / CLIP_TEXT / "tokenizer")
+    text.config.write_text(clip_text_config(clip.context_length, dim, device=device, batching=batching))
+    _write_tokenizer(clip, root / CLIP_TEXT / TOKENIZER_FOLDER)
 
 
 def _write_tokenizer(clip: LoadedClip, folder: Path) -> None:

@@ -16,7 +16,7 @@ from torchvision.models import detection, get_model, get_model_weights, list_mod
 
 from ...preprocess import CLIP_MEAN, CLIP_STD
 from ..configs import Device, detector_config
-from ..repository import DETECTOR
+from ..repository import CLASSES_FILE, DETECTOR, DETECTOR_OUTPUTS, model_files
 from .clip import ExportError
 from .onnx_files import export_onnx
 
@@ -80,14 +80,14 @@ class DetectorForFrames(torch.nn.Module):
 
 
 def write_detector(detector: LoadedDetector, root: Path, *, input_size: int, device: Device) -> None:
-    folder = root / DETECTOR
+    files = model_files(root, DETECTOR)
     export_onnx(
         DetectorForFrames(detector.model, input_size),
         (torch.zeros(1, 3, input_size, input_size),),
-        folder / "1" / "model.onnx",
+        files.onnx,
         inputs=["pixels"],
-        outputs=["boxes", "scores", "class_ids"],
+        outputs=DETECTOR_OUTPUTS,
         dynamic={},
     )
-    (folder / "config.pbtxt").write_text(detector_config(input_size, per_frame=True, device=device))
-    (folder / "classes.txt").write_text("\n".join(detector.classes) + "\n")
+    files.config.write_text(detector_config(input_size, per_frame=True, device=device))
+    (root / DETECTOR / CLASSES_FILE).write_text("\n".join(detector.classes) + "\n")
