@@ -66,9 +66,10 @@ def load_clip(name: str, checkpoint: str, model_config: Path | None = None) -> L
         # framesift's run-time tokenizer implements exactly this one (services/embed/text).
         raise ExportError(f"{name}'s tokenizer is not CLIP's plain BPE tokenizer; it is not exported yet")
     size = model.visual.image_size
-    size = size[0] if isinstance(size, tuple | list) else size
-    if isinstance(model.visual.image_size, tuple | list) and len(set(model.visual.image_size)) != 1:
-        raise ExportError(f"{name} takes non-square images {model.visual.image_size}")
+    if isinstance(size, tuple | list):
+        if len(set(size)) != 1:
+            raise ExportError(f"{name} takes non-square images {size}")
+        size = size[0]
     config = getattr(model.visual, "preprocess_cfg", {})
     with torch.no_grad():
         dim = int(model.encode_image(torch.zeros(1, 3, size, size)).shape[-1])
