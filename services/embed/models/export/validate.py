@@ -12,6 +12,7 @@ import onnxruntime
 import torch
 from PIL import Image, ImageDraw
 
+from ...backends.detections import CLIP_VECTOR
 from ...backends.local import LocalOnnxBackend
 from ...preprocess import to_tensor
 from ...text.tokenizer import ClipTokenizer
@@ -52,7 +53,7 @@ def validate(root: Path, clip: LoadedClip, detector: LoadedDetector | None) -> V
     try:
         pixels = _samples(repository.input_size)
         embedded = asyncio.run(backend.embed_images(pixels))
-        ours = np.stack([e.vectors["clip"] for e in embedded])
+        ours = np.stack([e.vectors[CLIP_VECTOR] for e in embedded])
         with torch.no_grad():
             reference = ImageEncoder(clip)(torch.from_numpy(pixels)).numpy()
         image_diff = float(np.abs(ours - reference).max())
