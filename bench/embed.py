@@ -53,7 +53,7 @@ async def batched(backend, frames: list[np.ndarray], concurrency: int, max_batch
     await asyncio.gather(*(handler() for _ in range(concurrency)))
     rate = len(frames) / (time.perf_counter() - started)
     await batcher.close()
-    return rate, float(np.mean(batcher.batch_sizes))
+    return rate, batcher.mean_batch
 
 
 def peak_rss_mib() -> float:

@@ -24,7 +24,9 @@ class MicroBatcher:
         self.max_wait_s = max_wait_s
         self._queue: asyncio.Queue[tuple[np.ndarray, asyncio.Future[FrameEmbedding]]] | None = None
         self._worker: asyncio.Task | None = None
-        self.batch_sizes: list[int] = []  # for metrics and tests: the size of every batch sent
+        # Totals, not a list per batch: the batcher lives as long as the service.
+        self.batches_sent = 0
+        self.frames_sent = 0
 
     async def embed(self, pixels: np.ndarray) -> FrameEmbedding:
         if self._worker is None or self._worker.done():
@@ -53,7 +55,8 @@ class MicroBatcher:
             await self._send(batch)
 
     async def _send(self, batch: list[tuple[np.ndarray, asyncio.Future[FrameEmbedding]]]) -> None:
-        self.batch_sizes.append(len(batch))
+        self.batches_sent += 1
+        self.frames_sent += len(batch)
         try:
             results = await self.backend.embed_images(np.stack([pixels for pixels, _ in batch]))
         except Exception as exc:  # every frame of the batch fails alike; each handler retries its own
@@ -64,6 +67,10 @@ class MicroBatcher:
         for (_, future), result in zip(batch, results, strict=True):
             if not future.done():
                 future.set_result(result)
+
+    @property
+    def mean_batch(self) -> float:
+        return self.frames_sent / self.batches_sent if self.batches_sent else 0.0
 
     async def close(self) -> None:
         if self._worker is not None:
