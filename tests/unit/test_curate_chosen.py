@@ -86,7 +86,13 @@ async def test_big_windows_are_compared_in_blocks_with_the_same_answers(monkeypa
     await cache.sync({f"p{i:03d}": f"f{i:03d}" for i in range(200)}, store.fetch)
     whole = cache.nearest(list(rows[200:]), limit=1)
     monkeypatch.setattr(chosen_module, "_BLOCK", 400)  # two queries per block
-    assert cache.nearest(list(rows[200:]), limit=1) == whole
+    blocked = cache.nearest(list(rows[200:]), limit=1)
+    # The same neighbours; the similarities may differ in the last float32 bits, since a BLAS
+    # kernel sums a different block size in a different order.
+    assert [[frame for frame, _ in hits] for hits in blocked] == [[frame for frame, _ in hits] for hits in whole]
+    assert [[s for _, s in hits] for hits in blocked] == [
+        [pytest.approx(s, abs=1e-6) for _, s in hits] for hits in whole
+    ]
 
 
 async def test_nothing_chosen_or_everything_excluded_finds_nothing() -> None:
