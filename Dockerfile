@@ -4,7 +4,6 @@ WORKDIR /src
 COPY pyproject.toml setup.py README.md ./
 COPY protos ./protos
 COPY framesift ./framesift
-COPY services ./services
 # The build generates framesift/v1 from protos/ (grpcio-tools is a build requirement).
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 

@@ -1,4 +1,4 @@
-"""Build hook: generate the protobuf/gRPC code, and map services/<name> to framesift.services.<name>.
+"""Build hook: generate the protobuf/gRPC code (framesift/v1) from protos/ before packaging.
 
 Everything else about the package is declared in pyproject.toml.
 """
@@ -6,22 +6,10 @@ Everything else about the package is declared in pyproject.toml.
 import runpy
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import find_packages, setup
 
 ROOT = Path(__file__).resolve().parent
 
 runpy.run_path(str(ROOT / "protos" / "genproto.py"))["generate"](ROOT)
 
-
-def packages_under(directory: str, prefix: str) -> list[str]:
-    base = ROOT / directory
-    return [
-        ".".join([prefix, *init.parent.relative_to(base).parts]).rstrip(".")
-        for init in sorted(base.rglob("__init__.py"))
-    ]
-
-
-setup(
-    packages=packages_under("framesift", "framesift") + packages_under("services", "framesift.services"),
-    package_dir={"framesift": "framesift", "framesift.services": "services"},
-)
+setup(packages=find_packages(include=["framesift", "framesift.*"]))

@@ -37,17 +37,18 @@ import numpy as np
 import sqlalchemy as sa
 from qdrant_client import AsyncQdrantClient, models
 
-from framesift.db import make_engine
-from framesift.services.curate.api import CurationApi
+from framesift.contracts.vocabulary import Status
 from framesift.services.curate.changes import FrameChanges
 from framesift.services.curate.chosen import ChosenVectors
 from framesift.services.curate.grpc_api import CurationServicer
+from framesift.services.curate.migrations import migrate
+from framesift.services.curate.queries import CurationApi
 from framesift.services.curate.query import sql
 from framesift.services.curate.query.language import parse
 from framesift.services.curate.selection import Budget, Candidate, RarityShare, select
-from framesift.services.curate.state.migrations import migrate
-from framesift.services.curate.state.models import CuratedFrame, Status
-from framesift.settings import CurateSettings
+from framesift.services.curate.settings import CurateSettings
+from framesift.services.curate.tables import CuratedFrame
+from framesift.sql.engine import make_engine
 from framesift.v1 import curation_pb2, curation_pb2_grpc
 from tests.support.curation import fresh_postgres
 
@@ -265,9 +266,9 @@ def _with_detections(pool: list[Candidate], repeats: int) -> tuple[str, float, f
 
 
 def footage_selection(budget: int, fps: float = 4.0) -> list[tuple[str, float, float, float, int]]:
-    from framesift.demo import uploads
-    from framesift.services.embed.backends.descriptor import describe
-    from framesift.services.embed.preprocess import prepare
+    from framesift.app.demo import uploads
+    from framesift.inference.backends.descriptor import describe
+    from framesift.inference.preprocess import prepare
 
     frames = [u for u in uploads(fps) if u.kind == "footage"]
     vectors = np.stack([describe(prepare(u.data).pixels) for u in frames]).astype(np.float32)

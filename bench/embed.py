@@ -22,12 +22,12 @@ from pathlib import Path
 
 import numpy as np
 
-from framesift.services.embed.backends.descriptor import DescriptorBackend
-from framesift.services.embed.backends.local import LocalOnnxBackend
-from framesift.services.embed.backends.triton import TritonBackend
+from framesift.inference.backends.descriptor import DescriptorBackend
+from framesift.inference.backends.local import LocalOnnxBackend
+from framesift.inference.backends.triton import TritonBackend
+from framesift.inference.models.repository import ModelRepository
+from framesift.inference.preprocess import prepare
 from framesift.services.embed.batching import MicroBatcher
-from framesift.services.embed.models.repository import ModelRepository
-from framesift.services.embed.preprocess import prepare
 from tests.support.models import write_repository
 from tests.support.scenes import encode, scene
 from tests.support.triton import TritonForRepository

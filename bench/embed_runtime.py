@@ -24,11 +24,11 @@ import numpy as np
 import open_clip
 import torch
 
-from framesift.services.embed.backends.local import LocalOnnxBackend
-from framesift.services.embed.models.configs import Batching, Device
-from framesift.services.embed.models.export.clip import ImageEncoder, load_clip, write_clip
-from framesift.services.embed.models.repository import ModelRepository
-from framesift.services.embed.preprocess import prepare
+from framesift.inference.backends.local import LocalOnnxBackend
+from framesift.inference.models.configs import Batching, Device
+from framesift.inference.models.export.clip import ImageEncoder, load_clip, write_clip
+from framesift.inference.models.repository import ModelRepository
+from framesift.inference.preprocess import prepare
 from tests.support.scenes import encode, scene
 
 

@@ -28,11 +28,12 @@ import numpy as np
 from PIL import Image
 from pydantic import SecretStr
 
-from framesift.adapters import build_adapters
+from framesift.app.registry import build_adapters
+from framesift.app.settings import Settings
+from framesift.runtime.settings import BusKind, StoreKind
 from framesift.services.ingest.bootstrap import ingest_deps
 from framesift.services.ingest.cameras import CameraRegistry
 from framesift.services.ingest.handlers import UploadFrame, ingest_frame
-from framesift.settings import BusKind, Settings, StoreKind
 from tests.support.running import running
 from tests.support.servers import MotoS3, TansuBroker
 
@@ -92,7 +93,7 @@ async def embedded(frames: list[bytes], concurrency: int, root: Path) -> float:
     adapters = build_adapters(Settings(data_dir=root / "embedded"))
     await adapters.start()
     await adapters.bus.start()
-    deps = ingest_deps(adapters)
+    deps = ingest_deps(adapters, adapters.settings.ingest)
     try:
         return await timed(frames, concurrency, lambda f: ingest_frame(UploadFrame("cam-1", f), deps))
     finally:
@@ -148,7 +149,7 @@ async def distributed(frames: list[bytes], concurrency: int, root: Path) -> tupl
     await adapters.start()
     await adapters.bus.start()
     await adapters.bus.ensure_topics(["frames.ingested"])
-    deps = ingest_deps(adapters)
+    deps = ingest_deps(adapters, adapters.settings.ingest)
     try:
         seconds = await timed(frames, concurrency, lambda f: ingest_frame(UploadFrame("cam-1", f), deps))
     finally:

@@ -36,7 +36,7 @@ from bench.quality_set import build, faulty_versions, jpeg_bytes, near_duplicate
 from bench.realimages import held_out_photographs, video_frames
 from framesift.services.quality.hamming import HammingIndex, popcount64
 from framesift.services.quality.scan import scan
-from framesift.settings import QualityThresholds
+from framesift.services.quality.settings import QualityThresholds
 
 REASONS = (
     "corrupt",

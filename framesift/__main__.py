@@ -1,3 +1,3 @@
-from framesift.cli import main
+from framesift.app.cli import main
 
 main()

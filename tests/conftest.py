@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import create_engine, text
 
-from framesift.settings import Settings
+from framesift.app.settings import Settings
 from tests.support.servers import MotoS3, TansuBroker, port_open, unavailable
 
 POSTGRES_ADMIN_URL = os.environ.get("FRAMESIFT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -84,7 +84,7 @@ def embedded_settings(tmp_path) -> Settings:
 @pytest.fixture
 async def embedded_adapters(embedded_settings):
     """Started adapters (and bus) on the embedded default, two attempts before the DLQ."""
-    from framesift.adapters import build_adapters
+    from framesift.app.registry import build_adapters
 
     adapters = build_adapters(embedded_settings.model_copy(update={"max_attempts": 2}))
     await adapters.start()

@@ -11,10 +11,10 @@ import logging
 import time
 from dataclasses import dataclass
 
-from framesift import metrics
 from framesift.bus.base import Headers, Publish, Record, RecordHandler
-from framesift.codec import MalformedMessageError
-from framesift.topics import DLQ_SUFFIX
+from framesift.contracts.codec import MalformedMessageError
+from framesift.contracts.topics import DLQ_SUFFIX
+from framesift.runtime import metrics
 
 log = logging.getLogger(__name__)
 

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
 from google.protobuf.message import Message
 
-from framesift import metrics
 from framesift.bus.base import Bus, BusUnavailableError, Record, RecordHandler
-from framesift.codec import decode, encode
-from framesift.topics import Topic, topic_for
+from framesift.contracts.codec import decode, encode
+from framesift.contracts.topics import Topic, topic_for
+from framesift.runtime import metrics
+from framesift.runtime.retry import of_type, retrying
 
 log = logging.getLogger(__name__)
 
@@ -27,16 +27,18 @@ class EventPublisher:
     async def publish(self, event: Message) -> None:
         topic = topic_for(event).name
         key, value, headers = encode(event)
-        for attempt in range(1, self._attempts + 1):
-            try:
-                await self._bus.publish(topic, key, value, headers)
-                return
-            except BusUnavailableError as exc:
-                if attempt == self._attempts:
-                    metrics.PUBLISH_FAILURES.labels(topic).inc()
-                    raise BusUnavailableError(f"publishing to {topic} failed after {attempt} attempts: {exc}") from exc
-                log.warning("publish failed, retrying", extra={"fields": {"topic": topic, "attempt": attempt}})
-                await asyncio.sleep(self._backoff_s * 2 ** (attempt - 1))
+        try:
+            async for attempt in retrying(
+                what=f"publish to {topic}",
+                retry_on=of_type(BusUnavailableError),
+                attempts=self._attempts,
+                backoff_s=self._backoff_s,
+            ):
+                with attempt:
+                    await self._bus.publish(topic, key, value, headers)
+        except BusUnavailableError as exc:
+            metrics.PUBLISH_FAILURES.labels(topic).inc()
+            raise BusUnavailableError(f"publishing to {topic} failed after {self._attempts} attempts: {exc}") from exc
 
 
 def on_event(topic: Topic, handle: Callable[[Message], Awaitable[None]]) -> RecordHandler:

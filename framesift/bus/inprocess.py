@@ -13,9 +13,9 @@ import asyncio
 import zlib
 from collections.abc import Sequence
 
-from framesift import metrics
 from framesift.bus.base import Headers, Record, RecordHandler
 from framesift.bus.delivery import RetryPolicy, deliver
+from framesift.runtime import metrics
 
 # Records a member handles from one partition before letting other members have a turn.
 _BATCH = 64

@@ -13,19 +13,20 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
 
-from framesift import metrics
 from framesift.bus.base import BusUnavailableError, Headers, Record, RecordHandler
 from framesift.bus.delivery import RetryPolicy, deliver
-from framesift.settings import Settings
+from framesift.runtime import metrics
+from framesift.runtime.retry import of_type, retrying
+from framesift.runtime.settings import PlatformSettings
 
 log = logging.getLogger(__name__)
 
 
-def client_options(settings: Settings) -> dict[str, Any]:
+def client_options(settings: PlatformSettings) -> dict[str, Any]:
     options: dict[str, Any] = {
         "bootstrap_servers": settings.kafka_bootstrap_servers,
         "request_timeout_ms": settings.kafka_request_timeout_ms,
@@ -40,7 +41,7 @@ def client_options(settings: Settings) -> dict[str, Any]:
 
 
 class KafkaBus:
-    def __init__(self, settings: Settings, *, client_id: str = "framesift", connect_attempts: int = 5) -> None:
+    def __init__(self, settings: PlatformSettings, *, client_id: str = "framesift", connect_attempts: int = 5) -> None:
         self._settings = settings
         self._options = client_options(settings)
         self._client_id = client_id
@@ -115,6 +116,10 @@ class KafkaBus:
 
 
 class KafkaConsumer:
+    """One member of a consumer group: handles records in order per partition, commits what it
+    handled; on a rebalance, finishes the record in hand, commits, and leaves the rest of the
+    revoked partitions' batch to their new owner (at-least-once, nothing handled twice by design)."""
+
     def __init__(
         self,
         bus: KafkaBus,
@@ -132,16 +137,21 @@ class KafkaConsumer:
         self._service = service
         self._policy = policy
         self._stopping = asyncio.Event()
+        # Held while one record is handled: a revocation waits for it, never interrupts it.
+        self._working = asyncio.Lock()
+        # Per partition, the next offset to commit (handled but not committed yet).
+        self._done: dict[TopicPartition, int] = {}
+        self._revoked: set[TopicPartition] = set()
 
     async def run(self) -> None:
         consumer = AIOKafkaConsumer(
-            *self._topics,
             group_id=self._group,
             client_id=f"{self._bus._client_id}-{self._service}",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             **self._bus._options,
         )
+        consumer.subscribe(self._topics, listener=_Rebalance(self, consumer))
         await _with_backoff(consumer.start, self._bus._connect_attempts, "connect the consumer")
         try:
             while not self._stopping.is_set():
@@ -154,53 +164,83 @@ class KafkaConsumer:
             await consumer.stop()
 
     async def _handle_batch(self, consumer: AIOKafkaConsumer, partition: TopicPartition, records: list) -> None:
-        next_offset: int | None = None
         try:
             for raw in records:
-                # A rebalance may have moved the partition while we worked on the batch.
-                if self._stopping.is_set() or partition not in consumer.assignment():
+                # A rebalance took the partition while we worked on the batch: its new owner
+                # reads on from what the revocation committed.
+                if self._stopping.is_set() or partition in self._revoked or partition not in consumer.assignment():
                     break
-                record = Record(
-                    topic=raw.topic,
-                    partition=raw.partition,
-                    offset=raw.offset,
-                    key=raw.key.decode() if raw.key is not None else None,
-                    value=raw.value,
-                    headers=tuple(raw.headers),
-                )
-                done = await deliver(
-                    record,
-                    self._handler,
-                    policy=self._policy,
-                    service=self._service,
-                    publish=self._bus.publish,
-                    stopping=self._stopping,
-                )
-                if not done:
-                    break
-                next_offset = raw.offset + 1
+                async with self._working:
+                    done = await deliver(
+                        _record(raw),
+                        self._handler,
+                        policy=self._policy,
+                        service=self._service,
+                        publish=self._bus.publish,
+                        stopping=self._stopping,
+                    )
+                    if not done:
+                        break
+                    self._done[partition] = raw.offset + 1
         finally:
             # Commit what was handled, also when a dead letter could not be written (that error
             # propagates after this, and the unhandled rest is redelivered).
-            if next_offset is not None:
-                try:
-                    await consumer.commit({partition: next_offset})
-                except CommitFailedError as exc:
-                    # The partition was reassigned; its new owner redelivers, handlers are idempotent.
-                    log.warning("commit failed after rebalance", extra={"fields": {"error": str(exc)}})
+            await self._commit(consumer, [partition])
+
+    async def _commit(self, consumer: AIOKafkaConsumer, partitions: Sequence[TopicPartition]) -> None:
+        offsets = {tp: self._done.pop(tp) for tp in partitions if tp in self._done}
+        if not offsets:
+            return
+        try:
+            await consumer.commit(offsets)
+        except CommitFailedError as exc:
+            # The group moved on without us; the new owner redelivers, handlers are idempotent.
+            log.warning("commit failed after rebalance", extra={"fields": {"error": str(exc)}})
+
+    async def on_revoked(self, consumer: AIOKafkaConsumer, revoked: set[TopicPartition]) -> None:
+        self._revoked |= revoked
+        async with self._working:  # the record in hand finishes first
+            await self._commit(consumer, list(revoked))
+        metrics.PARTITIONS_REVOKED.labels(self._group).inc(len(revoked))
+
+    def on_assigned(self, assigned: set[TopicPartition]) -> None:
+        self._revoked -= assigned
 
     async def stop(self) -> None:
         self._stopping.set()
 
 
+class _Rebalance(ConsumerRebalanceListener):
+    """aiokafka awaits these during a rebalance, before partitions move to another member."""
+
+    def __init__(self, owner: KafkaConsumer, consumer: AIOKafkaConsumer) -> None:
+        self._owner = owner
+        self._consumer = consumer
+
+    async def on_partitions_revoked(self, revoked) -> None:
+        await self._owner.on_revoked(self._consumer, set(revoked))
+
+    async def on_partitions_assigned(self, assigned) -> None:
+        self._owner.on_assigned(set(assigned))
+
+
+def _record(raw) -> Record:
+    return Record(
+        topic=raw.topic,
+        partition=raw.partition,
+        offset=raw.offset,
+        key=raw.key.decode() if raw.key is not None else None,
+        value=raw.value,
+        headers=tuple(raw.headers),
+    )
+
+
 async def _with_backoff(start, attempts: int, what: str) -> None:
-    for attempt in range(1, attempts + 1):
-        try:
-            await start()
-            return
-        except KafkaError as exc:
-            if attempt == attempts:
-                raise BusUnavailableError(f"could not {what} after {attempts} attempts: {exc}") from exc
-            delay = min(5.0, 0.5 * 2 ** (attempt - 1))
-            log.warning("Kafka unavailable, retrying", extra={"fields": {"what": what, "in_s": delay}})
-            await asyncio.sleep(delay)
+    try:
+        async for attempt in retrying(
+            what=f"Kafka: {what}", retry_on=of_type(KafkaError), attempts=attempts, backoff_s=0.5, backoff_max_s=5.0
+        ):
+            with attempt:
+                await start()
+    except KafkaError as exc:
+        raise BusUnavailableError(f"could not {what} after {attempts} attempts: {exc}") from exc

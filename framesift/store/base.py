@@ -1,12 +1,12 @@
-"""The object store contract. Keys come from framesift.identifiers; stores check them again."""
+"""The object store contract. Keys come from framesift.contracts.identifiers; stores check them again."""
 
 from __future__ import annotations
 
-import re
 from typing import Protocol
 
-# Segments of letters, digits, '.', '_', '-' separated by '/'; no empty, '.' or '..' segment.
-_KEY = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*")
+from framesift.contracts.identifiers import checked_key
+
+__all__ = ["ObjectNotFoundError", "ObjectStore", "StoreUnavailableError", "checked_key"]
 
 
 class StoreUnavailableError(RuntimeError):
@@ -15,12 +15,6 @@ class StoreUnavailableError(RuntimeError):
 
 class ObjectNotFoundError(KeyError):
     pass
-
-
-def checked_key(key: str) -> str:
-    if len(key) > 512 or not _KEY.fullmatch(key) or ".." in key.split("/"):
-        raise ValueError(f"invalid object key {key!r}")
-    return key
 
 
 class ObjectStore(Protocol):

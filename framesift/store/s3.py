@@ -12,15 +12,18 @@ import urllib3
 from minio import Minio
 from minio.error import MinioException, S3Error
 
-from framesift.settings import Settings
+from framesift.runtime.retry import of_type, retrying
+from framesift.runtime.settings import PlatformSettings
 from framesift.store.base import ObjectNotFoundError, StoreUnavailableError, checked_key
 
 log = logging.getLogger(__name__)
+
+_OUTAGES = (MinioException, urllib3.exceptions.HTTPError, OSError)
 T = TypeVar("T")
 
 
 class S3ObjectStore:
-    def __init__(self, settings: Settings, *, attempts: int = 4, backoff_s: float = 0.2) -> None:
+    def __init__(self, settings: PlatformSettings, *, attempts: int = 4, backoff_s: float = 0.2) -> None:
         if settings.s3_access_key is None or settings.s3_secret_key is None:
             raise ValueError("FRAMESIFT_S3_ACCESS_KEY and FRAMESIFT_S3_SECRET_KEY must be set for the s3 store")
         self._bucket = settings.s3_bucket
@@ -40,18 +43,22 @@ class S3ObjectStore:
         )
 
     async def _call(self, what: str, fn: Callable[[], T]) -> T:
-        for attempt in range(1, self._attempts + 1):
-            try:
-                return await asyncio.to_thread(fn)
-            except S3Error:
-                raise  # the store answered: not an outage
-            except (MinioException, urllib3.exceptions.HTTPError, OSError) as exc:
-                if attempt == self._attempts:
-                    raise StoreUnavailableError(
-                        f"object store at {self._endpoint} unavailable ({what}) after {attempt} attempts: {exc}"
-                    ) from exc
-                log.warning("object store unavailable, retrying", extra={"fields": {"what": what}})
-                await asyncio.sleep(self._backoff_s * 2 ** (attempt - 1))
+        try:
+            async for attempt in retrying(
+                what=f"object store: {what}",
+                # S3Error: the store answered (no such key, access denied): not an outage.
+                retry_on=of_type(*_OUTAGES, but=(S3Error,)),
+                attempts=self._attempts,
+                backoff_s=self._backoff_s,
+            ):
+                with attempt:
+                    return await asyncio.to_thread(fn)
+        except S3Error:
+            raise
+        except _OUTAGES as exc:
+            raise StoreUnavailableError(
+                f"object store at {self._endpoint} unavailable ({what}) after {self._attempts} attempts: {exc}"
+            ) from exc
         raise AssertionError("unreachable")
 
     async def start(self) -> None:

@@ -22,7 +22,7 @@ from framesift.bus.delivery import (
     RetryPolicy,
 )
 from framesift.bus.events import EventPublisher, on_event
-from framesift.topics import FRAMES_INGESTED
+from framesift.contracts.topics import FRAMES_INGESTED
 from framesift.v1 import frames_pb2
 from tests.support.waiting import eventually
 

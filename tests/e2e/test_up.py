@@ -89,10 +89,10 @@ def test_a_frame_announced_before_a_stop_is_judged_by_the_next_up(env: dict[str,
     """ingest published, then the process ended before quality ran: nothing is lost."""
     import asyncio
 
-    from framesift.adapters import build_adapters
+    from framesift.app.registry import build_adapters
+    from framesift.app.settings import Settings
     from framesift.services.ingest.bootstrap import ingest_deps
     from framesift.services.ingest.handlers import UploadFrame, ingest_frame
-    from framesift.settings import Settings
     from tests.support.scenes import encode, scene
 
     data_dir = Path(env["FRAMESIFT_DATA_DIR"])
@@ -101,7 +101,9 @@ def test_a_frame_announced_before_a_stop_is_judged_by_the_next_up(env: dict[str,
         adapters = build_adapters(Settings(data_dir=data_dir))
         await adapters.start()
         await adapters.bus.start()
-        accepted = await ingest_frame(UploadFrame("cam-1", encode(scene(seed=9))), ingest_deps(adapters))
+        accepted = await ingest_frame(
+            UploadFrame("cam-1", encode(scene(seed=9))), ingest_deps(adapters, adapters.settings.ingest)
+        )
         await adapters.bus.stop()  # no consumer ran in this process
         adapters.close()
         return accepted.frame_id

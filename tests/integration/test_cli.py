@@ -7,7 +7,7 @@ import itertools
 import pytest
 from click.testing import CliRunner
 
-from framesift.cli import main
+from framesift.app.cli import main
 from framesift.services.ingest.sources import iter_source
 from tests.support.images import jpeg, png
 from tests.support.video import write_video

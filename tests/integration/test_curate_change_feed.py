@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 
-from framesift.db import create_schema, make_engine
-from framesift.services.curate.api import CurationApi
+from framesift.app.registry import create_schema
 from framesift.services.curate.changes import FrameChanges, listen
-from framesift.services.curate.curator import Curator
-from framesift.settings import CurateSettings
+from framesift.services.curate.deps import CurateDeps
+from framesift.services.curate.handlers import record_ingested
+from framesift.services.curate.queries import CurationApi
+from framesift.services.curate.settings import CurateSettings
+from framesift.sql.engine import make_engine
 from framesift.v1 import frames_pb2
 from tests.support.curation import fresh_postgres
 from tests.support.waiting import eventually
@@ -31,7 +33,7 @@ async def test_a_watcher_on_one_replica_hears_what_another_replica_wrote(postgre
         create_schema(engine)
         settings = CurateSettings()
         # Replica A writes (only the projection is used: no vectors, no publishing needed).
-        writer = Curator(engine, vectors=None, publisher=None, settings=settings, blur_limit_px=2.0)  # type: ignore[arg-type]
+        writer = CurateDeps(engine, vectors=None, publisher=None, settings=settings)  # type: ignore[arg-type]
         # Replica B serves the watch, fed only by the database's notifications.
         feed = FrameChanges()
         listener = asyncio.create_task(listen(engine, feed))
@@ -48,7 +50,7 @@ async def test_a_watcher_on_one_replica_hears_what_another_replica_wrote(postgre
         async def heard() -> bool:
             # Until B listens and watches, a change is missed; write another until one is heard.
             if not received:
-                await writer.on_ingested(ingested(next(frame_ids)))
+                await record_ingested(ingested(next(frame_ids)), writer)
             return bool(received)
 
         try:

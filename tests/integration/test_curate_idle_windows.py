@@ -8,12 +8,12 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from framesift.adapters import build_adapters
-from framesift.services.curate.state.models import Status
+from framesift.app.registry import build_adapters
+from framesift.contracts.vocabulary import Status
+from framesift.services.curate.settings import CurateSettings
 from framesift.services.ingest.bootstrap import ingest_deps
 from framesift.services.ingest.cameras import CameraRegistry
 from framesift.services.ingest.handlers import UploadFrame, ingest_frame
-from framesift.settings import CurateSettings
 from tests.support.curation import START, uploads
 from tests.support.running import running
 from tests.support.scenes import encode, scene
@@ -36,7 +36,7 @@ async def pipeline_for(embedded_settings, camera: str):
     CameraRegistry(adapters.engine).add(camera)
     try:
         async with running(adapters, ["ingest", "quality", "embed", "curate"]):
-            yield adapters, ingest_deps(adapters)
+            yield adapters, ingest_deps(adapters, adapters.settings.ingest)
     finally:
         adapters.close()
 

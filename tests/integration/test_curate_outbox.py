@@ -7,14 +7,18 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from framesift.adapters import build_adapters
+from framesift.app.registry import build_adapters
 from framesift.bus.base import BusUnavailableError
 from framesift.bus.kafka import KafkaBus
-from framesift.codec import decode
-from framesift.services.curate.bootstrap import curator_for
-from framesift.services.curate.state.models import Status
-from framesift.settings import BusKind, CurateSettings
-from framesift.topics import FRAMES_EMBEDDED, FRAMES_SELECTED, all_topic_names
+from framesift.contracts.codec import decode
+from framesift.contracts.topics import FRAMES_EMBEDDED, FRAMES_SELECTED, all_topic_names
+from framesift.contracts.vocabulary import Status
+from framesift.runtime.settings import BusKind
+from framesift.services.curate.bootstrap import curate_deps
+from framesift.services.curate.handlers import record_embedded
+from framesift.services.curate.outbox import publish_outbox
+from framesift.services.curate.selection_run import flush
+from framesift.services.curate.settings import CurateSettings
 from tests.integration.test_ingest_distributed import read_topic
 from tests.support.curation import run_pipeline, uploads
 from tests.support.servers import TansuBroker
@@ -59,20 +63,20 @@ async def test_selections_stored_during_an_outage_are_published_once_after_it(em
     await adapters.start()
     await adapters.bus.start()
     await adapters.bus.ensure_topics(all_topic_names())
-    curator = curator_for(adapters)
+    curator = curate_deps(adapters, adapters.settings.curate)
     try:
         for event in embedded:
-            await curator.on_embedded(event)
+            await record_embedded(event, curator)
         broker.stop()
         with pytest.raises(BusUnavailableError):
-            await curator.flush()
+            await flush(curator)
         stored = unpublished(adapters.engine)
         assert len(stored) == 3  # decided and stored, not yet announced
 
         broker.start()  # same port; the memory engine starts empty
         await KafkaBus(kafka, client_id="admin").ensure_topics([FRAMES_SELECTED.name])
-        assert await curator.publish_outbox() == 3
-        assert await curator.publish_outbox() == 0
+        assert await publish_outbox(curator) == 3
+        assert await publish_outbox(curator) == 0
         assert unpublished(adapters.engine) == []
         records = await read_topic(broker.bootstrap, FRAMES_SELECTED.name, 3)
         published = [decode(FRAMES_SELECTED, r.value, r.headers) for r in records]

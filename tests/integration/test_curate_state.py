@@ -10,13 +10,20 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import SQLModel
 
-from framesift.adapters import build_adapters
-from framesift.db import create_schema, make_engine
-from framesift.services.curate.state.migrations import MIGRATIONS, current_version
-from framesift.services.curate.state.models import CuratedFrame, CurateTable, Status
-from framesift.services_registry import SCHEMAS
-from framesift.settings import BusKind, CurateSettings
-from framesift.topics import FRAMES_CHECKED, FRAMES_EMBEDDED, FRAMES_INGESTED, FRAMES_REJECTED, all_topic_names
+from framesift.app.registry import build_adapters, create_schema, schemas_of
+from framesift.contracts.topics import (
+    FRAMES_CHECKED,
+    FRAMES_EMBEDDED,
+    FRAMES_INGESTED,
+    FRAMES_REJECTED,
+    all_topic_names,
+)
+from framesift.contracts.vocabulary import Status
+from framesift.runtime.settings import BusKind
+from framesift.services.curate.migrations import MIGRATIONS, current_version
+from framesift.services.curate.settings import CurateSettings
+from framesift.services.curate.tables import CuratedFrame, CurateTable
+from framesift.sql.engine import make_engine
 from tests.support.curation import fresh_postgres, run_pipeline, uploads
 from tests.support.running import running
 from tests.support.servers import TansuBroker
@@ -43,7 +50,7 @@ def test_migrations_are_versioned_idempotent_and_give_the_models_schema(database
         applied = connection.execute(
             sa.text("SELECT component, version FROM schema_versions ORDER BY component, version")
         ).all()
-    assert applied == sorted((component, m.version) for component, ms in SCHEMAS.items() for m in ms)
+    assert applied == sorted((component, m.version) for component, ms in schemas_of().items() for m in ms)
     assert current_version(engine) == len(MIGRATIONS)
     # Every table a model describes exists with exactly the model's columns (no create_all anywhere).
     inspector = sa.inspect(engine)
@@ -74,7 +81,7 @@ def test_a_database_made_before_migrations_is_adopted(tmp_path) -> None:
     with engine.connect() as connection:
         assert connection.execute(sa.text("SELECT camera_id FROM cameras")).scalars().all() == ["cam-old"]
         assert connection.execute(sa.text("SELECT count(*) FROM schema_versions")).scalar_one() == sum(
-            len(ms) for ms in SCHEMAS.values()
+            len(ms) for ms in schemas_of().values()
         )
     engine.dispose()
 

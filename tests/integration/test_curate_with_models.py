@@ -9,14 +9,16 @@ from collections import Counter
 import pytest
 import sqlalchemy as sa
 
-from framesift.adapters import build_adapters
-from framesift.services.curate.api import CurationApi
+from framesift.app.registry import build_adapters
+from framesift.contracts.vocabulary import Status
+from framesift.inference.backends.base import TextSearchUnavailableError
+from framesift.runtime.settings import EmbedBackendKind
 from framesift.services.curate.changes import FrameChanges
+from framesift.services.curate.queries import CurationApi
 from framesift.services.curate.query.language import parse
-from framesift.services.curate.state.models import CuratedFrame, Status
-from framesift.services.embed.backends.base import TextSearchUnavailableError
+from framesift.services.curate.settings import CurateSettings
+from framesift.services.curate.tables import CuratedFrame
 from framesift.services.embed.bootstrap import build_backend, build_vectors
-from framesift.settings import CurateSettings, EmbedBackendKind
 from tests.support.curation import run_pipeline, uploads
 
 

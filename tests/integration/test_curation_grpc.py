@@ -10,11 +10,11 @@ import httpx
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from framesift.adapters import build_adapters
+from framesift.app.registry import build_adapters
 from framesift.bus.events import EventPublisher
+from framesift.services.curate.settings import CurateSettings
 from framesift.services.ingest.bootstrap import ingest_deps
 from framesift.services.ingest.handlers import UploadFrame, ingest_frame
-from framesift.settings import CurateSettings
 from framesift.v1 import curation_pb2, curation_pb2_grpc, labels_pb2
 from tests.support.curation import run_pipeline, uploads
 from tests.support.running import running
@@ -153,7 +153,7 @@ async def test_watch_streams_changes_matching_the_filter(served) -> None:
     from framesift.services.ingest.cameras import CameraRegistry
 
     CameraRegistry(adapters.engine).add("watch-cam")
-    deps = ingest_deps(adapters)
+    deps = ingest_deps(adapters, adapters.settings.ingest)
     seed = iter(range(300, 400))
 
     async def a_change_arrives() -> bool:
@@ -194,7 +194,7 @@ async def test_watch_over_http_is_server_sent_events(served) -> None:
     from framesift.services.ingest.cameras import CameraRegistry
 
     CameraRegistry(adapters.engine).add("sse-cam")
-    deps = ingest_deps(adapters)
+    deps = ingest_deps(adapters, adapters.settings.ingest)
     seed = iter(range(400, 500))
     lines: list[str] = []
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{runner.http_port}", timeout=30) as client:
@@ -248,7 +248,9 @@ async def test_explain_a_frame_still_waiting_for_its_window(served) -> None:
     from framesift.services.ingest.cameras import CameraRegistry
 
     CameraRegistry(adapters.engine).add("wait-cam")  # captured now: its window is still open
-    accepted = await ingest_frame(UploadFrame("wait-cam", encode(scene(seed=500))), ingest_deps(adapters))
+    accepted = await ingest_frame(
+        UploadFrame("wait-cam", encode(scene(seed=500))), ingest_deps(adapters, adapters.settings.ingest)
+    )
 
     async def embedded() -> bool:
         try:

@@ -11,15 +11,15 @@ import json
 import numpy as np
 import pytest
 
-from framesift.services.embed.backends.base import TextSearchUnavailableError
-from framesift.services.embed.backends.local import LocalOnnxBackend
+from framesift.inference.backends.base import TextSearchUnavailableError
+from framesift.inference.backends.local import LocalOnnxBackend
+from framesift.inference.models.repository import ModelRepository, ModelRepositoryError
+from framesift.inference.preprocess import prepare
+from framesift.runtime.settings import EmbedBackendKind
 from framesift.services.embed.bootstrap import embed_deps
 from framesift.services.embed.handlers import embed_frame
-from framesift.services.embed.models.repository import ModelRepository, ModelRepositoryError
-from framesift.services.embed.preprocess import prepare
 from framesift.services.ingest.bootstrap import ingest_deps
 from framesift.services.ingest.handlers import UploadFrame, ingest_frame
-from framesift.settings import EmbedBackendKind
 from framesift.v1 import frames_pb2
 from tests.support.models import CLASSES, EMBEDDING, write_repository
 from tests.support.scenes import encode, scaled_luma, scene
@@ -80,7 +80,7 @@ def test_without_a_detector_there_are_no_classes(tmp_path) -> None:
 
 
 async def test_the_service_stores_clip_vectors_and_publishes_detections(embedded_settings, repository) -> None:
-    from framesift.adapters import build_adapters
+    from framesift.app.registry import build_adapters
 
     settings = embedded_settings.model_copy(
         update={"embed_backend": EmbedBackendKind.LOCAL, "model_repository": repository}
@@ -88,14 +88,16 @@ async def test_the_service_stores_clip_vectors_and_publishes_detections(embedded
     adapters = build_adapters(settings)
     await adapters.start()
     await adapters.bus.start()
-    accepted = await ingest_frame(UploadFrame("cam-1", encode(scaled_luma(scene(), 1.0, 120))), ingest_deps(adapters))
-    deps = embed_deps(adapters)
+    accepted = await ingest_frame(
+        UploadFrame("cam-1", encode(scaled_luma(scene(), 1.0, 120))), ingest_deps(adapters, adapters.settings.ingest)
+    )
+    deps = embed_deps(adapters, adapters.settings.embed)
     event = frames_pb2.FrameChecked(
         frame_id=accepted.frame_id,
         camera_id="cam-1",
         frame=frames_pb2.FrameRef(frame_id=accepted.frame_id, camera_id="cam-1", object_key=accepted.object_key),
     )
-    embedded = await embed_frame(deps, event)
+    embedded = await embed_frame(event, deps)
     client = await deps.vectors.start()
     [point] = await client.retrieve(deps.vectors.collection, ids=[embedded.point_id], with_vectors=True)
     await deps.close()

@@ -11,17 +11,17 @@ import uuid
 
 import pytest
 
-from framesift.adapters import build_adapters
+from framesift.app.registry import build_adapters
 from framesift.bus.delivery import DLQ_ERROR, RetryableError
 from framesift.bus.events import EventPublisher
-from framesift.codec import decode
+from framesift.contracts.codec import decode
+from framesift.contracts.topics import FRAMES_CHECKED, FRAMES_EMBEDDED
 from framesift.services.embed.bootstrap import embed_deps
 from framesift.services.embed.handlers import embed_frame
-from framesift.services.embed.vectors import point_id_for
 from framesift.services.ingest.bootstrap import ingest_deps
 from framesift.services.ingest.handlers import UploadFrame, ingest_frame
-from framesift.topics import FRAMES_CHECKED, FRAMES_EMBEDDED
 from framesift.v1 import frames_pb2
+from framesift.vectors.qdrant import point_id_for
 from tests.support.running import running
 from tests.support.scenes import encode, scene
 from tests.support.servers import free_port
@@ -40,7 +40,9 @@ def embedded(bus) -> dict[str, frames_pb2.FrameEmbedded]:
 
 async def test_checked_frames_get_a_point_in_qdrant_and_an_event(adapters) -> None:
     async with running(adapters, ["ingest", "quality", "embed"]):
-        accepted = await ingest_frame(UploadFrame("cam-1", encode(scene(seed=1))), ingest_deps(adapters))
+        accepted = await ingest_frame(
+            UploadFrame("cam-1", encode(scene(seed=1))), ingest_deps(adapters, adapters.settings.ingest)
+        )
         events = await eventually(lambda: embedded(adapters.bus), timeout=30, what="frames.embedded")
     event = events[accepted.frame_id]
     assert (event.model_name, event.model_version) == ("descriptor", "1")
@@ -48,7 +50,9 @@ async def test_checked_frames_get_a_point_in_qdrant_and_an_event(adapters) -> No
     assert event.frame.object_key == accepted.object_key
     assert list(event.detections) == []
 
-    deps = embed_deps(adapters)  # a new client on the same local folder: the point was persisted
+    deps = embed_deps(
+        adapters, adapters.settings.embed
+    )  # a new client on the same local folder: the point was persisted
     client = await deps.vectors.start()
     [point] = await client.retrieve(deps.vectors.collection, ids=[event.point_id], with_vectors=True)
     await deps.close()
@@ -59,7 +63,7 @@ async def test_checked_frames_get_a_point_in_qdrant_and_an_event(adapters) -> No
 
 
 async def checked_event(adapters, data: bytes) -> frames_pb2.FrameChecked:
-    accepted = await ingest_frame(UploadFrame("cam-1", data), ingest_deps(adapters))
+    accepted = await ingest_frame(UploadFrame("cam-1", data), ingest_deps(adapters, adapters.settings.ingest))
     return frames_pb2.FrameChecked(
         frame_id=accepted.frame_id,
         camera_id="cam-1",
@@ -68,10 +72,10 @@ async def checked_event(adapters, data: bytes) -> frames_pb2.FrameChecked:
 
 
 async def test_redelivery_overwrites_the_same_point(adapters) -> None:
-    deps = embed_deps(adapters)
+    deps = embed_deps(adapters, adapters.settings.embed)
     event = await checked_event(adapters, encode(scene(seed=2)))
-    first = await embed_frame(deps, event)
-    again = await embed_frame(deps, event)
+    first = await embed_frame(event, deps)
+    again = await embed_frame(event, deps)
     client = await deps.vectors.start()
     count = (await client.count(deps.vectors.collection)).count
     await deps.close()
@@ -95,11 +99,11 @@ async def test_qdrant_unreachable_is_retryable_and_not_ready(embedded_settings) 
     adapters = build_adapters(settings)
     await adapters.start()
     await adapters.bus.start()
-    deps = embed_deps(adapters)
+    deps = embed_deps(adapters, adapters.settings.embed)
     event = await checked_event(adapters, encode(scene(seed=4)))
     assert await deps.vectors.ready() is False
     with pytest.raises(RetryableError, match="Qdrant unavailable"):
-        await embed_frame(deps, event)
+        await embed_frame(event, deps)
     await deps.close()
     adapters.close()
 
@@ -113,9 +117,9 @@ async def test_against_a_qdrant_server(embedded_settings) -> None:
     adapters = build_adapters(settings)
     await adapters.start()
     await adapters.bus.start()
-    deps = embed_deps(adapters)
+    deps = embed_deps(adapters, adapters.settings.embed)
     event = await checked_event(adapters, encode(scene(seed=5)))
-    embedded_event = await embed_frame(deps, event)
+    embedded_event = await embed_frame(event, deps)
     client = await deps.vectors.start()
     [point] = await client.retrieve(collection, ids=[embedded_event.point_id])
     await client.delete_collection(collection)

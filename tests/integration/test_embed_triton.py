@@ -9,19 +9,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from framesift import metrics
-from framesift.adapters import build_adapters
+from framesift.app.registry import build_adapters
 from framesift.bus.events import EventPublisher
-from framesift.codec import decode
-from framesift.services.embed.backends.local import LocalOnnxBackend
-from framesift.services.embed.backends.triton import TritonBackend
+from framesift.contracts.codec import decode
+from framesift.contracts.topics import FRAMES_CHECKED, FRAMES_EMBEDDED
+from framesift.inference.backends.local import LocalOnnxBackend
+from framesift.inference.backends.triton import TritonBackend
+from framesift.inference.models.repository import ModelRepository
+from framesift.inference.preprocess import prepare
+from framesift.runtime import metrics
+from framesift.runtime.settings import EmbedBackendKind
 from framesift.services.embed.bootstrap import embed_deps
-from framesift.services.embed.models.repository import ModelRepository
-from framesift.services.embed.preprocess import prepare
 from framesift.services.ingest.bootstrap import ingest_deps
 from framesift.services.ingest.handlers import UploadFrame, ingest_frame
-from framesift.settings import EmbedBackendKind
-from framesift.topics import FRAMES_CHECKED, FRAMES_EMBEDDED
 from framesift.v1 import frames_pb2
 from tests.support.running import running
 from tests.support.scenes import encode, scaled_luma, scene
@@ -70,7 +70,11 @@ async def test_the_pipeline_embeds_through_triton(embedded_settings, model_repos
     async with running(adapters, ["ingest", "quality", "embed"]) as runner:
         assert await runner.is_ready()
         ids = [
-            (await ingest_frame(UploadFrame(f"cam-{i}", encode(scene(seed=20 + i))), ingest_deps(adapters))).frame_id
+            (
+                await ingest_frame(
+                    UploadFrame(f"cam-{i}", encode(scene(seed=20 + i))), ingest_deps(adapters, adapters.settings.ingest)
+                )
+            ).frame_id
             for i in range(5)
         ]
         await eventually(lambda: embedded_ids(adapters.bus) >= set(ids), timeout=60, what="five embedded frames")
@@ -89,7 +93,9 @@ def retryable_errors() -> float:
 
 
 async def checked(adapters, seed: int) -> frames_pb2.FrameChecked:
-    accepted = await ingest_frame(UploadFrame("cam-1", encode(scene(seed=seed))), ingest_deps(adapters))
+    accepted = await ingest_frame(
+        UploadFrame("cam-1", encode(scene(seed=seed))), ingest_deps(adapters, adapters.settings.ingest)
+    )
     return frames_pb2.FrameChecked(
         frame_id=accepted.frame_id,
         camera_id="cam-1",
@@ -136,7 +142,7 @@ async def test_triton_outages_hold_frames_back_and_lose_or_duplicate_nothing(
         server.stop()
     assert adapters.bus.records(FRAMES_CHECKED.dlq) == []
     assert embedded_ids(adapters.bus) == {first.frame_id}
-    deps = embed_deps(adapters)
+    deps = embed_deps(adapters, adapters.settings.embed)
     client = await deps.vectors.start()
     count = (await client.count(deps.vectors.collection)).count
     await deps.close()

@@ -8,17 +8,18 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from framesift.adapters import build_adapters
+from framesift.app.registry import build_adapters, create_schema
+from framesift.app.settings import Settings
 from framesift.bus.kafka import KafkaBus
-from framesift.codec import decode
-from framesift.db import create_schema, make_engine
+from framesift.contracts.codec import decode
+from framesift.contracts.topics import FRAMES_INGESTED
+from framesift.runtime.settings import BusKind
 from framesift.services.ingest.bootstrap import ingest_deps
 from framesift.services.ingest.cameras import CameraRegistry
 from framesift.services.ingest.handlers import UploadFrame, ingest_frame
-from framesift.settings import BusKind, Settings
+from framesift.sql.engine import make_engine
 from framesift.store.base import StoreUnavailableError
 from framesift.store.s3 import S3ObjectStore
-from framesift.topics import FRAMES_INGESTED
 from tests.integration.test_stores import s3_settings
 from tests.support.images import jpeg
 from tests.support.running import running
@@ -138,7 +139,9 @@ async def test_object_store_outage_fails_the_upload_and_nothing_is_announced(
     await adapters.bus.start()
     try:
         with pytest.raises(StoreUnavailableError, match="after 2 attempts"):
-            await ingest_frame(UploadFrame(camera, jpeg(color=(5, 5, 250))), ingest_deps(adapters))
+            await ingest_frame(
+                UploadFrame(camera, jpeg(color=(5, 5, 250))), ingest_deps(adapters, adapters.settings.ingest)
+            )
     finally:
         await adapters.bus.stop()
         adapters.close()

@@ -8,11 +8,12 @@ import grpc
 import httpx
 import pytest
 
-from framesift.adapters import build_adapters
+from framesift.app.registry import build_adapters
 from framesift.bus.base import BusUnavailableError
 from framesift.bus.events import EventPublisher
 from framesift.bus.inprocess import InProcessBus
-from framesift.codec import decode
+from framesift.contracts.codec import decode
+from framesift.contracts.topics import FRAMES_INGESTED
 from framesift.services.ingest.bootstrap import ingest_deps
 from framesift.services.ingest.cameras import CameraRegistry
 from framesift.services.ingest.handlers import (
@@ -22,7 +23,6 @@ from framesift.services.ingest.handlers import (
     UploadFrame,
     ingest_frame,
 )
-from framesift.topics import FRAMES_INGESTED
 from framesift.v1 import frames_pb2, ingest_pb2, ingest_pb2_grpc
 from tests.support.images import jpeg, png
 from tests.support.running import running
@@ -42,7 +42,7 @@ def events(bus: InProcessBus) -> list[frames_pb2.FrameIngested]:
 
 
 async def test_new_frame_is_stored_then_announced_once(adapters) -> None:
-    deps = ingest_deps(adapters)
+    deps = ingest_deps(adapters, adapters.settings.ingest)
     data = jpeg()
     captured = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     first = await ingest_frame(UploadFrame("cam-1", data, captured), deps)
@@ -62,13 +62,13 @@ async def test_new_frame_is_stored_then_announced_once(adapters) -> None:
 
 
 async def test_same_bytes_from_another_camera_or_after_the_window_is_a_new_frame(adapters) -> None:
-    deps = ingest_deps(adapters)
+    deps = ingest_deps(adapters, adapters.settings.ingest)
     data = png()
     a = await ingest_frame(UploadFrame("cam-1", data), deps)
     b = await ingest_frame(UploadFrame("cam-2", data), deps)
     assert b.created
     assert b.frame_id != a.frame_id
-    later = datetime.now(UTC) + timedelta(seconds=adapters.settings.dedup_window_s + 1)
+    later = datetime.now(UTC) + timedelta(seconds=adapters.settings.ingest.dedup_window_s + 1)
     deps.clock = lambda: later
     c = await ingest_frame(UploadFrame("cam-1", data), deps)
     assert c.created
@@ -77,7 +77,7 @@ async def test_same_bytes_from_another_camera_or_after_the_window_is_a_new_frame
 
 
 async def test_refusals_store_and_announce_nothing(adapters) -> None:
-    deps = ingest_deps(adapters)
+    deps = ingest_deps(adapters, adapters.settings.ingest)
     deps.max_upload_bytes = 1000
     with pytest.raises(FrameTooLargeError):
         await ingest_frame(UploadFrame("cam-1", jpeg(400, 400, quality=100) + b"\x00" * 1000), deps)
@@ -114,7 +114,7 @@ class _RefusingBus(InProcessBus):
 
 async def test_publish_failure_fails_the_upload_and_the_retry_announces_it_once(adapters) -> None:
     bus = _RefusingBus()
-    deps = ingest_deps(adapters)
+    deps = ingest_deps(adapters, adapters.settings.ingest)
     deps.publisher = EventPublisher(bus, attempts=2, backoff_s=0)
     data = jpeg(color=(1, 2, 3))
     with pytest.raises(BusUnavailableError, match="after 2 attempts"):

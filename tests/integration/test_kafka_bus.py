@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from framesift.app.settings import Settings
 from framesift.bus.kafka import KafkaBus
-from framesift.settings import BusKind, Settings
+from framesift.runtime.settings import BusKind
 from tests.contract.bus_contract import BusContract
 
 

@@ -18,13 +18,13 @@ import torch  # noqa: E402
 from torchvision.models import get_model  # noqa: E402
 from tritonclient.grpc import model_config_pb2  # noqa: E402
 
-from framesift.cli import main  # noqa: E402
-from framesift.services.embed.backends.local import LocalOnnxBackend  # noqa: E402
-from framesift.services.embed.backends.triton import TritonBackend  # noqa: E402
-from framesift.services.embed.models.export.detector import DetectorForFrames  # noqa: E402
-from framesift.services.embed.models.repository import ModelRepository  # noqa: E402
-from framesift.services.embed.preprocess import prepare  # noqa: E402
-from framesift.services.embed.text.tokenizer import ClipTokenizer  # noqa: E402
+from framesift.app.cli import main  # noqa: E402
+from framesift.inference.backends.local import LocalOnnxBackend  # noqa: E402
+from framesift.inference.backends.triton import TritonBackend  # noqa: E402
+from framesift.inference.models.export.detector import DetectorForFrames  # noqa: E402
+from framesift.inference.models.repository import ModelRepository  # noqa: E402
+from framesift.inference.preprocess import prepare  # noqa: E402
+from framesift.inference.text.tokenizer import ClipTokenizer  # noqa: E402
 from tests.support.scenes import encode, scene  # noqa: E402
 from tests.support.servers import free_port  # noqa: E402
 from tests.support.triton import TritonProcess  # noqa: E402
@@ -259,11 +259,11 @@ async def test_an_exported_repository_gives_curate_text_search(exported: Path, e
     """The whole path on the exported files: frames embedded by the local backend, then
     CurationService's SearchText ranks them by the text's CLIP vector (the tiny model's ranking
     means nothing; that the ranking is the text/image cosine is what is checked)."""
-    from framesift.adapters import build_adapters
-    from framesift.services.curate.api import CurationApi
+    from framesift.app.registry import build_adapters
+    from framesift.runtime.settings import EmbedBackendKind
     from framesift.services.curate.changes import FrameChanges
+    from framesift.services.curate.queries import CurationApi
     from framesift.services.embed.bootstrap import build_backend, build_vectors
-    from framesift.settings import EmbedBackendKind
     from tests.support.curation import run_pipeline, uploads
 
     settings = embedded_settings.model_copy(

@@ -6,10 +6,10 @@ import uuid
 
 import httpx
 
-from framesift.adapters import build_adapters
-from framesift.codec import decode
+from framesift.app.registry import build_adapters
+from framesift.contracts.codec import decode
+from framesift.contracts.topics import FRAMES_CHECKED, FRAMES_REJECTED
 from framesift.services.ingest.cameras import CameraRegistry
-from framesift.topics import FRAMES_CHECKED, FRAMES_REJECTED
 from framesift.v1 import frames_pb2
 from tests.integration.test_ingest_distributed import distributed_settings, read_topic
 from tests.support.running import running

@@ -7,7 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from framesift.cli import main
+from framesift.app.cli import main
 from tests.support.scenes import blurred, encode, scaled_luma, scene, uniform
 
 

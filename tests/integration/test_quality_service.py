@@ -12,20 +12,20 @@ import uuid
 import pytest
 from sqlmodel import Session, select
 
-from framesift.adapters import build_adapters
+from framesift.app.registry import build_adapters
 from framesift.bus.delivery import DLQ_ERROR, RetryableError
 from framesift.bus.events import EventPublisher
-from framesift.codec import decode, encode
-from framesift.db import make_engine
+from framesift.contracts.codec import decode, encode
+from framesift.contracts.topics import FRAMES_CHECKED, FRAMES_INGESTED, FRAMES_REJECTED
 from framesift.services.ingest.bootstrap import ingest_deps
 from framesift.services.ingest.handlers import UploadFrame, ingest_frame
 from framesift.services.quality.bootstrap import quality_deps
 from framesift.services.quality.handlers import check_frame
-from framesift.services.quality.models import QualityFrame
 from framesift.services.quality.registry import FrameRegistry
-from framesift.settings import DedupScope
+from framesift.services.quality.settings import DedupScope
+from framesift.services.quality.tables import QualityFrame
+from framesift.sql.engine import make_engine
 from framesift.store.base import StoreUnavailableError
-from framesift.topics import FRAMES_CHECKED, FRAMES_INGESTED, FRAMES_REJECTED
 from framesift.v1 import frames_pb2
 from tests.support.running import running
 from tests.support.scenes import blurred, scene
@@ -41,7 +41,7 @@ def adapters(embedded_adapters):
 
 
 async def upload(adapters, data: bytes, camera: str = "cam-1") -> str:
-    return (await ingest_frame(UploadFrame(camera, data), ingest_deps(adapters))).frame_id
+    return (await ingest_frame(UploadFrame(camera, data), ingest_deps(adapters, adapters.settings.ingest))).frame_id
 
 
 def verdicts(bus) -> dict[str, frames_pb2.FrameChecked | frames_pb2.FrameRejected]:
@@ -87,9 +87,9 @@ async def test_every_ingested_frame_gets_one_verdict(adapters) -> None:
 async def test_redelivery_republishes_the_same_verdict_and_judges_once(adapters) -> None:
     frame_id = await upload(adapters, encode_image(scene(seed=21)))
     event = await ingested_event(adapters, frame_id)
-    deps = quality_deps(adapters)
-    first = await check_frame(deps, event)
-    again = await check_frame(deps, event)  # a second delivery must not call it a duplicate of itself
+    deps = quality_deps(adapters, adapters.settings.quality)
+    first = await check_frame(event, deps)
+    again = await check_frame(event, deps)  # a second delivery must not call it a duplicate of itself
     assert isinstance(again, frames_pb2.FrameChecked)
     assert again.SerializeToString(deterministic=True) == first.SerializeToString(deterministic=True)
     assert len(adapters.bus.records(FRAMES_CHECKED.name)) == 2  # at-least-once: same event twice
@@ -112,7 +112,9 @@ async def test_duplicate_history_survives_a_restart(embedded_settings, engine_ur
     await adapters.start()
     await adapters.bus.start()
     first_id = await upload(adapters, encode_image(original), camera)
-    kept = await check_frame(quality_deps(adapters), await ingested_event(adapters, first_id))
+    kept = await check_frame(
+        await ingested_event(adapters, first_id), quality_deps(adapters, adapters.settings.quality)
+    )
     assert isinstance(kept, frames_pb2.FrameChecked)
     bus, store = adapters.bus, adapters.store
     adapters.close()
@@ -121,7 +123,9 @@ async def test_duplicate_history_survives_a_restart(embedded_settings, engine_ur
     restarted = build_adapters(settings, bus=bus, store=store, engine=make_engine(settings.sql_url))
     await restarted.start()
     near_id = await upload(restarted, encode_image(original.resize((480, 270))), camera)
-    verdict = await check_frame(quality_deps(restarted), await ingested_event(restarted, near_id))
+    verdict = await check_frame(
+        await ingested_event(restarted, near_id), quality_deps(restarted, restarted.settings.quality)
+    )
     restarted.close()
     assert list(verdict.reasons) == [REASON.REJECT_REASON_NEAR_DUPLICATE]
     assert verdict.duplicate_of == first_id
@@ -130,25 +134,29 @@ async def test_duplicate_history_survives_a_restart(embedded_settings, engine_ur
 async def test_a_replica_sees_what_another_replica_kept(adapters) -> None:
     """Two quality processes on one database: the second's index catches up from SQL."""
     original = scene(seed=35)
-    one, two = quality_deps(adapters), quality_deps(adapters)
+    one, two = quality_deps(adapters, adapters.settings.quality), quality_deps(adapters, adapters.settings.quality)
     first_id = await upload(adapters, encode_image(original))
-    await check_frame(two, await ingested_event(adapters, first_id))  # two builds its index now
+    await check_frame(await ingested_event(adapters, first_id), two)  # two builds its index now
     second_id = await upload(adapters, encode_image(scene(seed=36)))
-    await check_frame(one, await ingested_event(adapters, second_id))  # kept by one
+    await check_frame(await ingested_event(adapters, second_id), one)  # kept by one
     near_id = await upload(adapters, encode_image(scene(seed=36), quality=30))
-    verdict = await check_frame(two, await ingested_event(adapters, near_id))
+    verdict = await check_frame(await ingested_event(adapters, near_id), two)
     assert verdict.duplicate_of == second_id
 
 
 @pytest.mark.parametrize(("scope", "second_verdict"), [(DedupScope.CAMERA, "checked"), (DedupScope.GLOBAL, "exact")])
 async def test_duplicate_scope(embedded_settings, scope, second_verdict) -> None:
-    adapters = build_adapters(embedded_settings.model_copy(update={"dedup_scope": scope}))
+    adapters = build_adapters(
+        embedded_settings.model_copy(
+            update={"quality": embedded_settings.quality.model_copy(update={"dedup_scope": scope})}
+        )
+    )
     await adapters.start()
     await adapters.bus.start()
     data = encode_image(scene(seed=41))
-    deps = quality_deps(adapters)
-    first = await check_frame(deps, await ingested_event(adapters, await upload(adapters, data, "cam-a")))
-    second = await check_frame(deps, await ingested_event(adapters, await upload(adapters, data, "cam-b")))
+    deps = quality_deps(adapters, adapters.settings.quality)
+    first = await check_frame(await ingested_event(adapters, await upload(adapters, data, "cam-a")), deps)
+    second = await check_frame(await ingested_event(adapters, await upload(adapters, data, "cam-b")), deps)
     adapters.close()
     assert isinstance(first, frames_pb2.FrameChecked)
     if second_verdict == "checked":
@@ -222,12 +230,12 @@ async def test_store_outage_is_retried_without_dead_lettering(embedded_settings)
 
 async def test_store_outage_surfaces_as_retryable(adapters) -> None:
     frame_id = await upload(adapters, encode_image(scene(seed=63)))
-    deps = quality_deps(adapters)
+    deps = quality_deps(adapters, adapters.settings.quality)
     deps.store = FlakyStore(adapters.store, failures=1)
     event = await ingested_event(adapters, frame_id)
     with pytest.raises(RetryableError, match="unreachable"):
-        await check_frame(deps, event)
-    assert isinstance(await check_frame(deps, event), frames_pb2.FrameChecked)
+        await check_frame(event, deps)
+    assert isinstance(await check_frame(event, deps), frames_pb2.FrameChecked)
 
 
 async def test_bytes_that_do_not_match_the_announced_hash_are_refused(adapters) -> None:
@@ -235,7 +243,7 @@ async def test_bytes_that_do_not_match_the_announced_hash_are_refused(adapters) 
     event = await ingested_event(adapters, frame_id)
     event.sha256 = "f" * 64
     with pytest.raises(ValueError, match="does not hold the bytes"):
-        await check_frame(quality_deps(adapters), event)
+        await check_frame(event, quality_deps(adapters, adapters.settings.quality))
 
 
 async def test_registry_record_is_idempotent_under_a_race(adapters) -> None:

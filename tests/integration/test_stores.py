@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 from pydantic import SecretStr
 
-from framesift.settings import Settings, StoreKind
+from framesift.app.settings import Settings
+from framesift.runtime.settings import StoreKind
 from framesift.store.base import StoreUnavailableError
 from framesift.store.local import LocalObjectStore
 from framesift.store.s3 import S3ObjectStore

@@ -9,8 +9,9 @@ from __future__ import annotations
 import pytest
 from pydantic import SecretStr
 
+from framesift.app.settings import Settings
 from framesift.bus.kafka import KafkaBus
-from framesift.settings import Settings, StoreKind
+from framesift.runtime.settings import StoreKind
 from framesift.store.s3 import S3ObjectStore
 from tests.contract.bus_contract import BusContract
 from tests.contract.store_contract import StoreContract

@@ -10,12 +10,11 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy import create_engine
 
-from framesift.adapters import build_adapters
-from framesift.cli import _downstream
+from framesift.app.registry import build_adapters, downstream_pipeline
+from framesift.app.settings import Settings
 from framesift.services.ingest.bootstrap import ingest_deps
 from framesift.services.ingest.cameras import CameraRegistry
 from framesift.services.ingest.handlers import UploadFrame, ingest_frame
-from framesift.settings import Settings
 from tests.support.scenes import encode, scaled_luma, scene
 
 START = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)
@@ -44,8 +43,8 @@ async def run_pipeline(settings: Settings, frames: list[UploadFrame]) -> list[st
     await adapters.bus.start()
     ids = []
     try:
-        deps = ingest_deps(adapters)
-        async with _downstream(adapters) as pipeline:
+        deps = ingest_deps(adapters, adapters.settings.ingest)
+        async with downstream_pipeline(adapters) as pipeline:
             for frame in frames:
                 ids.append((await ingest_frame(frame, deps)).frame_id)
             await pipeline.finish()

@@ -13,7 +13,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from framesift.services.embed.models.configs import clip_image_config, detector_config
+from framesift.inference.models.configs import clip_image_config, detector_config
 
 EMBEDDING = 8
 DETECTIONS = 3

@@ -6,9 +6,9 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from framesift.adapters import Adapters
-from framesift.runner import ServiceRunner
-from framesift.services_registry import build_runner
+from framesift.app.registry import build_runner
+from framesift.platform.adapters import Adapters
+from framesift.platform.runner import ServiceRunner
 from tests.support.waiting import eventually
 
 

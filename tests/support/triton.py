@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime
 
-from framesift.services.embed.models.repository import CLIP_IMAGE, CLIP_TEXT, DETECTOR, ModelRepository
+from framesift.inference.models.repository import CLIP_IMAGE, CLIP_TEXT, DETECTOR, ModelRepository
 from tests.support.servers import free_port
 
 

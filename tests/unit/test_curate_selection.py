@@ -126,10 +126,11 @@ def test_novelty_and_quality_stay_in_range() -> None:
     assert priority.novelty(None) == (1.0, "novelty is 1: nothing selected or labelled yet to compare with")
     assert priority.novelty(1.0)[0] == 0.0
     assert priority.novelty(-0.5)[0] == 1.0
-    sharp = {"edge_blur_px": 0.9, "luma_p50": 0.5, "contrast": 0.8}
-    soft = {"edge_blur_px": 1.9, "luma_p50": 0.15, "contrast": 0.2}
-    assert priority.quality(sharp, blur_limit_px=2.0) > priority.quality(soft, blur_limit_px=2.0)
-    assert 0.0 <= priority.quality(soft, blur_limit_px=2.0) <= 1.0
+    sharp = {"sharpness": 1.0, "exposure": 1.0, "contrast": 0.8}
+    soft = {"sharpness": 0.1, "exposure": 0.3, "contrast": 0.2}
+    assert priority.quality(sharp) > priority.quality(soft)
+    assert 0.0 <= priority.quality(soft) <= 1.0
+    assert priority.quality({}) == 0.0  # no margins published: nothing to rank by
     parts = priority.PriorityParts(1.0, 0.0, 0.5, 1.0)
     assert parts.total({"uncertainty": 1, "rarity": 1, "novelty": 1, "quality": 1}) == pytest.approx(0.625)
     assert parts.total({"uncertainty": 0, "rarity": 0, "novelty": 0, "quality": 0}) == 0.0

@@ -10,13 +10,18 @@ from pathlib import Path
 import pytest
 import yaml
 
-from framesift.cli import main
-from framesift.services_registry import SERVICES
-from framesift.settings import Settings
+from framesift.app.cli import main
+from framesift.app.registry import SERVICES
+from framesift.app.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
-SETTING_ENV_NAMES = {f"FRAMESIFT_{name.upper()}" for name in Settings.model_fields}
+SECTIONS = ("ingest", "quality", "embed", "curate")
+SETTING_ENV_NAMES = {f"FRAMESIFT_{name.upper()}" for name in Settings.model_fields if name not in SECTIONS} | {
+    f"FRAMESIFT_{section.upper()}__{name.upper()}"
+    for section in SECTIONS
+    for name in type(getattr(Settings(), section)).model_fields
+}
 
 
 def compose() -> dict:

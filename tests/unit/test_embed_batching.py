@@ -7,7 +7,7 @@ import asyncio
 import numpy as np
 import pytest
 
-from framesift.services.embed.backends.descriptor import DescriptorBackend
+from framesift.inference.backends.descriptor import DescriptorBackend
 from framesift.services.embed.batching import MicroBatcher
 
 

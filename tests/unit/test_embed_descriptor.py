@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from framesift.services.embed.backends.base import TextSearchUnavailableError
-from framesift.services.embed.backends.descriptor import DIMENSIONS, DescriptorBackend, describe
-from framesift.services.embed.preprocess import INPUT_SIZE, UndecodableFrameError, prepare, to_rgb01
+from framesift.inference.backends.base import TextSearchUnavailableError
+from framesift.inference.backends.descriptor import DIMENSIONS, DescriptorBackend, describe
+from framesift.inference.preprocess import INPUT_SIZE, UndecodableFrameError, prepare, to_rgb01
 from tests.support.scenes import encode, scaled_luma, scene
 
 

@@ -1,6 +1,6 @@
 import pytest
 
-from framesift.identifiers import InvalidIdentifierError, frame_object_key, validate_camera_id
+from framesift.contracts.identifiers import InvalidIdentifierError, frame_object_key, validate_camera_id
 from framesift.store.base import checked_key
 
 SHA = "ab" * 32

@@ -1,6 +1,6 @@
 import pytest
 
-from framesift.media import GIF, JPEG, PNG, WEBP, sniff
+from framesift.contracts.media import GIF, JPEG, PNG, WEBP, sniff
 from tests.support.images import jpeg, png, webp
 
 

@@ -6,9 +6,10 @@ import dataclasses
 
 import pytest
 
+from framesift.contracts.vocabulary import Reason
 from framesift.services.quality.measures import FrameMetrics
-from framesift.services.quality.rules import Reason, image_reasons
-from framesift.settings import QualityThresholds
+from framesift.services.quality.rules import image_reasons
+from framesift.services.quality.settings import QualityThresholds
 from framesift.v1 import frames_pb2
 
 LIMITS = QualityThresholds()
@@ -91,11 +92,11 @@ def test_reasons_map_one_to_one_onto_the_proto_enum() -> None:
 
 
 def test_thresholds_come_from_the_environment(monkeypatch) -> None:
-    from framesift.settings import Settings
+    from framesift.app.settings import Settings
 
     monkeypatch.setenv("FRAMESIFT_QUALITY__BLURRY_EDGE_PX", "3.5")
-    monkeypatch.setenv("FRAMESIFT_DEDUP_SCOPE", "global")
+    monkeypatch.setenv("FRAMESIFT_QUALITY__DEDUP_SCOPE", "global")
     settings = Settings()
     assert settings.quality.blurry_edge_px == 3.5
     assert settings.quality.dark_luma_p99 == LIMITS.dark_luma_p99
-    assert settings.dedup_scope == "global"
+    assert settings.quality.dedup_scope == "global"

@@ -2,7 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from framesift.settings import BusKind, Settings
+from framesift.app.settings import Settings
+from framesift.runtime.settings import BusKind
 
 
 def test_defaults_are_the_embedded_default(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -14,7 +15,7 @@ def test_defaults_are_the_embedded_default(monkeypatch: pytest.MonkeyPatch) -> N
     assert settings.grpc_port == 50051
     assert settings.data_dir == Path(".framesift")
     assert settings.sql_url == "sqlite:///.framesift/framesift.db"
-    assert settings.max_upload_bytes == 20 * 1024 * 1024
+    assert settings.ingest.max_upload_bytes == 20 * 1024 * 1024
 
 
 def test_environment_overrides_and_kafka_alias(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -28,6 +29,36 @@ def test_environment_overrides_and_kafka_alias(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_bad_values_fail_at_boot_naming_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FRAMESIFT_MAX_UPLOAD_BYTES", "-1")
+    monkeypatch.setenv("FRAMESIFT_INGEST__MAX_UPLOAD_BYTES", "-1")
     with pytest.raises(ValueError, match="max_upload_bytes"):
         Settings()
+
+
+def test_each_service_reads_its_own_section(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FRAMESIFT_INGEST__DEDUP_WINDOW_S", "60")
+    monkeypatch.setenv("FRAMESIFT_QUALITY__WORKERS", "3")
+    monkeypatch.setenv("FRAMESIFT_EMBED__MAX_BATCH", "16")
+    monkeypatch.setenv("FRAMESIFT_CURATE__BUDGET_PER_WINDOW", "7")
+    settings = Settings()
+    assert settings.ingest.dedup_window_s == 60
+    assert settings.quality.workers == 3
+    assert settings.embed.max_batch == 16
+    assert settings.curate.budget_per_window == 7
+
+
+def test_the_flat_names_of_the_last_release_still_work_with_a_warning(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FRAMESIFT_MAX_UPLOAD_BYTES", "1000")
+    monkeypatch.setenv("FRAMESIFT_EMBED_CONCURRENCY", "2")
+    with pytest.warns(
+        FutureWarning, match="FRAMESIFT_MAX_UPLOAD_BYTES is deprecated; use FRAMESIFT_INGEST__MAX_UPLOAD_BYTES"
+    ):
+        settings = Settings()
+    assert settings.ingest.max_upload_bytes == 1000
+    assert settings.embed.concurrency == 2
+
+
+def test_the_new_name_wins_over_the_deprecated_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FRAMESIFT_DEDUP_SCOPE", "global")
+    monkeypatch.setenv("FRAMESIFT_QUALITY__DEDUP_SCOPE", "camera")
+    with pytest.warns(FutureWarning, match="FRAMESIFT_DEDUP_SCOPE"):
+        assert Settings().quality.dedup_scope == "camera"

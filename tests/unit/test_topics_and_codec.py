@@ -1,7 +1,7 @@
 import pytest
 
-from framesift.codec import MalformedMessageError, decode, encode
-from framesift.topics import FRAMES_INGESTED, LABELS_COMPLETED, TOPICS, all_topic_names, topic_for
+from framesift.contracts.codec import MalformedMessageError, decode, encode
+from framesift.contracts.topics import FRAMES_INGESTED, LABELS_COMPLETED, TOPICS, all_topic_names, topic_for
 from framesift.v1 import frames_pb2, labels_pb2
 
 

@@ -6,7 +6,7 @@ import pytest
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2
 
-from framesift.services.embed.models.configs import Batching, Device, clip_image_config, detector_config
+from framesift.inference.models.configs import Batching, Device, clip_image_config, detector_config
 
 
 def parsed(text: str) -> model_config_pb2.ModelConfig:

@@ -1,0 +1,272 @@
+"""The `framesift` command: everything a person does by hand."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import click
+
+from framesift.app.process import load_settings as _settings
+from framesift.app.process import run_services as _run_services
+from framesift.app.registry import build_adapters, downstream_pipeline
+from framesift.app.settings import Settings
+from framesift.bus.base import BusUnavailableError
+from framesift.runtime.logs import configure_logging
+
+
+@click.group()
+@click.version_option(package_name="framesift")
+def main() -> None:
+    """framesift: turn camera frame streams into a small, clean set of images worth labelling."""
+
+
+@main.command()
+def up() -> None:
+    """Every service in one process (embedded default: in-process bus, SQLite, local folder store)."""
+    from framesift.app.registry import SERVICES
+
+    _run_services(list(SERVICES))
+
+
+@main.command()
+@click.argument("service")
+def run(service: str) -> None:
+    """One service as its own process, adapters from settings (for docker-compose and Kubernetes)."""
+    from framesift.app.registry import SERVICES, unknown_service
+
+    if service not in SERVICES:
+        raise click.BadParameter(unknown_service(service), param_hint="SERVICE")
+    _run_services([service])
+
+
+@main.group()
+def cameras() -> None:
+    """Manage cameras and their API keys."""
+
+
+def _registry():
+    from framesift.app.registry import create_schema
+    from framesift.services.ingest.cameras import CameraRegistry
+    from framesift.sql.engine import make_engine
+
+    settings = _settings()
+    if settings.database_url is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.sql_url)
+    create_schema(engine, ["ingest"])
+    return CameraRegistry(engine)
+
+
+@cameras.command("add")
+@click.argument("camera_id")
+def cameras_add(camera_id: str) -> None:
+    """Create a camera; prints its API key (shown once, stored hashed) as the last word."""
+    from framesift.contracts.identifiers import InvalidIdentifierError
+    from framesift.services.ingest.cameras import CameraExistsError
+
+    try:
+        api_key = _registry().add(camera_id)
+    except (InvalidIdentifierError, CameraExistsError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"camera {camera_id} created; its API key (shown only now): {api_key}")
+
+
+@cameras.command("rotate-key")
+@click.argument("camera_id")
+def cameras_rotate(camera_id: str) -> None:
+    """Give a camera a new API key; the old key stops working."""
+    try:
+        api_key = _registry().rotate(camera_id)
+    except (KeyError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"camera {camera_id} has a new API key (shown only now): {api_key}")
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--camera", "camera_id", required=True, help="Camera id the frames belong to.")
+@click.option("--fps", default=2.0, show_default=True, help="Frames per second sampled from videos.")
+@click.option("--url", default=None, help="A running ingest service (http://host:8080); default: this process.")
+@click.option("--api-key", envvar="FRAMESIFT_API_KEY", default=None, help="Camera API key (or FRAMESIFT_API_KEY).")
+@click.option("--restart", is_flag=True, help="Ignore progress from earlier runs.")
+def ingest(path: Path, camera_id: str, fps: float, url: str | None, api_key: str | None, restart: bool) -> None:
+    """Upload a folder of images (recursive) or frames sampled from videos."""
+    from framesift.contracts.identifiers import InvalidIdentifierError, validate_camera_id
+
+    try:
+        validate_camera_id(camera_id)
+    except InvalidIdentifierError as exc:
+        raise click.BadParameter(str(exc), param_hint="--camera") from exc
+    if fps <= 0:
+        raise click.BadParameter("must be positive", param_hint="--fps")
+    if url and not api_key:
+        raise click.UsageError("--api-key (or FRAMESIFT_API_KEY) is needed with --url")
+    settings = _settings()
+    configure_logging("WARNING", json_lines=False)
+    try:
+        summary = asyncio.run(_ingest(settings, path, camera_id, fps, url, api_key, restart))
+    except (PermissionError, ConnectionError, LookupError, BusUnavailableError) as exc:
+        raise click.ClickException(f"{exc} (progress is saved; run again to resume)") from exc
+    for line in summary.lines():
+        click.echo(line)
+
+
+async def _ingest(
+    settings: Settings, path: Path, camera_id: str, fps: float, url: str | None, api_key: str | None, restart: bool
+):
+    from framesift.bus.inprocess import InProcessBus
+    from framesift.services.ingest.uploader import HttpUploader, InProcessUploader, ProgressLog, Summary
+
+    adapters = None
+    if url:
+        uploader = HttpUploader(url, api_key or "")
+    else:
+        from framesift.services.ingest.bootstrap import ingest_deps
+        from framesift.services.ingest.cameras import CameraRegistry
+
+        adapters = build_adapters(settings)
+        await adapters.start()
+        if not CameraRegistry(adapters.engine).exists(camera_id):
+            raise LookupError(f"unknown camera {camera_id!r}; create it with: framesift cameras add {camera_id}")
+        await adapters.bus.start()
+        uploader = InProcessUploader(ingest_deps(adapters, adapters.settings.ingest))
+    progress = ProgressLog(settings.data_dir / "ingest-progress", path, camera_id, url or "embedded", fps)
+    if restart:
+        progress.done.clear()
+    summary = Summary()
+    started = time.perf_counter()
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            pipeline = None
+            if adapters is not None and isinstance(adapters.bus, InProcessBus):
+                # Nothing else reads this process's in-process bus: run the rest of the pipeline here.
+                pipeline = await stack.enter_async_context(downstream_pipeline(adapters))
+                marks = {topic.name: adapters.bus.end_offsets(topic.name) for topic in _verdict_topics()}
+            try:
+                await _upload_all(uploader, progress, summary, path, camera_id, fps)
+                if pipeline is not None:
+                    await pipeline.finish()  # every frame judged (and chosen from) before the command ends
+                    summary.verdicts = _verdicts(adapters.bus, marks)
+            finally:
+                summary.seconds = time.perf_counter() - started
+                progress.close()
+                await uploader.aclose()
+    finally:
+        if adapters is not None:
+            await adapters.bus.stop()
+            adapters.close()
+    return summary
+
+
+def _verdict_topics():
+    from framesift.contracts.topics import FRAMES_CHECKED, FRAMES_EMBEDDED, FRAMES_REJECTED, FRAMES_SELECTED
+
+    return (FRAMES_CHECKED, FRAMES_REJECTED, FRAMES_EMBEDDED, FRAMES_SELECTED)
+
+
+def _verdicts(bus, since: dict[str, list[int]]) -> Counter[str]:
+    """What the pipeline published during this run (the embedded bus keeps earlier runs' records too):
+    'kept', 'rejected' with one count per reason, 'embedded', 'selected'."""
+    from framesift.contracts.codec import decode
+    from framesift.contracts.topics import FRAMES_CHECKED, FRAMES_EMBEDDED, FRAMES_REJECTED, FRAMES_SELECTED
+    from framesift.contracts.vocabulary import Reason
+
+    counts: Counter[str] = Counter(kept=len(bus.records(FRAMES_CHECKED.name, since[FRAMES_CHECKED.name])))
+    counts["embedded"] = len(bus.records(FRAMES_EMBEDDED.name, since[FRAMES_EMBEDDED.name]))
+    counts["selected"] = len(bus.records(FRAMES_SELECTED.name, since[FRAMES_SELECTED.name]))
+    for record in bus.records(FRAMES_REJECTED.name, since[FRAMES_REJECTED.name]):
+        event = decode(FRAMES_REJECTED, record.value, record.headers)
+        counts["rejected"] += 1
+        counts.update(Reason.from_proto(reason).value for reason in event.reasons)
+    return counts
+
+
+async def _upload_all(uploader, progress, summary, path: Path, camera_id: str, fps: float) -> None:
+    from tqdm import tqdm
+
+    from framesift.services.ingest.sources import estimate_count, iter_source
+
+    with tqdm(total=estimate_count(path, fps), unit="frame", file=sys.stderr, disable=None) as bar:
+        for item in iter_source(path, fps):
+            bar.update(1)
+            if item.ref in progress.done:
+                summary.counts["skipped"] += 1
+                continue
+            outcome = await uploader.upload(camera_id, item)
+            progress.mark(item.ref, outcome)
+            summary.counts[outcome.kind] += 1
+            if outcome.error:
+                summary.refused[outcome.error] += 1
+            else:
+                summary.bytes_sent += len(item.data)
+
+
+@main.command()
+def topics() -> None:
+    """The topics, their keys and schemas (and each one's dead-letter topic)."""
+    from framesift.contracts.topics import TOPICS
+
+    for topic in TOPICS.values():
+        click.echo(
+            f"{topic.name:<18} key={topic.key_field:<14} {topic.message_type.DESCRIPTOR.full_name}  dlq={topic.dlq}"
+        )
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per file on stdout, in input order.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1), help="Processes decoding files.")
+def scan(path: Path, as_json: bool, workers: int) -> None:
+    """Run the quality checks over a folder (recursive) without any server.
+
+    Thresholds come from the same FRAMESIFT_QUALITY__* settings as the service.
+    """
+    import json
+
+    from tqdm import tqdm
+
+    from framesift.services.quality.scan import ScanSummary, image_files
+    from framesift.services.quality.scan import scan as scan_files
+
+    settings = _settings()
+    summary = ScanSummary()
+    files = image_files(path, summary)
+    items = scan_files(files, settings.quality, workers=workers, summary=summary)
+    if as_json:
+        for item in items:
+            click.echo(json.dumps(item.as_json(), sort_keys=False))
+    else:
+        for _ in tqdm(items, total=len(files), unit="img", file=sys.stderr):
+            pass
+    _print_scan_summary(summary, err=as_json)
+
+
+def _print_scan_summary(summary, *, err: bool) -> None:
+    lines = [
+        f"scanned    {summary.files} images in {summary.seconds:.1f} s ({summary.images_per_s:.1f} images/s)",
+        f"kept       {summary.kept}",
+        f"rejected   {summary.rejected} ({summary.reduction_pct:.1f} % reduction)",
+    ]
+    for reason, count in sorted(summary.reasons.items(), key=lambda item: (-item[1], item[0])):
+        lines.append(f"  {reason:<17} {count}")
+    if summary.skipped:
+        lines.append(f"skipped    {summary.skipped} files without an image suffix")
+    for line in lines:
+        click.echo(line, err=err)
+
+
+def _register_groups() -> None:
+    from framesift.app.cli_demo import demo, query
+    from framesift.app.cli_models import models
+
+    main.add_command(models)
+    main.add_command(demo)
+    main.add_command(query)
+
+
+_register_groups()

@@ -1,0 +1,72 @@
+"""The one Settings object a process runs with: the platform's settings plus each service's section.
+
+Service sections are read as FRAMESIFT_<SERVICE>__<FIELD> (FRAMESIFT_INGEST__MAX_UPLOAD_BYTES). The
+flat names of the release before (FRAMESIFT_MAX_UPLOAD_BYTES, ...) still work for one release, with
+a FutureWarning naming the new one; where both are set, the new name wins.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from typing import Any
+
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
+
+from framesift.runtime.settings import PlatformSettings
+from framesift.services.curate.settings import CurateSettings
+from framesift.services.embed.settings import EmbedSettings
+from framesift.services.ingest.settings import IngestSettings
+from framesift.services.quality.settings import QualitySettings
+
+# Flat names of the release before -> (section, field). Removed in the release after this one.
+DEPRECATED_NAMES: dict[str, tuple[str, str]] = {
+    "FRAMESIFT_MAX_UPLOAD_BYTES": ("ingest", "max_upload_bytes"),
+    "FRAMESIFT_DEDUP_WINDOW_S": ("ingest", "dedup_window_s"),
+    "FRAMESIFT_MAX_CLOCK_AHEAD_S": ("ingest", "max_clock_ahead_s"),
+    "FRAMESIFT_DEDUP_SCOPE": ("quality", "dedup_scope"),
+    "FRAMESIFT_DEDUP_INDEX_MAX_HASHES": ("quality", "dedup_index_max_hashes"),
+    "FRAMESIFT_QUALITY_WORKERS": ("quality", "workers"),
+    "FRAMESIFT_EMBED_WORKERS": ("embed", "workers"),
+    "FRAMESIFT_EMBED_CONCURRENCY": ("embed", "concurrency"),
+    "FRAMESIFT_EMBED_MAX_BATCH": ("embed", "max_batch"),
+    "FRAMESIFT_EMBED_MAX_WAIT_S": ("embed", "max_wait_s"),
+}
+
+
+def new_name(section: str, field: str) -> str:
+    return f"FRAMESIFT_{section.upper()}__{field.upper()}"
+
+
+class DeprecatedNames(PydanticBaseSettingsSource):
+    """The flat names, read below the environment's new names (which therefore win)."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        found: dict[str, dict[str, str]] = {}
+        for old, (section, field) in DEPRECATED_NAMES.items():
+            if old in os.environ:
+                warnings.warn(f"{old} is deprecated; use {new_name(section, field)}", FutureWarning, stacklevel=2)
+                found.setdefault(section, {})[field] = os.environ[old]
+        return found
+
+
+class Settings(PlatformSettings):
+    ingest: IngestSettings = IngestSettings()
+    quality: QualitySettings = QualitySettings()
+    embed: EmbedSettings = EmbedSettings()
+    curate: CurateSettings = CurateSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, DeprecatedNames(settings_cls), dotenv_settings, file_secret_settings

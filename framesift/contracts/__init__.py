@@ -1,0 +1,1 @@
+"""The contracts: generated protos' topics, codec, and the one vocabulary."""

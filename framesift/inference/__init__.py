@@ -1,0 +1,1 @@
+"""Inference: backends, preprocessing, the model repository, tokenizer and export."""

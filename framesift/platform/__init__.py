@@ -1,0 +1,1 @@
+"""The platform: picks concrete adapters from settings and hosts services in a process (runner, embedded pipeline)."""

@@ -1,0 +1,1 @@
+"""Runtime leaves every part shares: settings, metrics, logs, retry policy, health."""

@@ -1,0 +1,23 @@
+"""How curation errors reach clients: one table for gRPC codes and HTTP statuses."""
+
+from __future__ import annotations
+
+import grpc
+
+from framesift.contracts import errors as client_errors
+from framesift.contracts.errors import ClientError
+from framesift.inference.backends.base import TextSearchUnavailableError
+
+from .queries import NotFoundError, UnavailableError
+from .query.language import QueryError
+
+ERRORS: dict[type[Exception], ClientError] = {
+    QueryError: ClientError(400, grpc.StatusCode.INVALID_ARGUMENT),
+    NotFoundError: ClientError(404, grpc.StatusCode.NOT_FOUND),
+    TextSearchUnavailableError: ClientError(412, grpc.StatusCode.FAILED_PRECONDITION),
+    UnavailableError: ClientError(503, grpc.StatusCode.UNAVAILABLE),
+}
+
+
+def classify(exc: Exception) -> ClientError | None:
+    return client_errors.classify(exc, ERRORS)

@@ -1,0 +1,81 @@
+"""CurationService over gRPC: each call maps onto CurationApi; errors onto status codes."""
+
+from __future__ import annotations
+
+import functools
+
+import grpc
+
+from framesift.v1 import curation_pb2, curation_pb2_grpc
+
+from .errors import classify
+from .queries import CurationApi
+
+
+async def _abort(context: grpc.aio.ServicerContext, exc: Exception) -> None:
+    """End the call with the client's error for `exc`; re-raises what is not one (a bug)."""
+    error = classify(exc)
+    if error is None:
+        raise exc
+    await context.abort(error.grpc_code, str(exc))
+
+
+def _answers(method):
+    @functools.wraps(method)
+    async def call(self, request, context: grpc.aio.ServicerContext):
+        try:
+            return await method(self, request, context)
+        except Exception as exc:
+            await _abort(context, exc)
+
+    return call
+
+
+class CurationServicer(curation_pb2_grpc.CurationServiceServicer):
+    def __init__(self, api: CurationApi) -> None:
+        self.api = api
+
+    @_answers
+    async def GetFrame(self, request, context):
+        return await self.api.get_frame(request.frame_id)
+
+    @_answers
+    async def QueryFrames(self, request, context):
+        return await self.api.query_frames(request.query, request.page_size, request.page_token)
+
+    @_answers
+    async def SearchSimilar(self, request, context):
+        target = request.WhichOneof("target")
+        return await self.api.search_similar(
+            frame_id=request.frame_id if target == "frame_id" else None,
+            image=request.image if target == "image" else None,
+            limit=request.limit,
+            text=request.query,
+        )
+
+    @_answers
+    async def SearchText(self, request, context):
+        return await self.api.search_text(request.text, request.limit, request.query)
+
+    @_answers
+    async def GetStats(self, request, context):
+        return await self.api.stats()
+
+    @_answers
+    async def Explain(self, request, context):
+        return await self.api.explain(request.frame_id)
+
+    async def WatchFrames(self, request, context):
+        try:
+            async for frame in self.api.watch(request.query):
+                yield frame
+        except Exception as exc:
+            await _abort(context, exc)
+
+
+def register_grpc(servicer: CurationServicer):
+    def register(server: grpc.aio.Server) -> str:
+        curation_pb2_grpc.add_CurationServiceServicer_to_server(servicer, server)
+        return curation_pb2.DESCRIPTOR.services_by_name["CurationService"].full_name
+
+    return register

@@ -1,0 +1,89 @@
+"""Curate's use cases, one per event: fold it into the read model; an embedded frame is scored,
+joins its window, and may make windows due (selection_run.py chooses from them).
+
+SQL work runs in threads (the event loop keeps serving gRPC).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import sqlalchemy as sa
+
+from framesift.v1 import frames_pb2, labels_pb2
+
+from . import projection, scoring
+from .deps import CurateDeps
+from .selection_run import close_due_windows
+from .tables import CuratedFrame
+from .windows import join_window
+
+FRAMES = CuratedFrame.__table__
+
+
+async def record_ingested(event: frames_pb2.FrameIngested, deps: CurateDeps) -> None:
+    await deps.write(projection.apply_ingested, event)
+    deps.changed([event.frame_id])
+
+
+async def record_checked(event: frames_pb2.FrameChecked, deps: CurateDeps) -> None:
+    await deps.write(projection.apply_checked, event)
+    deps.changed([event.frame_id])
+
+
+async def record_rejected(event: frames_pb2.FrameRejected, deps: CurateDeps) -> None:
+    await deps.write(projection.apply_rejected, event)
+    deps.changed([event.frame_id])
+
+
+async def record_labelled(event: labels_pb2.LabelsCompleted, deps: CurateDeps) -> None:
+    point_id = await deps.read(
+        lambda connection: connection.execute(
+            sa.select(FRAMES.c.point_id).where(FRAMES.c.frame_id == event.frame_id)
+        ).scalar()
+    )
+    deps.forget_chosen()
+    if await deps.write(projection.apply_labelled, event) and point_id:
+        await deps.vector_call(deps.vectors.set_status([point_id], "labelled"))
+    deps.changed([event.frame_id])
+
+
+async def record_embedded(event: frames_pb2.FrameEmbedded, deps: CurateDeps) -> None:
+    """Provisional priority parts now (the window's final ones are computed when it closes)."""
+    chosen = await deps.chosen()
+    vectors = await deps.vector_call(deps.vectors.vectors([event.point_id]))
+    prior = (await scoring.priors(deps, vectors, chosen)).get(event.point_id)
+    parts = scoring.parts(
+        deps,
+        has_detector=event.has_detector,
+        detections=[(d.class_name, float(d.score)) for d in event.detections],
+        margins=dict(event.margins),
+        prior=prior,
+        chosen=chosen,
+    )
+    captured = event.frame.captured_at.ToMicroseconds() / 1e6
+    window = await asyncio.to_thread(join_window, deps.engine, captured, deps.settings.window_s)
+    deps.joined[window] = time.monotonic()
+    await deps.write(
+        projection.apply_embedded,
+        event,
+        window=window,
+        uncertainty=parts.uncertainty,
+        rarity=parts.rarity,
+        novelty=parts.novelty,
+        quality=parts.quality,
+        priority=parts.total(deps.weights),
+    )
+    deps.changed([event.frame_id])
+    await close_due_windows(deps)
+
+
+# Where each event goes (framesift.platform.handlers turns this into curate's one consumer).
+HANDLERS = {
+    frames_pb2.FrameIngested: record_ingested,
+    frames_pb2.FrameChecked: record_checked,
+    frames_pb2.FrameRejected: record_rejected,
+    frames_pb2.FrameEmbedded: record_embedded,
+    labels_pb2.LabelsCompleted: record_labelled,
+}

@@ -1,0 +1,172 @@
+"""Bulk upload for the CLI: to a running ingest service over HTTP, or straight into this process.
+
+Resumable: every item that reached a final answer is appended to a progress file; a rerun with
+the same source, camera and target skips those. Uploads are idempotent anyway, so a crash
+between the upload and the progress line costs one repeat, not a duplicate frame.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import httpx
+
+from framesift.runtime.retry import of_type, retrying
+
+from .errors import client_error
+from .handlers import IngestDeps, UploadFrame, ingest_frame
+from .sources import SourceItem
+
+
+@dataclass(frozen=True)
+class Outcome:
+    # "created", "repeat" or "refused"
+    kind: str
+    error: str | None = None
+
+
+class Uploader(Protocol):
+    async def upload(self, camera_id: str, item: SourceItem) -> Outcome: ...
+
+    async def aclose(self) -> None: ...
+
+
+class _ServerBusy(Exception):
+    """Ingest answered 5xx or 429: worth another try after a pause."""
+
+
+class HttpUploader:
+    def __init__(self, base_url: str, api_key: str, *, attempts: int = 5, backoff_s: float = 0.5) -> None:
+        self._client = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"), headers={"Authorization": f"Bearer {api_key}"}, timeout=60
+        )
+        self._attempts = attempts
+        self._backoff_s = backoff_s
+
+    async def upload(self, camera_id: str, item: SourceItem) -> Outcome:
+        try:
+            async for attempt in retrying(
+                what=f"upload {item.ref}",
+                retry_on=of_type(httpx.TransportError, _ServerBusy),
+                attempts=self._attempts,
+                backoff_s=self._backoff_s,
+            ):
+                with attempt:
+                    return await self._send(camera_id, item)
+        except (httpx.TransportError, _ServerBusy) as exc:
+            failure = str(exc) if isinstance(exc, _ServerBusy) else f"{type(exc).__name__}: {exc}"
+            raise ConnectionError(f"upload of {item.ref} failed after {self._attempts} attempts: {failure}") from exc
+        raise AssertionError("unreachable")
+
+    async def _send(self, camera_id: str, item: SourceItem) -> Outcome:
+        params = {"captured_at": item.captured_at.isoformat()} if item.captured_at else None
+        response = await self._client.post(
+            f"/v1/cameras/{camera_id}/frames",
+            content=item.data,
+            params=params,
+            headers={"Content-Type": "application/octet-stream"},
+        )
+        if response.status_code in (200, 201):
+            return Outcome("created" if response.status_code == 201 else "repeat")
+        if response.status_code in (401, 403):
+            raise PermissionError(f"ingest refused the API key for camera {camera_id!r}: {response.text}")
+        if response.status_code < 500 and response.status_code != 429:
+            return Outcome("refused", _error_name(response))
+        raise _ServerBusy(f"HTTP {response.status_code}: {response.text[:200]}")
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+def _error_name(response: httpx.Response) -> str:
+    try:
+        detail = response.json().get("detail")
+    except ValueError:
+        return f"http_{response.status_code}"
+    return (
+        detail.get("error", f"http_{response.status_code}")
+        if isinstance(detail, dict)
+        else f"http_{response.status_code}"
+    )
+
+
+class InProcessUploader:
+    """Calls the ingest use case directly (the embedded pipeline in this process)."""
+
+    def __init__(self, deps: IngestDeps) -> None:
+        self._deps = deps
+
+    async def upload(self, camera_id: str, item: SourceItem) -> Outcome:
+        try:
+            accepted = await ingest_frame(UploadFrame(camera_id, item.data, item.captured_at), self._deps)
+        except Exception as exc:
+            error = client_error(exc)
+            if error is None or error.http_status >= 500:
+                raise
+            return Outcome("refused", error.name)
+        return Outcome("created" if accepted.created else "repeat")
+
+    async def aclose(self) -> None:
+        return None
+
+
+class ProgressLog:
+    """Refs already uploaded for one (source, camera, target); one JSON line each."""
+
+    def __init__(self, directory: Path, source: Path, camera_id: str, target: str, fps: float) -> None:
+        identity = json.dumps([str(source.resolve()), camera_id, target, fps])
+        directory.mkdir(parents=True, exist_ok=True)
+        self.path = directory / f"{hashlib.sha256(identity.encode()).hexdigest()[:20]}.jsonl"
+        self.done: set[str] = set()
+        if self.path.exists():
+            for line in self.path.read_text().splitlines():
+                if line.strip():
+                    self.done.add(json.loads(line)["ref"])
+        self._handle = self.path.open("a")
+
+    def mark(self, ref: str, outcome: Outcome) -> None:
+        self._handle.write(json.dumps({"ref": ref, "outcome": outcome.kind, "error": outcome.error}) + "\n")
+        self._handle.flush()
+        self.done.add(ref)
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+@dataclass
+class Summary:
+    counts: Counter[str] = field(default_factory=Counter)
+    refused: Counter[str] = field(default_factory=Counter)
+    bytes_sent: int = 0
+    seconds: float = 0.0
+    # Verdicts of the embedded pipeline ('kept', 'rejected', one count per reason); empty with --url.
+    verdicts: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def uploaded(self) -> int:
+        return self.counts["created"] + self.counts["repeat"]
+
+    def lines(self) -> list[str]:
+        rate = self.uploaded / self.seconds if self.seconds > 0 else 0.0
+        lines = [
+            f"created   {self.counts['created']}",
+            f"repeats   {self.counts['repeat']}  (same bytes already ingested; no new frame)",
+            f"skipped   {self.counts['skipped']}  (done in an earlier run)",
+            f"refused   {self.counts['refused']}",
+        ]
+        lines += [f"  {reason:<18}{count}" for reason, count in sorted(self.refused.items())]
+        lines.append(
+            f"{self.uploaded} frames, {self.bytes_sent / 1e6:.1f} MB in {self.seconds:.1f} s ({rate:.1f} frames/s)"
+        )
+        if self.verdicts:
+            lines.append(f"quality   kept {self.verdicts['kept']}, rejected {self.verdicts['rejected']}")
+            reasons = {k: v for k, v in self.verdicts.items() if k not in ("kept", "rejected", "embedded", "selected")}
+            lines += [f"  {reason:<18}{count}" for reason, count in sorted(reasons.items())]
+            lines.append(f"embedded  {self.verdicts['embedded']}")
+            lines.append(f"selected  {self.verdicts['selected']}  (for labelling; framesift query 'status:selected')")
+        return lines

@@ -1,0 +1,146 @@
+"""Quality's use case: one FrameIngested in, one FrameChecked or FrameRejected out.
+
+Idempotent: the decision is stored with the event it produced, so a redelivered frame republishes
+that event instead of being judged again (which would call it a duplicate of itself).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from google.protobuf.message import Message
+from sqlalchemy.exc import OperationalError
+
+from framesift.bus.delivery import RetryableError
+from framesift.bus.events import EventPublisher
+from framesift.contracts.codec import require_frame_fields
+from framesift.contracts.topics import FRAMES_CHECKED, FRAMES_REJECTED
+from framesift.contracts.vocabulary import frame_ref
+from framesift.runtime import metrics
+from framesift.services.quality.settings import DedupScope, QualityThresholds
+from framesift.store.base import ObjectStore, StoreUnavailableError
+from framesift.v1 import frames_pb2
+
+from .assess import Assessment, assess
+from .registry import FrameRegistry
+from .rules import pass_margins
+from .tables import QualityFrame, pack_hashes
+from .verdict import Verdict, judge
+
+GLOBAL_SCOPE = "*"
+
+
+class StoredBytesMismatchError(ValueError):
+    """The object store returned bytes whose sha256 is not the one ingest announced."""
+
+
+@dataclass
+class QualityDeps:
+    store: ObjectStore
+    registry: FrameRegistry
+    publisher: EventPublisher
+    limits: QualityThresholds
+    scope: DedupScope
+    executor: Executor | None = None  # decode and measure off the event loop
+    _locks: defaultdict[str, asyncio.Lock] = field(default_factory=lambda: defaultdict(asyncio.Lock))
+
+
+def _scope_of(deps: QualityDeps, camera_id: str) -> str:
+    return camera_id if deps.scope is DedupScope.CAMERA else GLOBAL_SCOPE
+
+
+async def check_frame(event: frames_pb2.FrameIngested, deps: QualityDeps) -> Message:
+    """Decide on one ingested frame and publish the verdict; returns the published event."""
+    require_frame_fields(event, event.camera_id, event.object_key)
+    try:
+        outcome = await _decide(deps, event)
+    except OperationalError as exc:
+        raise RetryableError(f"database unavailable: {exc.orig or exc}") from exc
+    await deps.publisher.publish(outcome)
+    return outcome
+
+
+async def _decide(deps: QualityDeps, event: frames_pb2.FrameIngested) -> Message:
+    earlier = await asyncio.to_thread(deps.registry.decided, event.frame_id)
+    if earlier is not None:
+        return _stored_event(earlier)
+    try:
+        data = await deps.store.get(event.object_key)
+    except StoreUnavailableError as exc:
+        raise RetryableError(str(exc)) from exc
+    loop = asyncio.get_running_loop()
+    assessment = await loop.run_in_executor(deps.executor, assess, data, deps.limits)
+    if event.sha256 and assessment.sha256 != event.sha256:  # assess hashed the bytes already
+        raise StoredBytesMismatchError(f"object {event.object_key} does not hold the bytes with sha256 {event.sha256}")
+    scope = _scope_of(deps, event.camera_id)
+    # One decision at a time per scope: each must see the previous one's kept hash.
+    async with deps._locks[scope]:
+        row = await asyncio.to_thread(_judge_and_record, deps, event, assessment, scope)
+    metrics.QUALITY_DECISIONS.labels("checked" if row.kept else "rejected").inc()
+    return _stored_event(row)
+
+
+def _judge_and_record(
+    deps: QualityDeps, event: frames_pb2.FrameIngested, assessment: Assessment, scope: str
+) -> QualityFrame:
+    verdict = judge(assessment, deps.registry.lookup(scope), deps.limits.near_duplicate_radius)
+    outcome = verdict_event(event, assessment, verdict, deps.limits)
+    row = QualityFrame(
+        frame_id=event.frame_id,
+        camera_id=event.camera_id,
+        scope=scope,
+        sha256=assessment.sha256,
+        phashes=pack_hashes(assessment.phashes),
+        kept=verdict.kept,
+        event_type=outcome.DESCRIPTOR.full_name,
+        event=outcome.SerializeToString(deterministic=True),
+        decided_at=datetime.now(UTC),
+    )
+    stored = deps.registry.record(row)
+    if stored is row:
+        for reason in verdict.reasons:
+            metrics.QUALITY_REASONS.labels(reason.value).inc()
+    return stored
+
+
+def verdict_event(
+    event: frames_pb2.FrameIngested, assessment: Assessment, verdict: Verdict[str], limits: QualityThresholds
+) -> Message:
+    values = assessment.metric_values()
+    if verdict.kept and assessment.metrics is not None:
+        return frames_pb2.FrameChecked(
+            frame_id=event.frame_id,
+            camera_id=event.camera_id,
+            frame=frame_ref(event),
+            metrics=values,
+            phash=assessment.phash or 0,
+            width=assessment.metrics.width,
+            height=assessment.metrics.height,
+            margins=pass_margins(assessment.metrics, limits),
+        )
+    return frames_pb2.FrameRejected(
+        frame_id=event.frame_id,
+        camera_id=event.camera_id,
+        frame=frame_ref(event),
+        reasons=[reason.to_proto() for reason in verdict.reasons],
+        metrics=values,
+        duplicate_of=verdict.duplicate_of or "",
+        detail=assessment.corrupt_detail or "",
+    )
+
+
+def _stored_event(row: QualityFrame) -> Message:
+    for topic in (FRAMES_CHECKED, FRAMES_REJECTED):
+        if topic.message_type.DESCRIPTOR.full_name == row.event_type:
+            message = topic.message_type()
+            message.ParseFromString(row.event)
+            return message
+    raise ValueError(f"stored decision of {row.frame_id} has unknown event type {row.event_type!r}")
+
+
+# Where each event goes (framesift.platform.handlers turns this into the consumer).
+HANDLERS = {frames_pb2.FrameIngested: check_frame}

@@ -1,0 +1,35 @@
+"""Quality's schema migrations (framesift/migrations.py runs them)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy import Connection
+
+from framesift.sql.migrations import Migration
+
+COMPONENT = "quality"
+
+
+def _v1_decisions(connection: Connection) -> None:
+    # checkfirst: databases made before migrations existed (by create_all) are adopted as they are.
+    metadata = sa.MetaData()
+    sa.Table(
+        "quality_frames",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("frame_id", sa.String(64), nullable=False, unique=True),
+        sa.Column("camera_id", sa.String(64), nullable=False),
+        sa.Column("scope", sa.String(64), nullable=False),
+        sa.Column("sha256", sa.String(64), nullable=False),
+        sa.Column("phashes", sa.LargeBinary, nullable=False),
+        sa.Column("kept", sa.Boolean, nullable=False),
+        sa.Column("event_type", sa.String(64), nullable=False),
+        sa.Column("event", sa.LargeBinary, nullable=False),
+        sa.Column("decided_at", sa.DateTime, nullable=False),
+        sa.Index("ix_quality_frames_scope_sha256", "scope", "sha256"),
+        sa.Index("ix_quality_frames_scope_kept_id", "scope", "kept", "id"),
+    )
+    metadata.create_all(connection, checkfirst=True)
+
+
+MIGRATIONS = [Migration(1, "one row per decided frame (duplicates, redelivery)", _v1_decisions)]

@@ -1,0 +1,48 @@
+"""From metrics to reasons: which gates a frame fails under the configured thresholds."""
+
+from __future__ import annotations
+
+from framesift.contracts.vocabulary import Reason
+
+from .measures import FrameMetrics
+from .settings import QualityThresholds
+
+
+def image_reasons(metrics: FrameMetrics, limits: QualityThresholds) -> list[Reason]:
+    """Every content gate the frame fails, in a fixed order.
+
+    Sharpness is only judged where there is something to judge: on a uniform frame, or one
+    whose exposure has crushed or burnt out the detail, edge widths say nothing about
+    focus, so such a frame is rejected for that reason and not also called blurry.
+    """
+    reasons: list[Reason] = []
+    if min(metrics.width, metrics.height) < limits.min_side_px or metrics.aspect_ratio > limits.max_aspect_ratio:
+        reasons.append(Reason.ODD_SIZE)
+    if metrics.luma_p99 < limits.dark_luma_p99:
+        reasons.append(Reason.DARK)
+    if metrics.luma_p50 > limits.overexposed_luma_p50 or metrics.clipped_fraction > limits.overexposed_clipped_fraction:
+        reasons.append(Reason.OVEREXPOSED)
+    if metrics.contrast < limits.low_information_contrast:
+        reasons.append(Reason.LOW_INFORMATION)
+    judged = not {Reason.DARK, Reason.OVEREXPOSED, Reason.LOW_INFORMATION} & set(reasons)
+    if judged and metrics.edge_blur_px > limits.blurry_edge_px:
+        reasons.append(Reason.BLURRY)
+    return reasons
+
+
+def pass_margins(metrics: FrameMetrics, limits: QualityThresholds) -> dict[str, float]:
+    """How comfortably a kept frame passed, per aspect, each in [0, 1] (published on frames.checked).
+
+    sharpness: 1 at an edge width of 1 px or less (a sharp edge), 0 at the blur threshold;
+    exposure: 1 for a mid-grey median, 0 at black or white; contrast: the denoised luma range.
+    """
+    span = max(limits.blurry_edge_px - 1.0, 1e-6)
+    return {
+        "sharpness": _unit((limits.blurry_edge_px - metrics.edge_blur_px) / span),
+        "exposure": _unit(1.0 - abs(metrics.luma_p50 - 0.5) / 0.5),
+        "contrast": _unit(metrics.contrast),
+    }
+
+
+def _unit(value: float) -> float:
+    return min(1.0, max(0.0, float(value)))

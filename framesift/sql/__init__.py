@@ -1,0 +1,1 @@
+"""SQL: the engine and the versioned migrations runner."""

@@ -1,0 +1,1 @@
+"""Vectors: frames' vectors in Qdrant (a server by URL, or local mode)."""
