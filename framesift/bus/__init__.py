@@ -1,4 +1,4 @@
-"""Message bus: one small interface, an in-process and a Kafka implementation."""
+"""Message bus: one small interface; in-process (memory), durable in-process (SQLite) and Kafka."""
 
 from framesift.bus.base import Bus, BusUnavailableError, Consumer, Record, RecordHandler
 from framesift.bus.delivery import RetryableError, RetryPolicy

@@ -13,7 +13,7 @@ from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from framesift.v1 import frames_pb2
+from framesift.v1 import curation_pb2, frames_pb2
 
 _REASON_PREFIX = "REJECT_REASON_"
 
@@ -57,6 +57,10 @@ class Status(IntEnum):
     @property
     def label(self) -> str:
         return self.name.lower()
+
+    def to_proto(self) -> int:
+        """The CurationService's FrameStatus of the same name (its numbers differ: by name only)."""
+        return curation_pb2.FrameStatus.Value(f"FRAME_STATUS_{self.name}")
 
 
 def timestamp(moment: float | datetime) -> Timestamp:

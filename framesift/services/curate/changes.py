@@ -35,10 +35,6 @@ class FrameChanges:
         finally:
             self._watchers.discard(queue)
 
-    @property
-    def watchers(self) -> int:
-        return len(self._watchers)
-
 
 # On PostgreSQL every replica hears every change: each write announces its frames with
 # pg_notify inside its transaction (delivered at commit, in commit order) and every replica

@@ -11,6 +11,7 @@ import time
 
 import sqlalchemy as sa
 
+from framesift.contracts.vocabulary import seconds
 from framesift.v1 import frames_pb2, labels_pb2
 
 from . import projection, scoring
@@ -62,7 +63,7 @@ async def record_embedded(event: frames_pb2.FrameEmbedded, deps: CurateDeps) -> 
         prior=prior,
         chosen=chosen,
     )
-    captured = event.frame.captured_at.ToMicroseconds() / 1e6
+    captured = seconds(event.frame.captured_at)
     window = await asyncio.to_thread(join_window, deps.engine, captured, deps.settings.window_s)
     deps.joined[window] = time.monotonic()
     await deps.write(

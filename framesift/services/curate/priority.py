@@ -7,7 +7,7 @@ a client sees why a part is 0 instead of guessing.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 PARTS = ("uncertainty", "rarity", "novelty", "quality")
 
@@ -18,7 +18,6 @@ class PriorityParts:
     rarity: float
     novelty: float
     quality: float
-    notes: tuple[str, ...] = field(default=())
 
     def total(self, weights: Mapping[str, float]) -> float:
         return sum(share(name, weights) * getattr(self, name) for name in PARTS)

@@ -10,11 +10,11 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
-from framesift.contracts.vocabulary import Status, frame_ref, timestamp
+from framesift.contracts.vocabulary import Reason, Status, frame_ref, timestamp
 from framesift.inference.backends.base import EmbeddingBackend, TextSearchUnavailableError, close_backend
 from framesift.inference.preprocess import UndecodableFrameError, prepare
 from framesift.services.curate.settings import CurateSettings
-from framesift.v1 import curation_pb2, frames_pb2
+from framesift.v1 import curation_pb2
 from framesift.vectors.qdrant import FrameVectors, VectorStoreUnavailableError
 
 from . import priority
@@ -327,26 +327,12 @@ def _page_size(requested: int) -> int:
     return min(requested or DEFAULT_PAGE, MAX_PAGE)
 
 
-_STATUS_PROTO = {
-    Status.INGESTED: curation_pb2.FRAME_STATUS_INGESTED,
-    Status.REJECTED: curation_pb2.FRAME_STATUS_REJECTED,
-    Status.CHECKED: curation_pb2.FRAME_STATUS_CHECKED,
-    Status.EMBEDDED: curation_pb2.FRAME_STATUS_EMBEDDED,
-    Status.SKIPPED: curation_pb2.FRAME_STATUS_SKIPPED,
-    Status.SELECTED: curation_pb2.FRAME_STATUS_SELECTED,
-    Status.LABELLED: curation_pb2.FRAME_STATUS_LABELLED,
-}
-
-
 def _status_proto(status: int | None) -> int:
-    return _STATUS_PROTO[Status(status)] if status else curation_pb2.FRAME_STATUS_UNSPECIFIED
+    return Status(status).to_proto() if status else curation_pb2.FRAME_STATUS_UNSPECIFIED
 
 
 def record(row: dict[str, Any]) -> curation_pb2.FrameRecord:
-    reasons = [
-        frames_pb2.RejectReason.Value(f"REJECT_REASON_{name.upper()}")
-        for name in filter(None, row["reasons"].split(","))
-    ]
+    reasons = [Reason(name).to_proto() for name in filter(None, row["reasons"].split(","))]
     classes: dict[str, int] = {}
     for detection in row["detections"]:
         classes[detection["class"]] = classes.get(detection["class"], 0) + 1

@@ -1,1 +1,2 @@
-"""The embed service (not built yet; see the issues)."""
+"""Embed: vectors (and detections) for every checked frame, through the shared inference backends;
+frames.checked in, vectors in Qdrant, frames.embedded out."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from framesift.bus.delivery import RetryableError
 from framesift.bus.events import EventPublisher
 from framesift.contracts.codec import require_frame_fields
+from framesift.contracts.vocabulary import seconds
 from framesift.inference.backends.base import EmbeddingBackend, FrameEmbedding, InferenceUnavailableError, close_backend
 from framesift.inference.preprocess import prepare
 from framesift.runtime import metrics
@@ -92,7 +93,7 @@ def _payload(event: frames_pb2.FrameChecked, deps: EmbedDeps, embedding: FrameEm
     return {
         "frame_id": event.frame_id,
         "camera_id": event.camera_id,
-        "captured_at": event.frame.captured_at.ToMicroseconds() / 1e6,
+        "captured_at": seconds(event.frame.captured_at),
         "object_key": event.frame.object_key,
         "classes": sorted({d.class_name for d in embedding.detections}),
         "backend": f"{deps.backend.name}/{deps.backend.version}",

@@ -10,11 +10,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from framesift.bus.events import EventPublisher
 from framesift.contracts.identifiers import frame_object_key, validate_camera_id
 from framesift.contracts.media import sniff
+from framesift.contracts.vocabulary import timestamp
 from framesift.runtime import metrics
 from framesift.store.base import ObjectStore
 from framesift.v1 import frames_pb2
@@ -70,12 +69,6 @@ def _utc(moment: datetime | None) -> datetime | None:
     if moment is None or moment.tzinfo is not None:
         return moment
     return moment.replace(tzinfo=UTC)
-
-
-def timestamp(moment: datetime) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(moment.astimezone(UTC))
-    return stamp
 
 
 async def ingest_frame(command: UploadFrame, deps: IngestDeps) -> FrameAccepted:

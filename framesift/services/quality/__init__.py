@@ -1,1 +1,2 @@
-"""The quality service (not built yet; see the issues)."""
+"""Quality: the gates (corrupt, blurry, dark, overexposed, low information, odd size) and exact and
+near duplicates; frames.ingested in, frames.checked or frames.rejected out."""

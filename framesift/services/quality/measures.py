@@ -150,16 +150,12 @@ def perceptual_hashes(grey: np.ndarray) -> tuple[int, ...]:
     return tuple(hashes)
 
 
-def perceptual_hash(grey: np.ndarray) -> int:
-    """64-bit DCT perceptual hash (the pHash of Zauner 2010, as imagehash computes it).
+def _hash_of(image: Image.Image, box: tuple[float, float, float, float] | None) -> int:
+    """64-bit DCT perceptual hash (the pHash of Zauner 2010, as imagehash computes it) of `box`.
 
     32x32 thumbnail, 2-D DCT, the 8x8 lowest frequencies compared with their median;
     bit 63 is the DC term. Robust to re-encoding, resizing and brightness shifts.
     """
-    return _hash_of(Image.fromarray(np.ascontiguousarray(grey), "L"), None)
-
-
-def _hash_of(image: Image.Image, box: tuple[float, float, float, float] | None) -> int:
     # A box filter is enough before a DCT that keeps only the lowest 8x8 frequencies.
     small = image.resize((_HASH_SIDE, _HASH_SIDE), Image.Resampling.BOX, box=box)
     pixels = np.asarray(small, dtype=np.float64)
