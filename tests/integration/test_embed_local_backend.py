@@ -104,6 +104,7 @@ async def test_the_service_stores_clip_vectors_and_publishes_detections(embedded
     await adapters.bus.stop()
     adapters.close()
     assert (embedded.model_name, embedded.model_version) == ("tiny-test", "test-1")
+    assert embedded.has_detector is True
     assert {d.class_name for d in embedded.detections} == set(CLASSES)
     assert len(point.vector["clip"]) == EMBEDDING
     assert point.payload["classes"] == sorted(CLASSES)

@@ -59,6 +59,7 @@ async def test_checked_frames_get_a_point_in_qdrant_and_an_event(adapters) -> No
     assert point.payload["camera_id"] == "cam-1"
     assert point.payload["frame_id"] == accepted.frame_id
     assert point.payload["backend"] == "descriptor/1"
+    assert "status" not in point.payload  # curation's status is curate's to write, not embed's
     assert len(point.vector["descriptor"]) == 160
 
 
@@ -68,6 +69,7 @@ async def checked_event(adapters, data: bytes) -> frames_pb2.FrameChecked:
         frame_id=accepted.frame_id,
         camera_id="cam-1",
         frame=frames_pb2.FrameRef(frame_id=accepted.frame_id, camera_id="cam-1", object_key=accepted.object_key),
+        margins={"sharpness": 0.75, "exposure": 0.5, "contrast": 0.25},
     )
 
 
@@ -81,6 +83,8 @@ async def test_redelivery_overwrites_the_same_point(adapters) -> None:
     await deps.close()
     assert first == again
     assert count == 1
+    assert first.has_detector is False  # the descriptor: no detections means "cannot detect"
+    assert dict(first.margins) == dict(event.margins)  # quality's margins carried on for curate
 
 
 async def test_an_undecodable_frame_is_dead_lettered_with_the_reason(adapters) -> None:

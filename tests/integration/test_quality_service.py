@@ -92,6 +92,9 @@ async def test_redelivery_republishes_the_same_verdict_and_judges_once(adapters)
     again = await check_frame(event, deps)  # a second delivery must not call it a duplicate of itself
     assert isinstance(again, frames_pb2.FrameChecked)
     assert again.SerializeToString(deterministic=True) == first.SerializeToString(deterministic=True)
+    # How comfortably it passed, for consumers that rank frames without knowing the thresholds.
+    assert set(first.margins) == {"sharpness", "exposure", "contrast"}
+    assert all(0.0 <= value <= 1.0 for value in first.margins.values())
     assert len(adapters.bus.records(FRAMES_CHECKED.name)) == 2  # at-least-once: same event twice
     with Session(adapters.engine) as session:
         assert len(session.exec(select(QualityFrame).where(QualityFrame.frame_id == frame_id)).all()) == 1

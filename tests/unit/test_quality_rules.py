@@ -8,7 +8,7 @@ import pytest
 
 from framesift.contracts.vocabulary import Reason
 from framesift.services.quality.measures import FrameMetrics
-from framesift.services.quality.rules import image_reasons
+from framesift.services.quality.rules import image_reasons, pass_margins
 from framesift.services.quality.settings import QualityThresholds
 from framesift.v1 import frames_pb2
 
@@ -100,3 +100,19 @@ def test_thresholds_come_from_the_environment(monkeypatch) -> None:
     assert settings.quality.blurry_edge_px == 3.5
     assert settings.quality.dark_luma_p99 == LIMITS.dark_luma_p99
     assert settings.quality.dedup_scope == "global"
+
+
+def test_pass_margins_say_how_far_from_each_threshold_a_kept_frame_is() -> None:
+    margins = pass_margins(HEALTHY, LIMITS)
+    assert set(margins) == {"sharpness", "exposure", "contrast"}
+    assert margins["sharpness"] == 1.0  # a sharp edge (1 px) is as far from the blur limit as it gets
+    at_limit = pass_margins(dataclasses.replace(HEALTHY, edge_blur_px=LIMITS.blurry_edge_px), LIMITS)
+    assert at_limit["sharpness"] == 0.0  # at the threshold: no margin left
+    halfway = (1.0 + LIMITS.blurry_edge_px) / 2
+    assert pass_margins(dataclasses.replace(HEALTHY, edge_blur_px=halfway), LIMITS)["sharpness"] == pytest.approx(0.5)
+    assert pass_margins(dataclasses.replace(HEALTHY, luma_p50=0.5), LIMITS)["exposure"] == 1.0
+    assert pass_margins(dataclasses.replace(HEALTHY, luma_p50=0.95), LIMITS)["exposure"] == pytest.approx(0.1)
+    # The margins follow the threshold setting: a laxer blur limit leaves a soft frame more margin.
+    lax = LIMITS.model_copy(update={"blurry_edge_px": 4.0})
+    soft = dataclasses.replace(HEALTHY, edge_blur_px=1.9)
+    assert pass_margins(soft, lax)["sharpness"] > pass_margins(soft, LIMITS)["sharpness"]
