@@ -7,13 +7,12 @@ A process creates and migrates only the tables of the services it runs.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine
 
-from framesift.bus.base import Bus
 from framesift.contracts.topics import all_topic_names
 from framesift.platform import adapters as platform_adapters
 from framesift.platform.adapters import Adapters
@@ -25,7 +24,6 @@ from framesift.services.ingest import bootstrap as ingest
 from framesift.services.quality import bootstrap as quality
 from framesift.sql.engine import migrate_all
 from framesift.sql.migrations import Migration
-from framesift.store.base import ObjectStore
 
 from .settings import Settings
 
@@ -64,25 +62,10 @@ def create_schema(engine: Engine, names: Iterable[str] | None = None) -> None:
     migrate_all(engine, schemas_of(names))
 
 
-def build_adapters(
-    settings: Settings,
-    *,
-    services: Iterable[str] | None = None,
-    bus: Bus | None = None,
-    store: ObjectStore | None = None,
-    engine: Engine | None = None,
-    client_id: str = "framesift",
-    schemas: Mapping[str, Sequence[Migration]] | None = None,
-) -> Adapters:
-    """The platform's adapters for a process that runs `services` (every service when None)."""
-    return platform_adapters.build_adapters(
-        settings,
-        bus=bus,
-        store=store,
-        engine=engine,
-        client_id=client_id,
-        schemas=schemas if schemas is not None else schemas_of(services),
-    )
+def build_adapters(settings: Settings, *, services: Iterable[str] | None = None, **given: Any) -> Adapters:
+    """The platform's adapters (framesift.platform.adapters.build_adapters: `bus=`, `store=`,
+    `engine=`, `client_id=`) for a process that runs `services` (every service when None)."""
+    return platform_adapters.build_adapters(settings, schemas=schemas_of(services), **given)
 
 
 async def build_runner(adapters: Adapters, names: list[str]) -> ServiceRunner:

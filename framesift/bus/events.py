@@ -11,7 +11,7 @@ from framesift.bus.base import Bus, BusUnavailableError, Record, RecordHandler
 from framesift.contracts.codec import decode, encode
 from framesift.contracts.topics import Topic, topic_for
 from framesift.runtime import metrics
-from framesift.runtime.retry import of_type, retrying
+from framesift.runtime.retry import of_type, with_retries
 
 log = logging.getLogger(__name__)
 
@@ -28,17 +28,19 @@ class EventPublisher:
         topic = topic_for(event).name
         key, value, headers = encode(event)
         try:
-            async for attempt in retrying(
+            await with_retries(
+                lambda: self._bus.publish(topic, key, value, headers),
                 what=f"publish to {topic}",
                 retry_on=of_type(BusUnavailableError),
                 attempts=self._attempts,
                 backoff_s=self._backoff_s,
-            ):
-                with attempt:
-                    await self._bus.publish(topic, key, value, headers)
-        except BusUnavailableError as exc:
+                gave_up=lambda exc: BusUnavailableError(
+                    f"publishing to {topic} failed after {self._attempts} attempts: {exc}"
+                ),
+            )
+        except BusUnavailableError:
             metrics.PUBLISH_FAILURES.labels(topic).inc()
-            raise BusUnavailableError(f"publishing to {topic} failed after {self._attempts} attempts: {exc}") from exc
+            raise
 
 
 def on_event(topic: Topic, handle: Callable[[Message], Awaitable[None]]) -> RecordHandler:

@@ -20,7 +20,7 @@ from aiokafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsErr
 from framesift.bus.base import BusUnavailableError, Headers, Record, RecordHandler
 from framesift.bus.delivery import RetryPolicy, deliver
 from framesift.runtime import metrics
-from framesift.runtime.retry import of_type, retrying
+from framesift.runtime.retry import of_type, with_retries
 from framesift.runtime.settings import PlatformSettings
 
 log = logging.getLogger(__name__)
@@ -236,11 +236,12 @@ def _record(raw) -> Record:
 
 
 async def _with_backoff(start, attempts: int, what: str) -> None:
-    try:
-        async for attempt in retrying(
-            what=f"Kafka: {what}", retry_on=of_type(KafkaError), attempts=attempts, backoff_s=0.5, backoff_max_s=5.0
-        ):
-            with attempt:
-                await start()
-    except KafkaError as exc:
-        raise BusUnavailableError(f"could not {what} after {attempts} attempts: {exc}") from exc
+    await with_retries(
+        start,
+        what=f"Kafka: {what}",
+        retry_on=of_type(KafkaError),
+        attempts=attempts,
+        backoff_s=0.5,
+        backoff_max_s=5.0,
+        gave_up=lambda exc: BusUnavailableError(f"could not {what} after {attempts} attempts: {exc}"),
+    )

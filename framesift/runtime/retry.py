@@ -8,7 +8,8 @@ Every adapter that calls a server (bus, object store, inference, the change feed
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from tenacity import (
     AsyncRetrying,
@@ -20,6 +21,8 @@ from tenacity import (
 )
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 def retrying(
@@ -40,6 +43,31 @@ def retrying(
         reraise=True,
         before_sleep=_logger(what),
     )
+
+
+async def with_retries(
+    call: Callable[[], Awaitable[T]],
+    *,
+    what: str,
+    retry_on: Callable[[BaseException], bool],
+    attempts: int | None,
+    backoff_s: float,
+    backoff_max_s: float = 30.0,
+    gave_up: Callable[[BaseException], BaseException],
+) -> T:
+    """`await call()` under `retrying`; once the tries are spent, raise `gave_up(last error)` (the
+    adapter's own "unavailable" error, naming the outage). Errors `retry_on` refuses pass as they are."""
+    try:
+        async for attempt in retrying(
+            what=what, retry_on=retry_on, attempts=attempts, backoff_s=backoff_s, backoff_max_s=backoff_max_s
+        ):
+            with attempt:
+                return await call()
+    except Exception as exc:
+        if retry_on(exc):
+            raise gave_up(exc) from exc
+        raise
+    raise AssertionError("unreachable: tenacity returns or raises")
 
 
 def of_type(*types: type[BaseException], but: tuple[type[BaseException], ...] = ()) -> Callable[[BaseException], bool]:

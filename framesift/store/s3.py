@@ -12,7 +12,7 @@ import urllib3
 from minio import Minio
 from minio.error import MinioException, S3Error
 
-from framesift.runtime.retry import of_type, retrying
+from framesift.runtime.retry import of_type, with_retries
 from framesift.runtime.settings import PlatformSettings
 from framesift.store.base import ObjectNotFoundError, StoreUnavailableError, checked_key
 
@@ -43,23 +43,17 @@ class S3ObjectStore:
         )
 
     async def _call(self, what: str, fn: Callable[[], T]) -> T:
-        try:
-            async for attempt in retrying(
-                what=f"object store: {what}",
-                # S3Error: the store answered (no such key, access denied): not an outage.
-                retry_on=of_type(*_OUTAGES, but=(S3Error,)),
-                attempts=self._attempts,
-                backoff_s=self._backoff_s,
-            ):
-                with attempt:
-                    return await asyncio.to_thread(fn)
-        except S3Error:
-            raise
-        except _OUTAGES as exc:
-            raise StoreUnavailableError(
+        return await with_retries(
+            lambda: asyncio.to_thread(fn),
+            what=f"object store: {what}",
+            # S3Error: the store answered (no such key, access denied): not an outage.
+            retry_on=of_type(*_OUTAGES, but=(S3Error,)),
+            attempts=self._attempts,
+            backoff_s=self._backoff_s,
+            gave_up=lambda exc: StoreUnavailableError(
                 f"object store at {self._endpoint} unavailable ({what}) after {self._attempts} attempts: {exc}"
-            ) from exc
-        raise AssertionError("unreachable")
+            ),
+        )
 
     async def start(self) -> None:
         def ensure_bucket() -> None:

@@ -15,7 +15,7 @@ import numpy as np
 import tritonclient.grpc.aio as triton_grpc
 from tritonclient.utils import InferenceServerException
 
-from framesift.runtime.retry import of_type, retrying
+from framesift.runtime.retry import of_type, with_retries
 
 from ..models.repository import CLIP_IMAGE, CLIP_TEXT, DETECTOR, DETECTOR_OUTPUTS, ModelRepository
 from ..text.tokenizer import ClipTokenizer
@@ -99,18 +99,14 @@ class TritonBackend:
         request = triton_grpc.InferInput(input_name, list(data.shape), datatype)
         request.set_data_from_numpy(data)
         wanted = [triton_grpc.InferRequestedOutput(name) for name in outputs]
-        try:
-            async for attempt in retrying(
-                what=f"Triton model {model}",
-                retry_on=of_type(_NotNow),
-                attempts=self._attempts,
-                backoff_s=self._backoff_s,
-            ):
-                with attempt:
-                    return await self._infer_once(model, request, wanted, outputs)
-        except _NotNow as exc:
-            raise InferenceUnavailableError(f"Triton at {self._url} unavailable for {model}: {exc}") from exc
-        raise AssertionError("unreachable")
+        return await with_retries(
+            lambda: self._infer_once(model, request, wanted, outputs),
+            what=f"Triton model {model}",
+            retry_on=of_type(_NotNow),
+            attempts=self._attempts,
+            backoff_s=self._backoff_s,
+            gave_up=lambda exc: InferenceUnavailableError(f"Triton at {self._url} unavailable for {model}: {exc}"),
+        )
 
     async def _infer_once(self, model: str, request, wanted: list, outputs: list[str]) -> list[np.ndarray]:
         # After a failure, wait for the model to be ready again rather than send it work.

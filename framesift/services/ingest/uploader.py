@@ -16,7 +16,7 @@ from typing import Protocol
 
 import httpx
 
-from framesift.runtime.retry import of_type, retrying
+from framesift.runtime.retry import of_type, with_retries
 
 from .errors import client_error
 from .handlers import IngestDeps, UploadFrame, ingest_frame
@@ -49,19 +49,17 @@ class HttpUploader:
         self._backoff_s = backoff_s
 
     async def upload(self, camera_id: str, item: SourceItem) -> Outcome:
-        try:
-            async for attempt in retrying(
-                what=f"upload {item.ref}",
-                retry_on=of_type(httpx.TransportError, _ServerBusy),
-                attempts=self._attempts,
-                backoff_s=self._backoff_s,
-            ):
-                with attempt:
-                    return await self._send(camera_id, item)
-        except (httpx.TransportError, _ServerBusy) as exc:
-            failure = str(exc) if isinstance(exc, _ServerBusy) else f"{type(exc).__name__}: {exc}"
-            raise ConnectionError(f"upload of {item.ref} failed after {self._attempts} attempts: {failure}") from exc
-        raise AssertionError("unreachable")
+        return await with_retries(
+            lambda: self._send(camera_id, item),
+            what=f"upload {item.ref}",
+            retry_on=of_type(httpx.TransportError, _ServerBusy),
+            attempts=self._attempts,
+            backoff_s=self._backoff_s,
+            gave_up=lambda exc: ConnectionError(
+                f"upload of {item.ref} failed after {self._attempts} attempts: "
+                + (str(exc) if isinstance(exc, _ServerBusy) else f"{type(exc).__name__}: {exc}")
+            ),
+        )
 
     async def _send(self, camera_id: str, item: SourceItem) -> Outcome:
         params = {"captured_at": item.captured_at.isoformat()} if item.captured_at else None
