@@ -63,6 +63,25 @@ class Status(IntEnum):
         return curation_pb2.FrameStatus.Value(f"FRAME_STATUS_{self.name}")
 
 
+# The quality metrics every kept or rejected frame carries (frames.checked / .rejected `metrics`):
+# quality measures exactly these (a test holds its FrameMetrics to this list), and the query
+# language accepts exactly these as fields, so a typo is an error, not an empty answer.
+QUALITY_METRICS: tuple[str, ...] = (
+    "width",
+    "height",
+    "aspect_ratio",
+    "brightness",
+    "luma_p01",
+    "luma_p05",
+    "luma_p50",
+    "luma_p99",
+    "clipped_fraction",
+    "contrast",
+    "entropy",
+    "edge_blur_px",
+)
+
+
 def timestamp(moment: float | datetime) -> Timestamp:
     """Seconds since the epoch (UTC) or an aware datetime -> a protobuf Timestamp (microseconds)."""
     stamp = Timestamp()

@@ -113,3 +113,12 @@ def test_central_crop_hashes_meet_a_cropped_copy() -> None:
     copy = perceptual_hashes(decode(encode(cropped)).grey)
     assert len(original) == 3
     assert min(bits_apart(a, b) for a in original for b in copy) <= 4
+
+
+def test_quality_measures_exactly_the_vocabulary_s_metrics() -> None:
+    """The query language knows the metrics from the vocabulary; quality must publish those names."""
+    import dataclasses
+
+    from framesift.contracts.vocabulary import QUALITY_METRICS
+
+    assert tuple(f.name for f in dataclasses.fields(FrameMetrics)) == QUALITY_METRICS

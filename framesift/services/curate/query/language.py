@@ -8,25 +8,33 @@ Terms (all must hold; a key given twice means either value):
     FIELD<N  FIELD<=N  FIELD>N  FIELD>=N  FIELD=N
                                   any quality metric (brightness, edge_blur_px, ...), a priority
                                   part (priority, uncertainty, rarity, novelty, quality) or
-                                  captured_at
+                                  captured_at (N: ISO 8601 or epoch seconds)
     sort:FIELD  sort:-FIELD       one of the fields above or frame_id; `-` is descending
     "free text"                   nearest to the text by CLIP (needs a text encoder)
+
+An unknown key, field or sort key is an error naming the closest known names ("did you mean").
 """
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from framesift.contracts.vocabulary import Status, reason_names
-from framesift.v1 import frames_pb2
+from framesift.contracts.vocabulary import QUALITY_METRICS, Reason, Status
 
 COLUMNS = ("priority", "uncertainty", "rarity", "novelty", "quality", "captured_at")
+TIME_FIELDS = ("captured_at",)
+FIELDS = (*COLUMNS, *QUALITY_METRICS)  # what a comparison may name
+SORT_FIELDS = (*FIELDS, "frame_id")
+KEYS = ("camera", "status", "reason", "class", "id", "window", "from", "to", "sort")
 STATUSES = {status.label: status for status in Status}
-REASONS = set(reason_names(value for value in frames_pb2.RejectReason.values() if value))
+REASONS = {reason.value for reason in Reason}
 _TOKEN = re.compile(r'"([^"]*)"|(\S+)')
-_COMPARISON = re.compile(r"^([a-z_][a-z0-9_]*)(<=|>=|<|>|=)(-?\d+(?:\.\d*)?(?:e-?\d+)?|-?\.\d+)$")
+_COMPARISON = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(<=|>=|<|>|=)(.+)$")
+_NUMBER = re.compile(r"^-?(\d+(\.\d*)?|\.\d+)(e-?\d+)?$", re.IGNORECASE)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/ -]{0,127}$")
 MAX_LENGTH = 2000
 
@@ -77,29 +85,32 @@ def parse(text: str) -> Query:
 
 
 def _term(query: Query, term: str) -> None:
-    comparison = _COMPARISON.match(term)
-    if comparison:
-        name, op, value = comparison.groups()
-        query.comparisons.append(Comparison(name, op, float(value)))
-        return
     key, sep, value = term.partition(":")
+    comparison = _COMPARISON.match(term)
+    # A comparison unless a key:value comes first (captured_at>2026-12-01T00:00:00Z has both).
+    if comparison and (not sep or len(comparison.group(1)) < len(key)):
+        name, op, raw = comparison.groups()
+        field_name = _known(term, name.lower(), FIELDS, "field")
+        value = _time(term, raw) if field_name in TIME_FIELDS else _number(term, raw)
+        query.comparisons.append(Comparison(field_name, op, value))
+        return
     if not sep or not value:
         raise QueryError(f"{term!r}: expected key:value, FIELD<number or a quoted text")
-    key = key.lower()
+    key = _known(term, key.lower(), KEYS, "key")
     if key == "sort":
         descending = value.startswith("-")
         name = value.lstrip("-+")
-        if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
             raise QueryError(f"{term!r}: sort by a field name, e.g. sort:-priority")
-        query.sort, query.descending, query.sort_given = name, descending, True
+        query.sort, query.descending, query.sort_given = (
+            _known(term, name.lower(), SORT_FIELDS, "sort key"),
+            descending,
+            True,
+        )
     elif key == "status":
-        if value.lower() not in STATUSES:
-            raise QueryError(f"{term!r}: unknown status; one of {', '.join(STATUSES)}")
-        query.statuses.append(STATUSES[value.lower()])
+        query.statuses.append(STATUSES[_known(term, value.lower(), STATUSES, "status")])
     elif key == "reason":
-        if value.lower() not in REASONS:
-            raise QueryError(f"{term!r}: unknown reason; one of {', '.join(sorted(REASONS))}")
-        query.reasons.append(value.lower())
+        query.reasons.append(_known(term, value.lower(), sorted(REASONS), "reason"))
     elif key in ("from", "to"):
         moment = _time(term, value)
         if key == "from":
@@ -112,15 +123,27 @@ def _term(query: Query, term: str) -> None:
         {"camera": query.cameras, "class": query.classes, "id": query.frame_ids, "window": query.windows}[key].append(
             value
         )
-    else:
-        raise QueryError(f"{term!r}: unknown key {key!r} (camera, status, reason, class, id, window, from, to, sort)")
+
+
+def _known(term: str, name: str, known: Iterable[str], what: str) -> str:
+    """`name` if it is one of `known`; else an error naming the closest known names."""
+    names = list(known)
+    if name in names:
+        return name
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
+    hint = f"did you mean {' or '.join(close)}?" if close else f"known: {', '.join(names)}"
+    raise QueryError(f"{term!r}: unknown {what} {name!r}; {hint}")
+
+
+def _number(term: str, value: str) -> float:
+    if not _NUMBER.match(value):
+        raise QueryError(f"{term!r}: {value!r} is not a number")
+    return float(value)
 
 
 def _time(term: str, value: str) -> float:
-    try:
-        return float(value)
-    except ValueError:
-        pass
+    if _NUMBER.match(value):
+        return float(value)  # epoch seconds
     try:
         moment = datetime.fromisoformat(value)
     except ValueError as exc:
