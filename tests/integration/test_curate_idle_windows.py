@@ -70,3 +70,59 @@ async def test_a_late_frame_never_joins_a_closed_window(embedded_settings) -> No
         backlog = UploadFrame("late-cam", encode(scene(640, 360, seed=900)), START + timedelta(minutes=5))
         await ingest_frame(backlog, deps)
         await eventually(lambda: decided() == 9, timeout=30, what="the late frame to be chosen from")
+
+
+def test_a_frame_joining_while_its_window_is_chosen_from_moves_to_the_next_window(tmp_path) -> None:
+    """The closer reads a window's candidates, then chooses (Qdrant, scoring) while a frame joins
+    (another replica, or the consumer a moment before the claim): that frame must not be left in
+    the closed window, undecided forever."""
+    import sqlalchemy as sa
+
+    from framesift.app.registry import create_schema
+    from framesift.services.curate.deps import CurateDeps
+    from framesift.services.curate.selection import Budget
+    from framesift.services.curate.selection_run import _store_decisions
+    from framesift.services.curate.tables import CuratedFrame
+    from framesift.services.curate.windows import join_window, window_state
+    from framesift.sql.engine import make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'curate.db'}")
+    create_schema(engine, ["curate"])
+    deps = CurateDeps(engine, vectors=None, publisher=None, settings=CurateSettings(window_s=1800))  # type: ignore[arg-type]
+    captured = START.timestamp()
+
+    def embedded(frame_id: str) -> None:
+        with engine.begin() as connection:
+            window = join_window(connection, captured, 1800)
+            connection.execute(
+                sa.insert(CuratedFrame.__table__).values(
+                    frame_id=frame_id,
+                    camera_id="cam",
+                    captured_at=captured,
+                    object_key="k",
+                    sha256="",
+                    status=int(Status.EMBEDDED),
+                    reasons="",
+                    metrics={},
+                    margins={},
+                    detections=[],
+                    has_detector=False,
+                    classes="",
+                    published=False,
+                    updated_at=0.0,
+                    window_id=window,
+                )
+            )
+
+    embedded("candidate")
+    state = window_state(engine, "w20261125T060000-1800s")
+    embedded("straggler")  # joins after the candidates were read, before the claim
+    decision = {"frame_id": "candidate", "status": int(Status.SELECTED), "decision": "chosen"}
+    assert _store_decisions(deps, state, [decision], Budget(frames=1, per_camera=1), candidates=1)
+    with engine.connect() as connection:
+        window_of = dict(connection.execute(sa.select(CuratedFrame.frame_id, CuratedFrame.window_id)).all())
+        windows = dict(connection.execute(sa.text("SELECT window_id, closed FROM selection_windows")).all())
+    engine.dispose()
+    assert windows["w20261125T060000-1800s"]  # closed
+    assert window_of == {"candidate": "w20261125T060000-1800s", "straggler": "w20261125T063000-1800s"}
+    assert not windows["w20261125T063000-1800s"]  # open: the straggler is decided when it closes

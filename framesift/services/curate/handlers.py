@@ -6,7 +6,6 @@ SQL work runs in threads (the event loop keeps serving gRPC).
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import sqlalchemy as sa
@@ -63,19 +62,23 @@ async def record_embedded(event: frames_pb2.FrameEmbedded, deps: CurateDeps) -> 
         prior=prior,
         chosen=chosen,
     )
-    captured = seconds(event.frame.captured_at)
-    window = await asyncio.to_thread(join_window, deps.engine, captured, deps.settings.window_s)
-    deps.joined[window] = time.monotonic()
-    await deps.write(
-        projection.apply_embedded,
+    captured, window_s = seconds(event.frame.captured_at), deps.settings.window_s
+
+    def join_and_record(connection, event, **columns) -> str:
+        window = join_window(connection, captured, window_s)
+        projection.apply_embedded(connection, event, window=window, **columns)
+        return window
+
+    window = await deps.write(
+        join_and_record,
         event,
-        window=window,
         uncertainty=parts.uncertainty,
         rarity=parts.rarity,
         novelty=parts.novelty,
         quality=parts.quality,
         priority=parts.total(deps.weights),
     )
+    deps.joined[window] = time.monotonic()
     deps.changed([event.frame_id])
     await close_due_windows(deps)
 

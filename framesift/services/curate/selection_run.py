@@ -20,7 +20,7 @@ from .deps import CurateDeps
 from .outbox import publish_outbox
 from .selection import Budget, Candidate, RarityShare, select
 from .tables import CuratedFrame, SelectionWindow
-from .windows import is_due, open_windows, selected_on_day, watermark, window_state
+from .windows import first_open_window, is_due, open_windows, selected_on_day, watermark, window_state
 
 FRAMES = CuratedFrame.__table__
 WINDOWS = SelectionWindow.__table__
@@ -68,7 +68,7 @@ async def close_window(deps: CurateDeps, window: str) -> bool:
             return False
         rows = await deps.read(lambda connection: _candidates(connection, window))
         budget, updates = await _decide(deps, rows, state)
-        claimed = await asyncio.to_thread(_store_decisions, deps, window, updates, budget, len(rows))
+        claimed = await asyncio.to_thread(_store_decisions, deps, state, updates, budget, len(rows))
     if claimed:
         deps.forget_chosen()
         deps.changed([row["frame_id"] for row in rows])
@@ -165,8 +165,9 @@ def _budget(deps: CurateDeps, connection: Connection, state: dict[str, Any], cam
 
 
 def _store_decisions(
-    deps: CurateDeps, window: str, updates: list[dict[str, Any]], budget: Budget, candidates: int
+    deps: CurateDeps, state: dict[str, Any], updates: list[dict[str, Any]], budget: Budget, candidates: int
 ) -> bool:
+    window = state["window_id"]
     with deps.engine.begin() as connection:
         claimed = connection.execute(
             WINDOWS.update()
@@ -188,5 +189,24 @@ def _store_decisions(
                 .where(FRAMES.c.frame_id == update["frame_id"], FRAMES.c.status == int(Status.EMBEDDED))
                 .values(**values)
             )
-        announce(connection, [update["frame_id"] for update in updates])
+        moved = _move_stragglers(connection, state, [u["frame_id"] for u in updates], deps.settings.window_s)
+        announce(connection, [update["frame_id"] for update in updates] + moved)
         return True
+
+
+def _move_stragglers(connection: Connection, state: dict[str, Any], decided: list[str], window_s: float) -> list[str]:
+    """Frames that joined the window after its candidates were read (another replica, a moment
+    ago) move on to the next open window, so that none waits in a closed one forever."""
+    stragglers = list(
+        connection.execute(
+            sa.select(FRAMES.c.frame_id).where(
+                FRAMES.c.window_id == state["window_id"],
+                FRAMES.c.status == int(Status.EMBEDDED),
+                FRAMES.c.frame_id.not_in(decided) if decided else sa.true(),
+            )
+        ).scalars()
+    )
+    if stragglers:
+        later = first_open_window(connection, state["end"], window_s)
+        connection.execute(FRAMES.update().where(FRAMES.c.frame_id.in_(stragglers)).values(window_id=later))
+    return stragglers

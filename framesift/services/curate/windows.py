@@ -50,54 +50,64 @@ def watermark(engine: Engine) -> float:
 
 
 def _closed(connection: Connection, window: str) -> bool | None:
-    """Whether the window is closed; None when it does not exist yet."""
-    return connection.execute(sa.select(WINDOWS.c.closed).where(WINDOWS.c.window_id == window)).scalar()
+    """Whether the window is closed; None when it does not exist yet. On PostgreSQL the row stays
+    locked to the end of the transaction, so a replica closing it waits (or is waited for)."""
+    return connection.execute(
+        sa.select(WINDOWS.c.closed).where(WINDOWS.c.window_id == window).with_for_update()
+    ).scalar()
 
 
-def join_window(engine: Engine, captured_at: float, window_s: float) -> str:
+def join_window(connection: Connection, captured_at: float, window_s: float) -> str:
     """The frame's window, advancing the watermark; a frame later than its closed window joins
-    the first open window from the watermark's on instead of being lost."""
-    with engine.begin() as connection:
-        if read_watermark(connection) is None:
-            try:
-                with connection.begin_nested():
-                    connection.execute(CLOCK.insert().values(name="events", watermark=captured_at))
-            except sa.exc.IntegrityError:
-                pass
-        connection.execute(
-            CLOCK.update()
-            .where(CLOCK.c.name == "events", CLOCK.c.watermark < captured_at)
-            .values(watermark=captured_at)
-        )
-        window, start, end = window_of(captured_at, window_s)
+    the first open window from the watermark's on instead of being lost. Call it in the
+    transaction that stores the frame's window, so no close can fall between the two."""
+    if read_watermark(connection) is None:
+        try:
+            with connection.begin_nested():
+                connection.execute(CLOCK.insert().values(name="events", watermark=captured_at))
+        except sa.exc.IntegrityError:
+            pass
+    connection.execute(
+        CLOCK.update().where(CLOCK.c.name == "events", CLOCK.c.watermark < captured_at).values(watermark=captured_at)
+    )
+    window, start, end = window_of(captured_at, window_s)
+    if not _closed(connection, window):
+        return _ensure(connection, window, start, end)
+    # Re-read: another replica may have moved it on since this transaction began.
+    mark = read_watermark(connection) or 0.0
+    return first_open_window(connection, max(captured_at, mark, end), window_s)
+
+
+def first_open_window(connection: Connection, moment: float, window_s: float) -> str:
+    """The window holding `moment` or, when that one is closed (a flush, a quiet fleet), the
+    first open one after it; created when it does not exist yet."""
+    window, start, end = window_of(moment, window_s)
+    closed = _closed(connection, window)
+    while closed:
+        window, start, end = window_of(end, window_s)
         closed = _closed(connection, window)
-        if closed:
-            # Re-read: another replica may have moved it on since this transaction began.
-            mark = read_watermark(connection) or 0.0
-            window, start, end = window_of(max(captured_at, mark, end), window_s)
-            closed = _closed(connection, window)
-            # The watermark's window may be closed too (a flush, a quiet fleet): the next one open.
-            while closed:
-                window, start, end = window_of(end, window_s)
-                closed = _closed(connection, window)
-        if closed is None:  # no such window yet
-            try:
-                with connection.begin_nested():
-                    connection.execute(
-                        WINDOWS.insert().values(
-                            window_id=window,
-                            start=start,
-                            end=end,
-                            closed=False,
-                            budget=0,
-                            candidates=0,
-                            selected=0,
-                            camera_cap=0,
-                        )
+    return _ensure(connection, window, start, end) if closed is None else window
+
+
+def _ensure(connection: Connection, window: str, start: float, end: float) -> str:
+    if _closed(connection, window) is None:  # no such window yet
+        try:
+            with connection.begin_nested():
+                connection.execute(
+                    WINDOWS.insert().values(
+                        window_id=window,
+                        start=start,
+                        end=end,
+                        closed=False,
+                        budget=0,
+                        candidates=0,
+                        selected=0,
+                        camera_cap=0,
                     )
-            except sa.exc.IntegrityError:
-                pass
-        return window
+                )
+        except sa.exc.IntegrityError:
+            pass  # another replica created it a moment ago
+    return window
 
 
 def open_windows(engine: Engine, due: Callable[[float], bool]) -> list[str]:
