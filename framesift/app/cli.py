@@ -80,11 +80,27 @@ def cameras_add(camera_id: str) -> None:
 @click.argument("camera_id")
 def cameras_rotate(camera_id: str) -> None:
     """Give a camera a new API key; the old key stops working."""
+    from framesift.services.ingest.cameras import CameraNotFoundError
+
     try:
         api_key = _registry().rotate(camera_id)
-    except (KeyError, ValueError) as exc:
+    except (CameraNotFoundError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"camera {camera_id} has a new API key (shown only now): {api_key}")
+
+
+@cameras.command("list")
+def cameras_list() -> None:
+    """The cameras that may upload, with when each was created (keys are never shown again)."""
+    registry = _registry()
+    found = registry.cameras()
+    if not found:
+        click.echo("no cameras yet: framesift cameras add ID")
+        return
+    click.echo(f"{'camera':<32} {'created (UTC)':<20} state")
+    for camera in found:
+        created = camera.created_at.strftime("%Y-%m-%d %H:%M:%S")
+        click.echo(f"{camera.camera_id:<32} {created:<20} {'disabled' if camera.disabled else 'active'}")
 
 
 @main.command()
@@ -110,8 +126,10 @@ def ingest(path: Path, camera_id: str, fps: float, url: str | None, api_key: str
     configure_logging("WARNING", json_lines=False)
     try:
         summary = asyncio.run(_ingest(settings, path, camera_id, fps, url, api_key, restart))
+    except _Interrupted as exc:
+        raise click.ClickException(f"{exc} ({exc.done} files done and saved; run again to resume)") from exc
     except (PermissionError, ConnectionError, LookupError, BusUnavailableError) as exc:
-        raise click.ClickException(f"{exc} (progress is saved; run again to resume)") from exc
+        raise click.ClickException(str(exc)) from exc
     for line in summary.lines():
         click.echo(line)
 
@@ -186,7 +204,25 @@ def _verdicts(bus, since: dict[str, list[int]]) -> Counter[str]:
     return counts
 
 
+class _Interrupted(RuntimeError):
+    """An upload run stopped by an outage after some files were done (their progress is saved)."""
+
+    def __init__(self, message: str, done: int) -> None:
+        super().__init__(message)
+        self.done = done
+
+
 async def _upload_all(uploader, progress, summary, path: Path, camera_id: str, fps: float) -> None:
+    try:
+        await _upload_each(uploader, progress, summary, path, camera_id, fps)
+    except (PermissionError, ConnectionError, BusUnavailableError) as exc:
+        done = sum(summary.counts.values())
+        if done:
+            raise _Interrupted(str(exc), done) from exc
+        raise
+
+
+async def _upload_each(uploader, progress, summary, path: Path, camera_id: str, fps: float) -> None:
     from tqdm import tqdm
 
     from framesift.services.ingest.sources import estimate_count, iter_source

@@ -13,7 +13,15 @@ import grpc
 class ClientError:
     http_status: int
     grpc_code: grpc.StatusCode
-    name: str = ""  # a stable error name for clients (ingest's JSON `error` field)
+    name: str  # the stable, machine-readable code clients see (the HTTP problem's `code`)
+
+
+def shown(value: str, limit: int = 64) -> str:
+    """A client's value quoted for a message, cut to `limit` characters (an id of 10 000 characters
+    must not come back 10 000 characters long)."""
+    if len(value) <= limit:
+        return repr(value)
+    return f"{value[:limit]!r}... ({len(value)} characters)"
 
 
 def classify(exc: Exception, table: Mapping[type[Exception], ClientError]) -> ClientError | None:

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 INPUT_SIZE = 224
 CLIP_MEAN = np.array([0.48145466, 0.4578275, 0.40821073], dtype=np.float32)
@@ -38,6 +38,8 @@ def prepare(data: bytes, size: int = INPUT_SIZE) -> PreparedFrame:
                 scale = size / min(width, height)
                 image.draft("RGB", (math.ceil(width * scale), math.ceil(height * scale)))
             rgb = image.convert("RGB")
+    except UnidentifiedImageError as exc:  # its message names an internal buffer object
+        raise UndecodableFrameError("not in an image format framesift decodes (JPEG, PNG, WebP, ...)") from exc
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise UndecodableFrameError(f"frame does not decode: {exc}") from exc
     return PreparedFrame(pixels=to_tensor(rgb, size), width=width, height=height)

@@ -26,6 +26,8 @@ from framesift.bus.delivery import RetryPolicy
 from framesift.runtime import metrics
 from framesift.runtime.settings import PlatformSettings
 
+from . import problems
+
 log = logging.getLogger(__name__)
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
@@ -166,6 +168,7 @@ class ServiceRunner:
 
     def http_app(self) -> FastAPI:
         app = FastAPI(title="framesift", version="0.1.0")
+        problems.install(app)
         for unit in self.units:
             for router in unit.routers:
                 app.include_router(router)

@@ -182,7 +182,7 @@ async def test_health_by_service_name_and_the_same_calls_over_http_json(served) 
         assert page["next_page_token"]
         bad = await client.get("/v1/curation/frames", params={"q": "brightness<<1"})
         assert bad.status_code == 400
-        assert "expected key:value" in bad.json()["detail"]
+        assert "is not a number" in bad.json()["detail"]
         assert (await client.get("/v1/curation/frames/nope")).status_code == 404
         assert (await client.get("/v1/curation/search", params={"text": "a car"})).status_code == 412
         explain = (await client.get(f"/v1/curation/frames/{frame_ids[0]}/explain")).json()
@@ -267,3 +267,58 @@ async def test_explain_a_frame_still_waiting_for_its_window(served) -> None:
     assert any(note.startswith("waiting for its window w") for note in why.notes)
     assert why.budget.window.startswith("w")
     assert not why.record.decision
+
+
+async def test_ids_by_unique_prefix_one_error_shape_and_numbers_as_numbers(served) -> None:
+    stub, runner, _, frame_ids = served
+    prefix = frame_ids[0][:12]  # what every table shows
+    assert (await stub.GetFrame(curation_pb2.GetFrameRequest(frame_id=prefix))).frame.frame_id == frame_ids[0]
+    assert [f.frame.frame_id for f in (await query(stub, f"id:{prefix}")).frames] == [frame_ids[0]]
+    explained = await stub.Explain(curation_pb2.ExplainRequest(frame_id=prefix))
+    assert explained.record.frame.frame_id == frame_ids[0]
+
+    # limit 0 is proto3's "not given": the same default as HTTP's; a negative one is refused, by name.
+    embedded = [f for f in frame_ids if (await stub.GetFrame(curation_pb2.GetFrameRequest(frame_id=f))).point_id]
+    by_default = await stub.SearchSimilar(curation_pb2.SearchSimilarRequest(frame_id=embedded[0]))
+    assert len(by_default.hits) == min(10, len(embedded) - 1)
+    with pytest.raises(grpc.aio.AioRpcError) as negative:
+        await stub.SearchSimilar(curation_pb2.SearchSimilarRequest(frame_id=embedded[0], limit=-1))
+    assert negative.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert "limit must be between 1 and 1000" in negative.value.details()
+
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{runner.http_port}") as client:
+        assert (await client.get(f"/v1/curation/frames/{prefix}")).json()["frame"]["frame_id"] == frame_ids[0]
+        similar = (await client.get(f"/v1/curation/frames/{embedded[0]}/similar")).json()
+        assert len(similar["hits"]) == len(by_default.hits)
+
+        def is_problem(answer: httpx.Response, status: int, code: str) -> dict:
+            assert answer.status_code == status, answer.text
+            assert answer.headers["content-type"] == "application/problem+json"
+            body = answer.json()
+            assert (body["status"], body["code"], body["type"]) == (status, code, f"urn:framesift:problem:{code}")
+            assert body["title"]
+            assert body["detail"]
+            return body
+
+        long_id = "x" * 10_000
+        missing = is_problem(await client.get(f"/v1/curation/frames/{long_id}"), 404, "not_found")
+        assert len(missing["detail"]) < 200  # never the whole 10 000 characters back
+        is_problem(await client.get("/v1/curation/no-such-path"), 404, "not_found")
+        invalid = is_problem(
+            await client.get("/v1/curation/frames", params={"page_size": "many"}), 422, "invalid_request"
+        )
+        assert "page_size" in invalid["detail"]
+        bad = is_problem(
+            await client.get("/v1/curation/frames", params={"q": "brightnes<0.2"}), 400, "invalid_argument"
+        )
+        assert "did you mean brightness" in bad["detail"]
+        is_problem(await client.get("/v1/curation/search", params={"text": "a car"}), 412, "text_search_unavailable")
+        text_file = await client.post("/v1/curation/similar", files={"image": ("notes.txt", b"not an image at all")})
+        upload = is_problem(text_file, 400, "invalid_argument")
+        assert "does not decode" in upload["detail"]
+        assert "0x" not in upload["detail"]
+        assert "BytesIO" not in upload["detail"]  # no internal repr in a message
+
+        stats = (await client.get("/v1/curation/stats")).json()
+        assert stats["frames_ingested"] == len(frame_ids)  # a JSON number, not the string "14"
+        assert all(isinstance(n, int) for n in stats["rejections_by_reason"].values())

@@ -113,8 +113,8 @@ async def test_broker_outage_fails_the_upload_and_the_retry_after_recovery_annou
                 broker.stop()
                 failed = await client.post(f"/v1/cameras/{camera}/frames", content=data, headers=auth)
                 assert failed.status_code == 503, failed.text
-                assert failed.json()["detail"]["error"] == "unavailable"
-                assert "did not acknowledge" in failed.json()["detail"]["message"]
+                assert failed.json()["code"] == "unavailable"
+                assert "did not acknowledge" in failed.json()["detail"]
                 assert (await client.get("/readyz")).status_code == 503
                 broker.start()  # same port; the memory engine starts empty
                 await KafkaBus(settings, client_id="admin").ensure_topics([FRAMES_INGESTED.name])

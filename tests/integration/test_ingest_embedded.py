@@ -159,7 +159,7 @@ async def test_http_upload_contract(served, adapters) -> None:
     assert other_camera.status_code == 401
     not_image = await client.post("/v1/cameras/cam-1/frames", content=b"hello", headers=auth)
     assert not_image.status_code == 415
-    assert not_image.json()["detail"]["error"] == "not_an_image"
+    assert not_image.json()["code"] == "not_an_image"
     too_big = await client.post("/v1/cameras/cam-1/frames", content=b"\xff\xd8\xff" + b"\0" * (20 << 20), headers=auth)
     assert too_big.status_code == 413
     ahead = await client.post(
@@ -169,8 +169,8 @@ async def test_http_upload_contract(served, adapters) -> None:
         params={"captured_at": "2099-01-01T00:00:00"},
     )
     assert ahead.status_code == 422
-    assert ahead.json()["detail"]["error"] == "clock_ahead"
-    assert "check the camera's clock" in ahead.json()["detail"]["message"]
+    assert ahead.json()["code"] == "clock_ahead"
+    assert "check the camera's clock" in ahead.json()["detail"]
     for bad in ("CAM-1", "..%2e", "a%00b", "cam%5c1"):
         response = await client.post(f"/v1/cameras/{bad}/frames", content=data, headers=auth)
         assert 400 <= response.status_code < 500, bad

@@ -37,7 +37,7 @@ def test_the_centre_crop_keeps_the_middle_of_a_wide_frame() -> None:
 
 
 def test_undecodable_bytes_are_named() -> None:
-    with pytest.raises(UndecodableFrameError, match="does not decode"):
+    with pytest.raises(UndecodableFrameError, match=r"does not decode|image format"):
         prepare(b"\x89PNG\r\n\x1a\n" + b"\x00" * 20)
 
 

@@ -8,14 +8,16 @@ from framesift.contracts import errors as client_errors
 from framesift.contracts.errors import ClientError
 from framesift.inference.backends.base import TextSearchUnavailableError
 
-from .queries import NotFoundError, UnavailableError
+from .queries import UnavailableError
+from .query.ids import AmbiguousIdError, NotFoundError
 from .query.language import QueryError
 
 ERRORS: dict[type[Exception], ClientError] = {
-    QueryError: ClientError(400, grpc.StatusCode.INVALID_ARGUMENT),
-    NotFoundError: ClientError(404, grpc.StatusCode.NOT_FOUND),
-    TextSearchUnavailableError: ClientError(412, grpc.StatusCode.FAILED_PRECONDITION),
-    UnavailableError: ClientError(503, grpc.StatusCode.UNAVAILABLE),
+    QueryError: ClientError(400, grpc.StatusCode.INVALID_ARGUMENT, "invalid_argument"),
+    AmbiguousIdError: ClientError(400, grpc.StatusCode.INVALID_ARGUMENT, "ambiguous_id"),
+    NotFoundError: ClientError(404, grpc.StatusCode.NOT_FOUND, "not_found"),
+    TextSearchUnavailableError: ClientError(412, grpc.StatusCode.FAILED_PRECONDITION, "text_search_unavailable"),
+    UnavailableError: ClientError(503, grpc.StatusCode.UNAVAILABLE, "unavailable"),
 }
 
 

@@ -5,24 +5,23 @@ from __future__ import annotations
 
 import json
 
-from fastapi import APIRouter, HTTPException, Query, UploadFile
+from fastapi import APIRouter, UploadFile
 from fastapi.responses import JSONResponse, StreamingResponse
-from google.protobuf.json_format import MessageToDict
+
+from framesift.platform.jsonform import as_json
+from framesift.platform.problems import Problem, problem_for
 
 from .errors import classify
 from .queries import CurationApi
 
 
 def _dict(message) -> dict:
-    return MessageToDict(message, preserving_proto_field_name=True)
+    return as_json(message)
 
 
-def _http_error(exc: Exception) -> HTTPException:
-    """The client's error for `exc`; re-raises what is not a client's error (a bug: a 500)."""
-    error = classify(exc)
-    if error is None:
-        raise exc
-    return HTTPException(error.http_status, str(exc))
+def _http_error(exc: Exception) -> Problem:
+    """The client's problem for `exc`; re-raises what is not a client's error (a bug: a 500)."""
+    return problem_for(exc, classify(exc))
 
 
 async def _answer(call):
@@ -40,19 +39,19 @@ def http_router(api: CurationApi) -> APIRouter:
         return await _answer(api.get_frame(frame_id))
 
     @router.get("/frames")
-    async def query_frames(q: str = "", page_size: int = Query(0, ge=0), page_token: str = ""):
+    async def query_frames(q: str = "", page_size: int = 0, page_token: str = ""):
         return await _answer(api.query_frames(q, page_size, page_token))
 
     @router.get("/frames/{frame_id}/similar")
-    async def similar_to_frame(frame_id: str, limit: int = Query(10, ge=1), q: str = ""):
+    async def similar_to_frame(frame_id: str, limit: int = 0, q: str = ""):
         return await _answer(api.search_similar(frame_id=frame_id, image=None, limit=limit, text=q))
 
     @router.post("/similar")
-    async def similar_to_image(image: UploadFile, limit: int = Query(10, ge=1), q: str = ""):
+    async def similar_to_image(image: UploadFile, limit: int = 0, q: str = ""):
         return await _answer(api.search_similar(frame_id=None, image=await image.read(), limit=limit, text=q))
 
     @router.get("/search")
-    async def search_text(text: str, limit: int = Query(10, ge=1), q: str = ""):
+    async def search_text(text: str, limit: int = 0, q: str = ""):
         return await _answer(api.search_text(text, limit, q))
 
     @router.get("/stats")

@@ -22,6 +22,7 @@ from .changes import FrameChanges
 from .chosen import CHOSEN, ChosenVectors, chosen_now
 from .messages import priority_parts
 from .query import sql
+from .query.ids import NotFoundError, frame_row, resolve_query_ids
 from .query.language import Query, QueryError, parse
 from .tables import CuratedFrame, SelectionWindow
 from .windows import selected_on_day
@@ -30,11 +31,8 @@ FRAMES = CuratedFrame.__table__
 WINDOWS = SelectionWindow.__table__
 MAX_PAGE = 1000
 DEFAULT_PAGE = 50
+DEFAULT_LIMIT = 10  # hits of a similarity or text search
 TEXT_CANDIDATES = 1000  # a quoted text in QueryFrames narrows to this many nearest frames first
-
-
-class NotFoundError(LookupError):
-    pass
 
 
 class UnavailableError(RuntimeError):
@@ -71,13 +69,10 @@ class CurationApi:
     # -- reads ----------------------------------------------------------------------------------
 
     async def get_frame(self, frame_id: str) -> curation_pb2.FrameRecord:
-        rows = await asyncio.to_thread(self._rows, [FRAMES.c.frame_id == frame_id])
-        if not rows:
-            raise NotFoundError(f"no frame {frame_id!r}")
-        return record(rows[0])
+        return record(await self._frame_row(frame_id))
 
     async def query_frames(self, text: str, page_size: int, page_token: str) -> curation_pb2.QueryFramesResponse:
-        query = parse(text)
+        query = await self._parse(text)
         size = _page_size(page_size)
         frame_ids = None
         if query.text is not None:
@@ -95,38 +90,35 @@ class CurationApi:
     async def search_similar(
         self, *, frame_id: str | None, image: bytes | None, limit: int, text: str
     ) -> curation_pb2.SearchResponse:
-        query = parse(text)
+        query = await self._parse(text)
         exclude = None
         if frame_id:
-            row = await self.get_frame(frame_id)
-            if not row.point_id:
-                raise QueryError(f"frame {frame_id!r} has no vector yet (status {Status(row.status).label})")
-            vectors = await self._vector_call(self.vectors.vectors([row.point_id]))
-            if row.point_id not in vectors:
-                raise NotFoundError(f"frame {frame_id!r}'s vector is not in Qdrant")
-            vector, exclude = vectors[row.point_id], [row.point_id]
+            row = await self._frame_row(frame_id)
+            if not row["point_id"]:
+                raise QueryError(f"frame {row['frame_id']!r} has no vector yet (status {Status(row['status']).label})")
+            vectors = await self._vector_call(self.vectors.vectors([row["point_id"]]))
+            if row["point_id"] not in vectors:
+                raise NotFoundError(f"frame {row['frame_id']!r}'s vector is not in Qdrant")
+            vector, exclude = vectors[row["point_id"]], [row["point_id"]]
         elif image:
             vector = await self._image_vector(image)
         else:
             raise QueryError("give a frame_id or an image")
-        hits = await self._nearest_to(vector, _page_size(limit), query, exclude=exclude)
+        hits = await self._nearest_to(vector, _limit(limit), query, exclude=exclude)
         return await self._search_response(hits)
 
     async def search_text(self, text: str, limit: int, filters: str) -> curation_pb2.SearchResponse:
         if not text.strip():
             raise QueryError("text is empty")
-        query = parse(filters)
-        hits = await self._nearest_to(await self._text_vector(text), _page_size(limit), query)
+        query = await self._parse(filters)
+        hits = await self._nearest_to(await self._text_vector(text), _limit(limit), query)
         return await self._search_response(hits)
 
     async def stats(self) -> curation_pb2.CurationStats:
         return await asyncio.to_thread(curation_stats, self.engine, self.settings)
 
     async def explain(self, frame_id: str) -> curation_pb2.Explanation:
-        rows = await asyncio.to_thread(self._rows, [FRAMES.c.frame_id == frame_id])
-        if not rows:
-            raise NotFoundError(f"no frame {frame_id!r}")
-        row = rows[0]
+        row = await self._frame_row(frame_id)
         explanation = curation_pb2.Explanation(record=record(row), weights=self.settings.weights.model_dump())
         explanation.notes.extend(self._notes(row))
         if row["point_id"]:
@@ -162,6 +154,27 @@ class CurationApi:
                 yield record(row)
 
     # -- helpers --------------------------------------------------------------------------------
+
+    async def _frame_row(self, given: str) -> dict[str, Any]:
+        """The frame `given` names: its id or a unique prefix (NOT_FOUND, or an ambiguity error)."""
+
+        def find() -> dict[str, Any]:
+            with self.engine.connect() as connection:
+                return frame_row(connection, given)
+
+        return await asyncio.to_thread(find)
+
+    async def _parse(self, text: str) -> Query:
+        """The query, with `id:` prefixes resolved to the frames they name."""
+        query = parse(text)
+        if not query.frame_ids:
+            return query
+
+        def resolve() -> Query:
+            with self.engine.connect() as connection:
+                return resolve_query_ids(connection, query)
+
+        return await asyncio.to_thread(resolve)
 
     def _notes(self, row: dict[str, Any]) -> list[str]:
         notes = []
@@ -323,8 +336,15 @@ def _has_sql_only_filters(query: Query) -> bool:
 
 def _page_size(requested: int) -> int:
     if requested < 0:
-        raise QueryError("page size must not be negative")
+        raise QueryError(f"page_size must be between 1 and {MAX_PAGE} (0 or absent: {DEFAULT_PAGE}), not {requested}")
     return min(requested or DEFAULT_PAGE, MAX_PAGE)
+
+
+def _limit(requested: int) -> int:
+    """How many hits a search returns: the same rule on gRPC (0 is proto3's "not given") and HTTP."""
+    if requested < 0:
+        raise QueryError(f"limit must be between 1 and {MAX_PAGE} (0 or absent: {DEFAULT_LIMIT}), not {requested}")
+    return min(requested or DEFAULT_LIMIT, MAX_PAGE)
 
 
 def _status_proto(status: int | None) -> int:

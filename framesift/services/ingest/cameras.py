@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from framesift.contracts.identifiers import validate_camera_id
 
@@ -20,6 +20,10 @@ KEY_PREFIX = "fsk_"
 
 
 class CameraExistsError(ValueError):
+    pass
+
+
+class CameraNotFoundError(LookupError):
     pass
 
 
@@ -53,11 +57,16 @@ class CameraRegistry:
         with Session(self._engine) as session:
             camera = session.get(Camera, validate_camera_id(camera_id))
             if camera is None:
-                raise KeyError(f"no camera {camera_id!r}")
+                raise CameraNotFoundError(f"no camera {camera_id!r}; create it with: framesift cameras add ID")
             camera.key_hash = hash_key(api_key)
             session.add(camera)
             session.commit()
         return api_key
+
+    def cameras(self) -> list[Camera]:
+        """Every camera, by id (their key hashes stay in the table)."""
+        with Session(self._engine) as session:
+            return list(session.exec(select(Camera).order_by(Camera.camera_id)).all())
 
     def exists(self, camera_id: str) -> bool:
         with Session(self._engine) as session:

@@ -6,11 +6,12 @@ import logging
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel
 from starlette.datastructures import UploadFile
 
 from framesift.contracts.identifiers import validate_camera_id
+from framesift.platform.problems import Problem, problem_for
 
 from .cameras import CameraRegistry, bearer_token
 from .errors import client_error
@@ -50,14 +51,8 @@ def _public(accepted: FrameAccepted) -> UploadResult:
     return UploadResult(**{name: getattr(accepted, name) for name in UploadResult.model_fields})
 
 
-def _http_error(exc: Exception) -> HTTPException:
-    error = client_error(exc)
-    if error is None:
-        raise exc
-    headers = {"WWW-Authenticate": "Bearer"} if error.http_status == 401 else None
-    if error.http_status == 503:
-        headers = {"Retry-After": "5"}
-    return HTTPException(error.http_status, detail={"error": error.name, "message": str(exc)}, headers=headers)
+def _http_error(exc: Exception) -> Problem:
+    return problem_for(exc, client_error(exc))
 
 
 async def _read_body(request: Request, limit: int) -> bytes:

@@ -82,15 +82,12 @@ class HttpUploader:
 
 
 def _error_name(response: httpx.Response) -> str:
+    """The problem's stable code (RFC 9457 body), or the status when the body is not one."""
     try:
-        detail = response.json().get("detail")
-    except ValueError:
-        return f"http_{response.status_code}"
-    return (
-        detail.get("error", f"http_{response.status_code}")
-        if isinstance(detail, dict)
-        else f"http_{response.status_code}"
-    )
+        code = response.json().get("code")
+    except (ValueError, AttributeError):
+        code = None
+    return code if isinstance(code, str) and code else f"http_{response.status_code}"
 
 
 class InProcessUploader:

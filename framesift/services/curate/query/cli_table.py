@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from . import sql
+from .ids import resolve_query_ids
 from .language import parse
 
 
@@ -17,6 +18,7 @@ def query_rows(engine: Engine, text: str, limit: int) -> list[dict[str, Any]]:
     if query.text is not None:
         raise ValueError("a quoted text needs the running service: framesift query --grpc HOST:PORT")
     with engine.connect() as connection:
+        query = resolve_query_ids(connection, query)
         return [dict(row) for row in connection.execute(sql.page(query, page_size=limit, page_token="")).mappings()][
             :limit
         ]
