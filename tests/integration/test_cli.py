@@ -94,3 +94,23 @@ def test_run_refuses_unknown_services(cli) -> None:
     result = cli("run", "nope")
     assert result.exit_code != 0
     assert "unknown service 'nope'" in result.output
+
+
+def test_cameras_list_and_clear_messages_for_unknown_cameras(cli, tmp_path) -> None:
+    assert "no cameras yet" in cli("cameras", "list").output
+    cli("cameras", "add", "gate-3")
+    cli("cameras", "add", "cam-7")
+    listed = cli("cameras", "list").output.splitlines()
+    assert [line.split()[0] for line in listed[1:]] == ["cam-7", "gate-3"]
+    assert all("active" in line for line in listed[1:])
+    assert "fsk_" not in "".join(listed)  # keys are shown once, at creation
+
+    rotate = cli("cameras", "rotate-key", "nobody")
+    assert rotate.exit_code != 0
+    assert "Error: no camera 'nobody'" in rotate.output  # the message itself, not a KeyError's repr
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "a.jpg").write_bytes(jpeg())
+    unknown = cli("ingest", str(tmp_path / "empty"), "--camera", "nobody")
+    assert unknown.exit_code != 0
+    assert "unknown camera 'nobody'" in unknown.output
+    assert "progress is saved" not in unknown.output  # nothing ran: nothing to resume
