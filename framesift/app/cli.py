@@ -30,7 +30,7 @@ def up() -> None:
     """Every service in one process (embedded default: in-process bus, SQLite, local folder store)."""
     from framesift.app.registry import SERVICES
 
-    _run_services(list(SERVICES))
+    _run_services(list(SERVICES), live=True)
 
 
 @main.command()
@@ -169,7 +169,7 @@ async def _ingest(
                 await _upload_all(uploader, progress, summary, path, camera_id, fps)
                 if pipeline is not None:
                     await pipeline.finish()  # every frame judged (and chosen from) before the command ends
-                    summary.verdicts = _verdicts(adapters.bus, marks)
+                    summary.verdicts = _verdicts(adapters.bus, marks, summary.frame_ids)
             finally:
                 summary.seconds = time.perf_counter() - started
                 progress.close()
@@ -187,16 +187,19 @@ def _verdict_topics():
     return (FRAMES_CHECKED, FRAMES_REJECTED, FRAMES_EMBEDDED, FRAMES_SELECTED)
 
 
-def _verdicts(bus, since: dict[str, list[int]]) -> Counter[str]:
-    """What the pipeline published during this run (the embedded bus keeps earlier runs' records too):
-    'kept', 'rejected' with one count per reason, 'embedded', 'selected'."""
+def _verdicts(bus, since: dict[str, list[int]], mine: set[str]) -> Counter[str]:
+    """What the pipeline published about this run's frames (`mine`) during this run: 'kept',
+    'rejected' with one count per reason, 'embedded', 'selected'; and 'selected_earlier', frames of
+    earlier runs that this run's flush decided."""
     from framesift.contracts.codec import decode
     from framesift.contracts.topics import FRAMES_CHECKED, FRAMES_EMBEDDED, FRAMES_REJECTED, FRAMES_SELECTED
     from framesift.contracts.vocabulary import Reason
 
     counts: Counter[str] = Counter(kept=len(bus.records(FRAMES_CHECKED.name, since[FRAMES_CHECKED.name])))
     counts["embedded"] = len(bus.records(FRAMES_EMBEDDED.name, since[FRAMES_EMBEDDED.name]))
-    counts["selected"] = len(bus.records(FRAMES_SELECTED.name, since[FRAMES_SELECTED.name]))
+    for record in bus.records(FRAMES_SELECTED.name, since[FRAMES_SELECTED.name]):
+        frame_id = decode(FRAMES_SELECTED, record.value, record.headers).frame_id
+        counts["selected" if frame_id in mine else "selected_earlier"] += 1
     for record in bus.records(FRAMES_REJECTED.name, since[FRAMES_REJECTED.name]):
         event = decode(FRAMES_REJECTED, record.value, record.headers)
         counts["rejected"] += 1
@@ -236,10 +239,44 @@ async def _upload_each(uploader, progress, summary, path: Path, camera_id: str, 
             outcome = await uploader.upload(camera_id, item)
             progress.mark(item.ref, outcome)
             summary.counts[outcome.kind] += 1
+            if outcome.frame_id:
+                summary.frame_ids.add(outcome.frame_id)
             if outcome.error:
                 summary.refused[outcome.error] += 1
             else:
                 summary.bytes_sent += len(item.data)
+
+
+@main.group()
+def curate() -> None:
+    """Act on the curation of a running framesift (the curate service)."""
+
+
+@curate.command("flush")
+@click.option("--grpc", "target", default=None, help="The curate service (HOST:PORT); default: this machine's.")
+def curate_flush(target: str | None) -> None:
+    """Choose from every open window now: frames waiting for their window are decided at once."""
+    import grpc
+
+    from framesift.app.process import operator_token
+    from framesift.v1 import curation_pb2, curation_pb2_grpc
+
+    settings = _settings()
+    target = target or f"127.0.0.1:{settings.grpc_port}"
+    metadata = (("authorization", f"Bearer {operator_token(settings)}"),)
+    with grpc.insecure_channel(target) as channel:
+        stub = curation_pb2_grpc.CurationServiceStub(channel)
+        try:
+            answer = stub.FlushWindows(curation_pb2.FlushWindowsRequest(), metadata=metadata, timeout=120)
+        except grpc.RpcError as exc:
+            if exc.code() is grpc.StatusCode.UNAVAILABLE:
+                raise click.ClickException(f"no framesift answers at {target}: start it with framesift up") from exc
+            raise click.ClickException(f"{exc.code().name}: {exc.details()}") from exc
+    if not answer.windows:
+        click.echo("no open windows: nothing was waiting")
+        return
+    windows = ", ".join(answer.windows)
+    click.echo(f"chose from {len(answer.windows)} windows ({windows}): {answer.frames_decided} frames decided")
 
 
 @main.command()

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import secrets
 import sys
 
 import click
+from pydantic import SecretStr
 
 from framesift.runtime.logs import configure_logging
 
@@ -20,7 +23,22 @@ def load_settings() -> Settings:
         raise click.ClickException(f"invalid settings: {exc}") from exc
 
 
+def operator_token(settings: Settings) -> str:
+    """FRAMESIFT_OPERATOR_TOKEN, else the data dir's own token (made on first use, readable only by
+    this user): what `framesift curate flush` presents to the services of this machine."""
+    if settings.operator_token is not None:
+        return settings.operator_token.get_secret_value()
+    path = settings.data_dir / "operator-token"
+    if not path.exists():
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_urlsafe(32))
+    return path.read_text().strip()
+
+
 async def serve(settings: Settings, names: list[str]) -> None:
+    settings = settings.model_copy(update={"operator_token": SecretStr(operator_token(settings))})
     adapters = build_adapters(settings, services=names, client_id=f"framesift-{'-'.join(names)}")
     try:
         runner = await build_runner(adapters, names)
@@ -29,8 +47,11 @@ async def serve(settings: Settings, names: list[str]) -> None:
         adapters.close()
 
 
-def run_services(names: list[str]) -> None:
+def run_services(names: list[str], *, live: bool = False) -> None:
+    """`live`: the embedded default's windows for live frames (framesift up)."""
     settings = load_settings()
+    if live:
+        settings = settings.with_live_windows()
     configure_logging(settings.log_level, json_lines=settings.log_json)
     try:
         asyncio.run(serve(settings, names))

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
-from framesift.runtime.settings import PlatformSettings
+from framesift.runtime.settings import BusKind, PlatformSettings
 from framesift.services.curate.settings import CurateSettings
 from framesift.services.embed.settings import EmbedSettings
 from framesift.services.ingest.settings import IngestSettings
@@ -54,6 +54,12 @@ class DeprecatedNames(PydanticBaseSettingsSource):
         return found
 
 
+# `framesift up` on the embedded default decides a live frame within minutes, not the hour the
+# production windows take: 5-minute windows, 30 s for late frames, a quiet camera's window closed
+# a minute after its last frame. Set any FRAMESIFT_CURATE__ window setting to choose your own.
+LIVE_WINDOWS = {"window_s": 300.0, "lateness_s": 30.0, "idle_close_s": 60.0}
+
+
 class Settings(PlatformSettings):
     ingest: IngestSettings = IngestSettings()
     quality: QualitySettings = QualitySettings()
@@ -70,3 +76,9 @@ class Settings(PlatformSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return init_settings, env_settings, DeprecatedNames(settings_cls), dotenv_settings, file_secret_settings
+
+    def with_live_windows(self) -> Settings:
+        """The embedded default's window settings for live frames, unless any was set explicitly."""
+        if self.bus is BusKind.KAFKA or self.curate.model_fields_set & set(LIVE_WINDOWS):
+            return self
+        return self.model_copy(update={"curate": self.curate.model_copy(update=LIVE_WINDOWS)})

@@ -66,6 +66,10 @@ class PlatformSettings(BaseSettings):
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
 
+    # The operator's token for write actions on the services (FlushWindows). On the embedded default
+    # the app makes one in the data dir (operator-token, mode 0600) when none is set here.
+    operator_token: SecretStr | None = None
+
     # Delivery: attempts per message before it goes to <topic>.dlq, and the backoff between them.
     max_attempts: Annotated[int, Field(ge=1)] = 3
     retry_backoff_s: Annotated[float, Field(ge=0)] = 0.2

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -119,4 +120,57 @@ def test_a_frame_announced_before_a_stop_is_judged_by_the_next_up(env: dict[str,
         code = process.wait(timeout=60)
         log.close()
     assert judged == {frame_id: 1}
+    assert code == 0, (tmp_path / "up.log").read_text()
+
+
+def test_a_live_frame_says_when_it_is_decided_and_curate_flush_decides_it_now(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """framesift up: a frame captured now waits minutes, not an hour, says until when, and
+    `framesift curate flush` (the operator's token from the data dir) decides it at once."""
+    import time
+
+    from tests.support.scenes import encode, scene
+
+    key = subprocess.run(
+        [*FRAMESIFT, "cameras", "add", "gate-3"], env=env, capture_output=True, text=True, check=True
+    ).stdout.split()[-1]
+    log = (tmp_path / "up.log").open("w")
+    process = subprocess.Popen([*FRAMESIFT, "up"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{env['FRAMESIFT_HTTP_PORT']}"
+    try:
+        eventually_sync(lambda: process.poll() is not None or healthy(url), timeout=60, what="framesift up")
+        sent = time.time()
+        upload = httpx.post(
+            f"{url}/v1/cameras/gate-3/frames",
+            content=encode(scene(seed=31)),
+            headers={"Authorization": f"Bearer {key}"},
+        )
+        assert upload.status_code == 201, upload.text
+        frame = upload.json()["frame_id"]
+
+        def waiting() -> dict | None:
+            record = httpx.get(f"{url}/v1/curation/frames/{frame}").json()
+            return record if record.get("status") == "FRAME_STATUS_EMBEDDED" else None
+
+        record = eventually_sync(waiting, timeout=60, what="the frame to wait for its window")
+        due = datetime.fromisoformat(record["decision_due"].replace("Z", "+00:00")).timestamp()
+        assert sent < due <= sent + 300 + 30 + 1  # a 5-minute window and 30 s of lateness, at most
+        notes = httpx.get(f"{url}/v1/curation/frames/{frame}/explain").json()["notes"]
+        assert any("due at" in note and "framesift curate flush" in note for note in notes), notes
+
+        unauthorised = httpx.post(f"{url}/v1/curation/windows:flush")
+        assert unauthorised.status_code == 401
+        assert unauthorised.json()["code"] == "unauthenticated"
+        flushed = subprocess.run([*FRAMESIFT, "curate", "flush"], env=env, capture_output=True, text=True, timeout=60)
+        assert flushed.returncode == 0, flushed.stderr
+        assert "1 frames decided" in flushed.stdout
+        status = httpx.get(f"{url}/v1/curation/frames/{frame}").json()["status"]
+        assert status in ("FRAME_STATUS_SELECTED", "FRAME_STATUS_SKIPPED")
+        again = subprocess.run([*FRAMESIFT, "curate", "flush"], env=env, capture_output=True, text=True, timeout=60)
+        assert "nothing was waiting" in again.stdout
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=60)
+        log.close()
     assert code == 0, (tmp_path / "up.log").read_text()

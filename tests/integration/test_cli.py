@@ -114,3 +114,43 @@ def test_cameras_list_and_clear_messages_for_unknown_cameras(cli, tmp_path) -> N
     assert unknown.exit_code != 0
     assert "unknown camera 'nobody'" in unknown.output
     assert "progress is saved" not in unknown.output  # nothing ran: nothing to resume
+
+
+def test_ingest_reports_its_own_frames_apart_from_earlier_ones_it_decided(cli, tmp_path) -> None:
+    """A frame left waiting for its window (framesift up stopped) is decided by the next ingest's
+    flush; the report counts this run's frames, and names the earlier one separately."""
+    import asyncio
+
+    from framesift.app.registry import build_adapters, downstream_pipeline
+    from framesift.app.settings import Settings
+    from framesift.services.ingest.bootstrap import ingest_deps
+    from framesift.services.ingest.handlers import UploadFrame, ingest_frame
+    from tests.support.scenes import encode, scene
+
+    assert cli("cameras", "add", "cam-5").exit_code == 0
+
+    async def leave_one_waiting() -> None:
+        adapters = build_adapters(Settings(data_dir=tmp_path / "data"))
+        await adapters.start()
+        await adapters.bus.start()
+        try:
+            async with downstream_pipeline(adapters) as pipeline:
+                await ingest_frame(
+                    UploadFrame("cam-5", encode(scene(seed=77))), ingest_deps(adapters, adapters.settings.ingest)
+                )
+                await pipeline.drain()  # judged and embedded; its window stays open
+        finally:
+            await adapters.bus.stop()
+            adapters.close()
+
+    asyncio.run(leave_one_waiting())
+    folder = tmp_path / "shots"
+    folder.mkdir()
+    for i in range(2):
+        (folder / f"{i}.jpg").write_bytes(encode(scene(seed=300 + i)))
+    run = cli("ingest", str(folder), "--camera", "cam-5")
+    assert run.exit_code == 0, run.output
+    assert "created   2" in run.output
+    selected = next(line for line in run.output.splitlines() if line.startswith("selected"))
+    assert int(selected.split()[1]) <= 2  # this run's frames only
+    assert "and 1 frames of earlier runs, decided now too" in run.output

@@ -62,3 +62,17 @@ def test_the_new_name_wins_over_the_deprecated_one(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("FRAMESIFT_QUALITY__DEDUP_SCOPE", "camera")
     with pytest.warns(FutureWarning, match="FRAMESIFT_DEDUP_SCOPE"):
         assert Settings().quality.dedup_scope == "camera"
+
+
+def test_up_decides_live_frames_within_minutes_unless_windows_are_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("FRAMESIFT_BUS", "FRAMESIFT_CURATE__WINDOW_S", "FRAMESIFT_CURATE__LATENESS_S"):
+        monkeypatch.delenv(name, raising=False)
+    live = Settings().with_live_windows().curate
+    assert (live.window_s, live.lateness_s, live.idle_close_s) == (300.0, 30.0, 60.0)
+    assert Settings().curate.window_s == 3600.0  # `run` (production) keeps its windows
+    monkeypatch.setenv("FRAMESIFT_CURATE__WINDOW_S", "1800")
+    chosen = Settings().with_live_windows().curate
+    assert (chosen.window_s, chosen.lateness_s) == (1800.0, 300.0)  # one set explicitly: all as configured
+    monkeypatch.setenv("FRAMESIFT_BUS", "kafka")
+    monkeypatch.delenv("FRAMESIFT_CURATE__WINDOW_S")
+    assert Settings().with_live_windows().curate.window_s == 3600.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 from framesift.inference.factory import build_backend
 from framesift.platform.adapters import Adapters
 from framesift.platform.handlers import consumer_for
+from framesift.platform.operators import OperatorToken
 from framesift.platform.runner import ServiceUnit
 from framesift.vectors.qdrant import build_vectors
 
@@ -34,7 +35,16 @@ def curate_deps(adapters: Adapters, settings: CurateSettings) -> CurateDeps:
 
 def build(adapters: Adapters, settings: CurateSettings) -> ServiceUnit:
     deps = curate_deps(adapters, settings)
-    api = CurationApi(adapters.engine, deps.vectors, settings, deps.changes, lambda: build_backend(adapters.settings))
+    token = adapters.settings.operator_token
+    api = CurationApi(
+        adapters.engine,
+        deps.vectors,
+        settings,
+        deps.changes,
+        lambda: build_backend(adapters.settings),
+        flush=lambda: flush(deps),
+        operator=OperatorToken(token.get_secret_value() if token else None),
+    )
 
     async def close() -> None:
         await api.close()

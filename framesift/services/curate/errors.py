@@ -7,6 +7,7 @@ import grpc
 from framesift.contracts import errors as client_errors
 from framesift.contracts.errors import ClientError
 from framesift.inference.backends.base import TextSearchUnavailableError
+from framesift.platform.operators import UnauthenticatedError
 
 from .queries import UnavailableError
 from .query.ids import AmbiguousIdError, NotFoundError
@@ -18,6 +19,7 @@ ERRORS: dict[type[Exception], ClientError] = {
     NotFoundError: ClientError(404, grpc.StatusCode.NOT_FOUND, "not_found"),
     TextSearchUnavailableError: ClientError(412, grpc.StatusCode.FAILED_PRECONDITION, "text_search_unavailable"),
     UnavailableError: ClientError(503, grpc.StatusCode.UNAVAILABLE, "unavailable"),
+    UnauthenticatedError: ClientError(401, grpc.StatusCode.UNAUTHENTICATED, "unauthenticated"),
 }
 
 

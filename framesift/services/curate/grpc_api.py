@@ -54,6 +54,10 @@ class CurationServicer(curation_pb2_grpc.CurationServiceServicer):
         )
 
     @_answers
+    async def FlushWindows(self, request, context):
+        return await self.api.flush_windows(dict(context.invocation_metadata() or ()).get("authorization"))
+
+    @_answers
     async def SearchText(self, request, context):
         return await self.api.search_text(request.text, request.limit, request.query)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from fastapi import APIRouter, UploadFile
+from fastapi import APIRouter, Header, UploadFile
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from framesift.platform.jsonform import as_json
@@ -53,6 +53,11 @@ def http_router(api: CurationApi) -> APIRouter:
     @router.get("/search")
     async def search_text(text: str, limit: int = 0, q: str = ""):
         return await _answer(api.search_text(text, limit, q))
+
+    @router.post("/windows:flush")
+    async def flush_windows(authorization: str | None = Header(default=None)):
+        """Choose from every open window now (needs the operator token as a bearer token)."""
+        return await _answer(api.flush_windows(authorization))
 
     @router.get("/stats")
     async def stats():

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -13,6 +14,7 @@ from sqlalchemy import Engine
 from framesift.contracts.vocabulary import Reason, Status, frame_ref, timestamp
 from framesift.inference.backends.base import EmbeddingBackend, TextSearchUnavailableError, close_backend
 from framesift.inference.preprocess import UndecodableFrameError, prepare
+from framesift.platform.operators import OperatorToken
 from framesift.services.curate.settings import CurateSettings
 from framesift.v1 import curation_pb2
 from framesift.vectors.qdrant import FrameVectors, VectorStoreUnavailableError
@@ -25,7 +27,7 @@ from .query import sql
 from .query.ids import NotFoundError, frame_row, resolve_query_ids
 from .query.language import Query, QueryError, parse
 from .tables import CuratedFrame, SelectionWindow
-from .windows import selected_on_day
+from .windows import selected_on_day, window_span
 
 FRAMES = CuratedFrame.__table__
 WINDOWS = SelectionWindow.__table__
@@ -47,6 +49,9 @@ class CurationApi:
         settings: CurateSettings,
         changes: FrameChanges,
         backend: Callable[[], EmbeddingBackend],
+        *,
+        flush: Callable[[], Awaitable[list[str]]] | None = None,
+        operator: OperatorToken | None = None,
     ) -> None:
         self.engine = engine
         self.vectors = vectors
@@ -55,6 +60,8 @@ class CurationApi:
         self._backend_factory = backend
         self._backend: EmbeddingBackend | None = None
         self._chosen_vectors = ChosenVectors()  # Explain's neighbours among the chosen frames
+        self._flush = flush
+        self._operator = operator or OperatorToken(None)
 
     @property
     def backend(self) -> EmbeddingBackend:
@@ -69,7 +76,7 @@ class CurationApi:
     # -- reads ----------------------------------------------------------------------------------
 
     async def get_frame(self, frame_id: str) -> curation_pb2.FrameRecord:
-        return record(await self._frame_row(frame_id))
+        return record(await self._frame_row(frame_id), self.settings.lateness_s)
 
     async def query_frames(self, text: str, page_size: int, page_token: str) -> curation_pb2.QueryFramesResponse:
         query = await self._parse(text)
@@ -83,7 +90,7 @@ class CurationApi:
         more = len(rows) > size
         rows = rows[:size]
         return curation_pb2.QueryFramesResponse(
-            frames=[record(row) for row in rows],
+            frames=[record(row, self.settings.lateness_s) for row in rows],
             next_page_token=sql.next_token(query, rows[-1]) if more else "",
         )
 
@@ -114,12 +121,33 @@ class CurationApi:
         hits = await self._nearest_to(await self._text_vector(text), _limit(limit), query)
         return await self._search_response(hits)
 
+    async def flush_windows(self, authorization: str | None) -> curation_pb2.FlushWindowsResponse:
+        """Choose from every open window now; an operator's write action."""
+        self._operator.check(authorization)
+        if self._flush is None:
+            raise UnavailableError("this process does not run curate's selection")
+        windows = await self._flush()
+
+        def decided() -> int:
+            with self.engine.connect() as connection:
+                return int(
+                    connection.execute(
+                        sa.select(sa.func.coalesce(sa.func.sum(WINDOWS.c.candidates), 0)).where(
+                            WINDOWS.c.window_id.in_(windows)
+                        )
+                    ).scalar_one()
+                )
+
+        return curation_pb2.FlushWindowsResponse(windows=windows, frames_decided=await asyncio.to_thread(decided))
+
     async def stats(self) -> curation_pb2.CurationStats:
         return await asyncio.to_thread(curation_stats, self.engine, self.settings)
 
     async def explain(self, frame_id: str) -> curation_pb2.Explanation:
         row = await self._frame_row(frame_id)
-        explanation = curation_pb2.Explanation(record=record(row), weights=self.settings.weights.model_dump())
+        explanation = curation_pb2.Explanation(
+            record=record(row, self.settings.lateness_s), weights=self.settings.weights.model_dump()
+        )
         explanation.notes.extend(self._notes(row))
         if row["point_id"]:
             vectors = await self._vector_call(self.vectors.vectors([row["point_id"]]))
@@ -151,7 +179,7 @@ class CurationApi:
         async for frame_id in self.changes.watch():
             rows = await asyncio.to_thread(self._rows, sql.conditions(query, frame_ids=[frame_id]))
             for row in rows:
-                yield record(row)
+                yield record(row, self.settings.lateness_s)
 
     # -- helpers --------------------------------------------------------------------------------
 
@@ -186,10 +214,31 @@ class CurationApi:
         if row["decision"]:
             notes.append(f"decision: {row['decision']}")
         elif row["status"] == int(Status.EMBEDDED):
-            notes.append(f"waiting for its window {row['window_id']} to close (priority parts are provisional)")
+            notes.append(self._waiting_note(row["window_id"]))
         elif row["status"] < int(Status.EMBEDDED):
             notes.append(f"not a candidate: status {Status(row['status']).label}")
         return notes
+
+    def _waiting_note(self, window: str) -> str:
+        span = window_span(window)
+        if span is None:
+            return f"waiting for its window {window} to close (priority parts are provisional)"
+        start, end = span
+        due = end + self.settings.lateness_s
+
+        def clock(moment: float) -> str:
+            return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+        quiet = (
+            f"; if the camera goes quiet, {self.settings.idle_close_s:g} s after the window's last frame"
+            if self.settings.idle_close_s
+            else ""
+        )
+        return (
+            f"waiting for its window {window} ({clock(start)} to {clock(end)}) to close: due at {clock(due)}, "
+            f"once frames captured after then arrive{quiet}; `framesift curate flush` decides it now "
+            "(priority parts are provisional)"
+        )
 
     async def _text_vector(self, text: str) -> np.ndarray:
         try:
@@ -237,7 +286,9 @@ class CurationApi:
         by_id = {row["frame_id"]: row for row in rows}
         response = curation_pb2.SearchResponse(model=self.vectors.vector_name)
         response.hits.extend(
-            curation_pb2.SearchHit(record=record(by_id[f]), similarity=s) for f, s in hits if f in by_id
+            curation_pb2.SearchHit(record=record(by_id[f], self.settings.lateness_s), similarity=s)
+            for f, s in hits
+            if f in by_id
         )
         return response
 
@@ -351,7 +402,8 @@ def _status_proto(status: int | None) -> int:
     return Status(status).to_proto() if status else curation_pb2.FRAME_STATUS_UNSPECIFIED
 
 
-def record(row: dict[str, Any]) -> curation_pb2.FrameRecord:
+def record(row: dict[str, Any], lateness_s: float = 0.0) -> curation_pb2.FrameRecord:
+    """A read-model row as the CurationService's record; `lateness_s` dates a waiting frame's decision."""
     reasons = [Reason(name).to_proto() for name in filter(None, row["reasons"].split(","))]
     classes: dict[str, int] = {}
     for detection in row["detections"]:
@@ -371,4 +423,7 @@ def record(row: dict[str, Any]) -> curation_pb2.FrameRecord:
     )
     if row["priority"] is not None:
         result.priority.CopyFrom(priority_parts(row))
+    span = window_span(row["window_id"]) if row["window_id"] and row["status"] == int(Status.EMBEDDED) else None
+    if span is not None:
+        result.decision_due.CopyFrom(timestamp(span[1] + lateness_s))
     return result

@@ -26,6 +26,16 @@ def window_of(captured_at: float, window_s: float) -> tuple[str, float, float]:
     return f"w{stamp}-{int(window_s)}s", start, start + window_s
 
 
+def window_span(window_id: str) -> tuple[float, float] | None:
+    """(start, end) of a window from its id (the inverse of window_of); None for another form."""
+    stamp, _, size = window_id.removeprefix("w").partition("-")
+    try:
+        start = datetime.strptime(stamp, "%Y%m%dT%H%M%S").replace(tzinfo=UTC).timestamp()
+        return start, start + float(size.removesuffix("s"))
+    except ValueError:
+        return None
+
+
 def day_of(start: float) -> tuple[float, float]:
     day = math.floor(start / DAY_S) * DAY_S
     return day, day + DAY_S

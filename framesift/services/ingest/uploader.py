@@ -28,6 +28,7 @@ class Outcome:
     # "created", "repeat" or "refused"
     kind: str
     error: str | None = None
+    frame_id: str | None = None  # known when uploaded in this process
 
 
 class Uploader(Protocol):
@@ -104,7 +105,7 @@ class InProcessUploader:
             if error is None or error.http_status >= 500:
                 raise
             return Outcome("refused", error.name)
-        return Outcome("created" if accepted.created else "repeat")
+        return Outcome("created" if accepted.created else "repeat", frame_id=accepted.frame_id)
 
     async def aclose(self) -> None:
         return None
@@ -141,6 +142,9 @@ class Summary:
     seconds: float = 0.0
     # Verdicts of the embedded pipeline ('kept', 'rejected', one count per reason); empty with --url.
     verdicts: Counter[str] = field(default_factory=Counter)
+    # Frames this run uploaded (in-process runs): the verdicts count these, not frames of earlier
+    # runs that the end-of-run flush decided too ('selected_earlier').
+    frame_ids: set[str] = field(default_factory=set)
 
     @property
     def uploaded(self) -> int:
@@ -164,4 +168,6 @@ class Summary:
             lines += [f"  {reason:<18}{count}" for reason, count in sorted(reasons.items())]
             lines.append(f"embedded  {self.verdicts['embedded']}")
             lines.append(f"selected  {self.verdicts['selected']}  (for labelling; framesift query 'status:selected')")
+            if self.verdicts["selected_earlier"]:
+                lines.append(f"  and {self.verdicts['selected_earlier']} frames of earlier runs, decided now too")
         return lines
