@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import grpc
 import uvicorn
 from fastapi import APIRouter, FastAPI, Response
+from fastapi_offline import FastAPIOffline
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -26,7 +27,7 @@ from framesift.bus.delivery import RetryPolicy
 from framesift.runtime import metrics
 from framesift.runtime.settings import PlatformSettings
 
-from . import problems
+from . import index, problems
 
 log = logging.getLogger(__name__)
 
@@ -167,8 +168,10 @@ class ServiceRunner:
             await self._publish_health(health_servicer, last)
 
     def http_app(self) -> FastAPI:
-        app = FastAPI(title="framesift", version="0.1.0")
+        # The docs pages' assets come from the installed fastapi-offline package, not a CDN.
+        app = FastAPIOffline(title="framesift", version="0.1.0")
         problems.install(app)
+        index.install(app, [unit.name for unit in self.units])
         for unit in self.units:
             for router in unit.routers:
                 app.include_router(router)

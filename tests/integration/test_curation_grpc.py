@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 
 import grpc
@@ -322,3 +323,50 @@ async def test_ids_by_unique_prefix_one_error_shape_and_numbers_as_numbers(serve
         stats = (await client.get("/v1/curation/stats")).json()
         assert stats["frames_ingested"] == len(frame_ids)  # a JSON number, not the string "14"
         assert all(isinstance(n, int) for n in stats["rejections_by_reason"].values())
+
+
+async def test_pages_to_look_at_offline_docs_and_frame_images(served) -> None:
+    _, runner, adapters, frame_ids = served
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{runner.http_port}") as client:
+        index = await client.get("/")
+        assert index.status_code == 200
+        assert "text/html" in index.headers["content-type"]
+        for path in ("/v1/curation/frames", "/v1/curation/stats", "/v1/cameras/{camera_id}/frames", "/docs"):
+            assert path in index.text
+        api = (await client.get("/v1/curation")).json()
+        assert {"methods": ["GET"], "path": "/v1/curation/frames/{frame_id}/thumbnail"} in api["endpoints"]
+
+        docs = await client.get("/docs")
+        assert docs.status_code == 200
+        assert "cdn" not in docs.text.lower()  # nothing fetched from a CDN: it works offline
+        script = next(part.split('"')[1] for part in docs.text.split("src=") if "swagger-ui-bundle.js" in part)
+        assert (await client.get(script)).status_code == 200
+
+        stored = await adapters.store.get(
+            (await client.get(f"/v1/curation/frames/{frame_ids[0]}")).json()["frame"]["object_key"]
+        )
+        image = await client.get(f"/v1/curation/frames/{frame_ids[0][:12]}/image")
+        assert image.status_code == 200
+        assert image.content == stored
+        assert image.headers["content-type"] == "image/jpeg"
+        thumbnail = await client.get(f"/v1/curation/frames/{frame_ids[0]}/thumbnail", params={"size": 128})
+        assert thumbnail.status_code == 200
+        from PIL import Image
+
+        assert max(Image.open(io.BytesIO(thumbnail.content)).size) == 128
+        assert "max-age" in thumbnail.headers["cache-control"]
+        from framesift.services.curate.images import thumbnail_key
+
+        assert (
+            await adapters.store.get(thumbnail_key(record["frame"]["object_key"], 128)) == thumbnail.content
+        )  # made once
+        cached = await client.get(
+            f"/v1/curation/frames/{frame_ids[0]}/thumbnail",
+            params={"size": 128},
+            headers={"If-None-Match": thumbnail.headers["etag"]},
+        )
+        assert cached.status_code == 304
+        assert (
+            await client.get(f"/v1/curation/frames/{frame_ids[0]}/thumbnail", params={"size": 100})
+        ).status_code == 400
+        assert (await client.get("/v1/curation/frames/no-such-frame/image")).status_code == 404

@@ -15,6 +15,7 @@ from .deps import CurateDeps
 from .grpc_api import CurationServicer, register_grpc
 from .handlers import HANDLERS
 from .http_api import http_router
+from .images import FrameImages
 from .queries import CurationApi
 from .selection_run import close_idle_windows_forever, flush
 from .settings import CurateSettings
@@ -44,6 +45,7 @@ def build(adapters: Adapters, settings: CurateSettings) -> ServiceUnit:
         lambda: build_backend(adapters.settings),
         flush=lambda: flush(deps),
         operator=OperatorToken(token.get_secret_value() if token else None),
+        images=FrameImages(adapters.store),
     )
 
     async def close() -> None:

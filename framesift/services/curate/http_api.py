@@ -3,10 +3,12 @@ are the protos in their canonical JSON form."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 
-from fastapi import APIRouter, Header, UploadFile
+from fastapi import APIRouter, Header, Request, Response, UploadFile
 from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.routing import APIRoute
 
 from framesift.platform.jsonform import as_json
 from framesift.platform.problems import Problem, problem_for
@@ -31,8 +33,32 @@ async def _answer(call):
         raise _http_error(exc) from exc
 
 
+async def _image(call, request: Request) -> Response:
+    try:
+        image = await call
+    except Exception as exc:
+        raise _http_error(exc) from exc
+    etag = '"' + hashlib.sha256(image.data).hexdigest()[:32] + '"'
+    headers = {"ETag": etag, "Cache-Control": "private, max-age=86400, immutable"}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    return Response(image.data, media_type=image.media_type, headers=headers)
+
+
 def http_router(api: CurationApi) -> APIRouter:
     router = APIRouter(prefix="/v1/curation", tags=["curation"])
+
+    @router.get("")
+    async def endpoints() -> dict:
+        """The curation API's endpoints (the same operations as the gRPC CurationService)."""
+        return {
+            "service": "framesift.v1.CurationService",
+            "endpoints": [
+                {"methods": sorted(route.methods - {"HEAD"}), "path": route.path}
+                for route in router.routes
+                if isinstance(route, APIRoute)
+            ],
+        }
 
     @router.get("/frames/{frame_id}")
     async def get_frame(frame_id: str):
@@ -41,6 +67,16 @@ def http_router(api: CurationApi) -> APIRouter:
     @router.get("/frames")
     async def query_frames(q: str = "", page_size: int = 0, page_token: str = ""):
         return await _answer(api.query_frames(q, page_size, page_token))
+
+    @router.get("/frames/{frame_id}/image")
+    async def frame_image(frame_id: str, request: Request):
+        """The frame's image as stored (its bytes are content-addressed: cached for a day)."""
+        return await _image(api.frame_image(frame_id), request)
+
+    @router.get("/frames/{frame_id}/thumbnail")
+    async def frame_thumbnail(frame_id: str, request: Request, size: int = 256):
+        """A JPEG thumbnail, long side 128, 256 or 512 px (made once, then served from the store)."""
+        return await _image(api.frame_image(frame_id, thumbnail=size), request)
 
     @router.get("/frames/{frame_id}/similar")
     async def similar_to_frame(frame_id: str, limit: int = 0, q: str = ""):

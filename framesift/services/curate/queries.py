@@ -22,6 +22,7 @@ from framesift.vectors.qdrant import FrameVectors, VectorStoreUnavailableError
 from . import priority
 from .changes import FrameChanges
 from .chosen import CHOSEN, ChosenVectors, chosen_now
+from .images import FrameImage, FrameImages, ImageMissingError, ImageUnavailableError
 from .messages import priority_parts
 from .query import sql
 from .query.ids import NotFoundError, frame_row, resolve_query_ids
@@ -52,6 +53,7 @@ class CurationApi:
         *,
         flush: Callable[[], Awaitable[list[str]]] | None = None,
         operator: OperatorToken | None = None,
+        images: FrameImages | None = None,
     ) -> None:
         self.engine = engine
         self.vectors = vectors
@@ -62,6 +64,7 @@ class CurationApi:
         self._chosen_vectors = ChosenVectors()  # Explain's neighbours among the chosen frames
         self._flush = flush
         self._operator = operator or OperatorToken(None)
+        self._images = images
 
     @property
     def backend(self) -> EmbeddingBackend:
@@ -120,6 +123,22 @@ class CurationApi:
         query = await self._parse(filters)
         hits = await self._nearest_to(await self._text_vector(text), _limit(limit), query)
         return await self._search_response(hits)
+
+    async def frame_image(self, frame_id: str, *, thumbnail: int | None = None) -> FrameImage:
+        """The frame's bytes as stored, or a JPEG thumbnail of it (long side `thumbnail` px)."""
+        if self._images is None:
+            raise UnavailableError("this process has no object store for images")
+        row = await self._frame_row(frame_id)
+        try:
+            if thumbnail is None:
+                return await self._images.original(row["object_key"])
+            return await self._images.thumbnail(row["object_key"], thumbnail)
+        except ImageMissingError as exc:
+            raise NotFoundError(f"frame {row['frame_id']!r}: {exc}") from exc
+        except ValueError as exc:
+            raise QueryError(str(exc)) from exc
+        except ImageUnavailableError as exc:
+            raise UnavailableError(str(exc)) from exc
 
     async def flush_windows(self, authorization: str | None) -> curation_pb2.FlushWindowsResponse:
         """Choose from every open window now; an operator's write action."""
