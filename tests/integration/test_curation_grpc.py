@@ -342,9 +342,8 @@ async def test_pages_to_look_at_offline_docs_and_frame_images(served) -> None:
         script = next(part.split('"')[1] for part in docs.text.split("src=") if "swagger-ui-bundle.js" in part)
         assert (await client.get(script)).status_code == 200
 
-        stored = await adapters.store.get(
-            (await client.get(f"/v1/curation/frames/{frame_ids[0]}")).json()["frame"]["object_key"]
-        )
+        object_key = (await client.get(f"/v1/curation/frames/{frame_ids[0]}")).json()["frame"]["object_key"]
+        stored = await adapters.store.get(object_key)
         image = await client.get(f"/v1/curation/frames/{frame_ids[0][:12]}/image")
         assert image.status_code == 200
         assert image.content == stored
@@ -358,7 +357,7 @@ async def test_pages_to_look_at_offline_docs_and_frame_images(served) -> None:
         from framesift.services.curate.images import thumbnail_key
 
         assert (
-            await adapters.store.get(thumbnail_key(record["frame"]["object_key"], 128)) == thumbnail.content
+            await adapters.store.get(thumbnail_key(object_key, 128)) == thumbnail.content
         )  # made once
         cached = await client.get(
             f"/v1/curation/frames/{frame_ids[0]}/thumbnail",
