@@ -11,6 +11,7 @@ import contextlib
 import inspect
 import logging
 import signal
+import socket
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -30,6 +31,23 @@ from framesift.runtime.settings import PlatformSettings
 from . import index, problems
 
 log = logging.getLogger(__name__)
+
+
+class PortInUseError(RuntimeError):
+    """A port this process should serve on is taken (the message names the port and its setting)."""
+
+
+def _bind(host: str, port: int, what: str, setting: str) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise PortInUseError(f"{what} port {host}:{port} is in use ({exc.strerror}; set {setting})") from exc
+    return sock
+
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
@@ -197,6 +215,8 @@ class ServiceRunner:
             options=[
                 ("grpc.max_receive_message_length", self._grpc_max),
                 ("grpc.max_send_message_length", self._grpc_max),
+                # Without this, a second process would share a taken port silently (SO_REUSEPORT).
+                ("grpc.so_reuseport", 0),
             ]
         )
         self._grpc_names_of = {unit.name: [register(server) for register in unit.grpc_services] for unit in self.units}
@@ -207,12 +227,31 @@ class ServiceRunner:
         reflection.enable_server_reflection(
             [*names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME], server
         )
-        self.grpc_port = server.add_insecure_port(f"{self.settings.http_host}:{self.settings.grpc_port}")
+        address = f"{self.settings.http_host}:{self.settings.grpc_port}"
+        if self.settings.grpc_port:  # grpc core would log its own error line first: check here
+            _bind(self.settings.http_host, self.settings.grpc_port, "gRPC", "FRAMESIFT_GRPC_PORT").close()
+        try:
+            self.grpc_port = server.add_insecure_port(address)
+        except RuntimeError as exc:  # grpcio raises when the port is taken
+            raise PortInUseError(f"gRPC port {address} is in use (set FRAMESIFT_GRPC_PORT)") from exc
+        if not self.grpc_port:
+            raise PortInUseError(f"gRPC port {address} is in use (set FRAMESIFT_GRPC_PORT)")
         await server.start()
         return server, health_servicer
 
+    def _bind_http(self) -> socket.socket:
+        """The HTTP socket, bound before anything starts, so a busy port is one clear error."""
+        return _bind(self.settings.http_host, self.settings.http_port, "HTTP", "FRAMESIFT_HTTP_PORT")
+
     async def run(self, *, install_signals: bool = True) -> None:
         loop = asyncio.get_running_loop()
+        # Both ports first: a busy one fails the start before any consumer takes a record.
+        http_socket = self._bind_http()
+        try:
+            grpc_server, health_servicer = await self._grpc_server()
+        except BaseException:
+            http_socket.close()
+            raise
         if install_signals:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self.request_stop)
@@ -231,8 +270,7 @@ class ServiceRunner:
                 timeout_graceful_shutdown=30,
             )
         )
-        http_task = asyncio.create_task(http.serve(), name="http")
-        grpc_server, health_servicer = await self._grpc_server()
+        http_task = asyncio.create_task(http.serve(sockets=[http_socket]), name="http")
         failure: BaseException | None = None
         background: list[asyncio.Task] = []
         try:

@@ -174,3 +174,18 @@ def test_a_live_frame_says_when_it_is_decided_and_curate_flush_decides_it_now(
         code = process.wait(timeout=60)
         log.close()
     assert code == 0, (tmp_path / "up.log").read_text()
+
+
+@pytest.mark.parametrize(("busy", "setting"), [("FRAMESIFT_HTTP_PORT", "HTTP"), ("FRAMESIFT_GRPC_PORT", "gRPC")])
+def test_a_busy_port_is_one_clear_line_naming_the_setting(env: dict[str, str], busy: str, setting: str) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", int(env[busy])))
+        taken.listen(1)
+        started = subprocess.run([*FRAMESIFT, "up"], env=env, capture_output=True, text=True, timeout=60)
+    assert started.returncode == 1
+    output = (started.stdout + started.stderr).strip()
+    assert output.splitlines() == [
+        f"framesift: {setting} port 127.0.0.1:{env[busy]} is in use " + f"(Address already in use; set {busy})"
+    ], output

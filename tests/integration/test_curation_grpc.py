@@ -356,9 +356,7 @@ async def test_pages_to_look_at_offline_docs_and_frame_images(served) -> None:
         assert "max-age" in thumbnail.headers["cache-control"]
         from framesift.services.curate.images import thumbnail_key
 
-        assert (
-            await adapters.store.get(thumbnail_key(object_key, 128)) == thumbnail.content
-        )  # made once
+        assert await adapters.store.get(thumbnail_key(object_key, 128)) == thumbnail.content  # made once
         cached = await client.get(
             f"/v1/curation/frames/{frame_ids[0]}/thumbnail",
             params={"size": 128},
