@@ -122,6 +122,10 @@ def ingest(path: Path, camera_id: str, fps: float, url: str | None, api_key: str
         raise click.BadParameter("must be positive", param_hint="--fps")
     if url and not api_key:
         raise click.UsageError("--api-key (or FRAMESIFT_API_KEY) is needed with --url")
+    from framesift.services.ingest.sources import estimate_count
+
+    if estimate_count(path, fps) == 0:
+        raise click.ClickException(f"no files under {path}: nothing to ingest")
     settings = _settings()
     configure_logging("WARNING", json_lines=False)
     try:
@@ -310,13 +314,22 @@ def scan(path: Path, as_json: bool, workers: int) -> None:
     summary = ScanSummary()
     files = image_files(path, summary)
     items = scan_files(files, settings.quality, workers=workers, summary=summary)
+    if not files:
+        raise click.ClickException(f"no images under {path} (suffixes: .jpg, .png, .webp, ...)")
     if as_json:
         for item in items:
             click.echo(json.dumps(item.as_json(), sort_keys=False))
-    else:
-        for _ in tqdm(items, total=len(files), unit="img", file=sys.stderr):
-            pass
-    _print_scan_summary(summary, err=as_json)
+        _print_scan_summary(summary, err=True)
+        return
+    rejected = []
+    # A progress bar only on a terminal (disable=None): logs and pipes get the lines below alone.
+    for item in tqdm(items, total=len(files), unit="img", file=sys.stderr, disable=None):
+        if item.status == "rejected":
+            rejected.append(item)
+    for item in rejected:
+        why = ", ".join(item.reasons) + (f" (duplicate of {item.duplicate_of})" if item.duplicate_of else "")
+        click.echo(f"rejected   {item.path}: {why}")
+    _print_scan_summary(summary, err=False)
 
 
 def _print_scan_summary(summary, *, err: bool) -> None:

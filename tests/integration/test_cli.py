@@ -154,3 +154,11 @@ def test_ingest_reports_its_own_frames_apart_from_earlier_ones_it_decided(cli, t
     selected = next(line for line in run.output.splitlines() if line.startswith("selected"))
     assert int(selected.split()[1]) <= 2  # this run's frames only
     assert "and 1 frames of earlier runs, decided now too" in run.output
+
+
+def test_ingest_of_an_empty_folder_says_so(cli, tmp_path) -> None:
+    assert cli("cameras", "add", "cam-6").exit_code == 0
+    (tmp_path / "empty" / "day1").mkdir(parents=True)  # folders, but not one file
+    result = cli("ingest", str(tmp_path / "empty"), "--camera", "cam-6")
+    assert result.exit_code == 1
+    assert "no files under" in result.output

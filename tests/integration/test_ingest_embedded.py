@@ -199,6 +199,22 @@ async def test_http_batch_reports_each_frame(served, adapters) -> None:
     assert len(events(adapters.bus)) == 2
 
 
+async def test_a_batch_without_frames_parts_is_refused_naming_the_field(served, adapters) -> None:
+    _, client, key = served
+    auth = {"Authorization": f"Bearer {key}"}
+    wrong_field = await client.post(
+        "/v1/cameras/cam-1/frames:batch", files=[("images", ("a.jpg", jpeg(), "image/jpeg"))], headers=auth
+    )
+    assert wrong_field.status_code == 400
+    assert wrong_field.json()["code"] == "no_frames"
+    assert "'frames'" in wrong_field.json()["detail"]
+    assert "'images'" in wrong_field.json()["detail"]  # says what was sent instead
+    raw = await client.post("/v1/cameras/cam-1/frames:batch", content=jpeg(), headers=auth)
+    assert raw.status_code == 400
+    assert raw.json()["code"] == "not_multipart"
+    assert events(adapters.bus) == []  # nothing stored or announced
+
+
 async def test_grpc_stream_upload(served, adapters) -> None:
     runner, _, key = served
     frames = [jpeg(color=(7, 7, 80 * i)) for i in range(3)]

@@ -107,3 +107,17 @@ def test_a_single_file_can_be_scanned(dataset) -> None:
     root, _ = dataset
     [line] = run_scan(str(root / "night" / "0001.jpg"), "--json").stdout.splitlines()
     assert json.loads(line)["reasons"] == ["dark"]
+
+
+def test_without_json_each_rejected_file_is_named_and_no_progress_bar_goes_to_a_pipe(dataset, tmp_path) -> None:
+    root, expected = dataset
+    result = run_scan(str(root))  # click's runner is not a terminal, as a log file or a pipe is not
+    lines = result.stdout.splitlines()
+    rejected = {line.split(": ")[0].removeprefix("rejected   ") for line in lines if line.startswith("rejected   /")}
+    assert rejected == {path for path, reasons in expected.items() if reasons}
+    assert f"rejected   {root / 'day/cam-1/0002.jpg'}: exact_duplicate (duplicate of " in result.stdout
+    assert "img/s" not in result.stderr  # tqdm's bar stays off without a terminal
+    (tmp_path / "nothing").mkdir()
+    empty = CliRunner().invoke(main, ["scan", str(tmp_path / "nothing")])
+    assert empty.exit_code == 1
+    assert "no images under" in empty.output

@@ -107,9 +107,16 @@ def http_router(deps: IngestDeps, cameras: CameraRegistry) -> APIRouter:
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > deps.max_upload_bytes * BATCH_FRAMES_MAX:
             raise _http_error(FrameTooLargeError(f"batch of {declared} bytes is too large"))
+        if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+            raise Problem(400, "not_multipart", "send multipart/form-data with each frame in a part named 'frames'")
         form = await request.form(max_files=BATCH_FRAMES_MAX)
+        parts = form.getlist("frames")
+        if not parts:
+            others = sorted(set(form.keys()))
+            named = f" (the request has {', '.join(map(repr, others))})" if others else ""
+            raise Problem(400, "no_frames", f"no part named 'frames'{named}: send each frame as a 'frames' part")
         items: list[BatchItemResult] = []
-        for part in form.getlist("frames"):
+        for part in parts:
             if not isinstance(part, UploadFile):
                 items.append(BatchItemResult(filename=None, status=400, error="not_a_file"))
                 continue
