@@ -33,29 +33,39 @@ def demo(fps: float, budget: int, once: bool) -> None:
     if settings.bus is BusKind.KAFKA:
         raise click.UsageError("the demo runs on the embedded default (unset FRAMESIFT_BUS)")
     configure_logging("WARNING", json_lines=False)
+    click.echo(
+        f"framesift demo: 3 real clips sampled at {fps:g} fps, plus corrupt, dark, blurred, washed-out and\n"
+        "re-sent uploads, through ingest, quality, embed and curate\n"
+        f"data: {settings.data_dir}"
+    )
     try:
-        lines = asyncio.run(_demo(settings, fps))
+        lines = asyncio.run(_demo(settings, fps, say=click.echo))
     except FileNotFoundError as exc:
         raise click.ClickException(str(exc)) from exc
     for line in lines:
         click.echo(line)
-    if once:
-        return
+    url = f"http://{settings.http_host}:{settings.http_port}"
     click.echo(
-        f"\nserving: gRPC framesift.v1.CurationService on :{settings.grpc_port}, "
-        f"HTTP http://{settings.http_host}:{settings.http_port}/v1/curation/stats  (Ctrl-C stops)\n"
-        "try: framesift query 'status:selected sort:-priority'"
+        "\nnext:\n"
+        "  framesift query 'status:selected sort:-priority'   what the budget bought, and why\n"
+        "  framesift query 'reason:near_duplicate'            what was dropped (any reason, camera, metric)\n"
+        f"  {url}/                        every HTTP endpoint; /docs to try them\n"
+        f"  {url}/v1/curation/stats       the reduction and the cost avoided"
     )
+    if once:
+        click.echo("(framesift demo without --once serves these until Ctrl-C; the data stays in the data dir)")
+        return
+    click.echo(f"\nserving: HTTP {url}, gRPC framesift.v1.CurationService on :{settings.grpc_port} (Ctrl-C stops)")
     from framesift.app.registry import SERVICES
 
-    run_services(list(SERVICES))
+    run_services(list(SERVICES), quiet=True)
 
 
-async def _demo(settings, fps: float) -> list[str]:
+async def _demo(settings, fps: float, say=lambda line: None) -> list[str]:
     from framesift.app.demo import CLIPS, uploads
     from framesift.app.registry import build_adapters, downstream_pipeline
-    from framesift.services.curate.queries import curation_stats
-    from framesift.services.curate.query.cli_table import top_rows
+    from framesift.services.curate.queries import curation_stats, record
+    from framesift.services.curate.query.cli_table import query_rows, table
     from framesift.services.ingest.bootstrap import ingest_deps
     from framesift.services.ingest.cameras import CameraRegistry
     from framesift.services.ingest.errors import client_error
@@ -73,6 +83,7 @@ async def _demo(settings, fps: float) -> list[str]:
     try:
         deps = ingest_deps(adapters, adapters.settings.ingest)
         async with downstream_pipeline(adapters) as pipeline:
+            say("uploading frames (each is judged, embedded and scored as it arrives) ...")
             for upload in uploads(fps):
                 try:
                     accepted = await ingest_frame(UploadFrame(upload.camera_id, upload.data, upload.captured_at), deps)
@@ -81,9 +92,13 @@ async def _demo(settings, fps: float) -> list[str]:
                     if client_error(exc) is None:
                         raise
                     outcomes["refused"] += 1
+            say(f"{sum(outcomes.values())} uploads sent; choosing what to label from every window ...")
             await pipeline.finish()
         stats = curation_stats(adapters.engine, settings.curate)
-        chosen = top_rows(adapters.engine, "status:selected sort:-priority", 5)
+        chosen = table(
+            record(row, settings.curate.lateness_s)
+            for row in query_rows(adapters.engine, "status:selected sort:-priority", 5)
+        )
     finally:
         await adapters.bus.stop()
         adapters.close()
@@ -104,7 +119,7 @@ async def _demo(settings, fps: float) -> list[str]:
         f"labelling  {stats.selected} of {stats.frames_ingested} frames "
         f"({100.0 * stats.selected / max(stats.frames_ingested, 1):.1f} %); cost avoided "
         f"{stats.labelling_cost_avoided:.2f} at {stats.cost_per_frame:.2f} per frame",
-        "top selected (priority = uncertainty, rarity, novelty, quality):",
+        "top selected (priority: uncertainty, rarity, novelty and quality; see --json or Explain):",
         *chosen,
     ]
     return lines
@@ -121,27 +136,13 @@ def query(text: str, limit: int, as_json: bool, target: str | None) -> None:
     Without --grpc it reads the read model of this machine's settings (FRAMESIFT_DATABASE_URL or
     the embedded default).
     """
-    import json
-
-    from google.protobuf.json_format import MessageToDict
 
     from framesift.services.curate.query.language import QueryError
 
     try:
         if target:
             records = _remote_query(target, text, limit)
-            rows = [MessageToDict(r, preserving_proto_field_name=True) for r in records]
-            if as_json:
-                for row in rows:
-                    click.echo(json.dumps(row))
-            else:
-                for row in rows:
-                    frame = row.get("frame", {})
-                    click.echo(
-                        f"{frame.get('frame_id', '')[:12]:<12} {frame.get('camera_id', ''):<14} "
-                        f"{row.get('status', '')[13:].lower():<9} {row.get('priority', {}).get('total', 0):.3f} "
-                        f"{row.get('decision', '')[:70]}"
-                    )
+            _print_records(records, as_json)
             return
         _local_query(text, limit, as_json)
     except (QueryError, ValueError) as exc:
@@ -149,30 +150,36 @@ def query(text: str, limit: int, as_json: bool, target: str | None) -> None:
 
 
 def _local_query(text: str, limit: int, as_json: bool) -> None:
-    import json
-
-    from google.protobuf.json_format import MessageToDict
-
     from framesift.app.process import load_settings
     from framesift.services.curate.migrations import current_version
     from framesift.services.curate.queries import record
-    from framesift.services.curate.query.cli_table import header, query_rows, table_line
+    from framesift.services.curate.query.cli_table import query_rows
     from framesift.sql.engine import make_engine
 
-    engine = make_engine(load_settings().sql_url)
+    settings = load_settings()
+    engine = make_engine(settings.sql_url)
     try:
         if current_version(engine) == 0:
             raise click.ClickException("no curation state here yet: run framesift demo (or up) first")
         rows = query_rows(engine, text, limit)
     finally:
         engine.dispose()
+    _print_records([record(row, settings.curate.lateness_s) for row in rows], as_json)
+
+
+def _print_records(records, as_json: bool) -> None:
+    """The same output for the local read model and a remote CurationService."""
+    import json
+
+    from framesift.platform.jsonform import as_json as message_json
+    from framesift.services.curate.query.cli_table import table
+
     if as_json:
-        for row in rows:
-            click.echo(json.dumps(MessageToDict(record(row), preserving_proto_field_name=True)))
+        for found in records:
+            click.echo(json.dumps(message_json(found)))
         return
-    click.echo(header())
-    for row in rows:
-        click.echo(table_line(row))
+    for line in table(records):
+        click.echo(line)
 
 
 def _remote_query(target: str, text: str, limit: int):

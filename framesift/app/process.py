@@ -47,12 +47,16 @@ async def serve(settings: Settings, names: list[str]) -> None:
         adapters.close()
 
 
-def run_services(names: list[str], *, live: bool = False) -> None:
-    """`live`: the embedded default's windows for live frames (framesift up)."""
+def run_services(names: list[str], *, live: bool = False, quiet: bool = False) -> None:
+    """`live`: the embedded default's windows for live frames (framesift up); `quiet`: warnings
+    only, as plain lines (a person's terminal, as in the demo), not the JSON log a service writes."""
     settings = load_settings()
     if live:
         settings = settings.with_live_windows()
-    configure_logging(settings.log_level, json_lines=settings.log_json)
+    if quiet:
+        configure_logging("WARNING", json_lines=False)
+    else:
+        configure_logging(settings.log_level, json_lines=settings.log_json)
     try:
         asyncio.run(serve(settings, names))
     except Exception as exc:

@@ -54,6 +54,14 @@ def test_demo_curates_real_footage_then_serves_queries_until_sigterm(tmp_path: P
             timeout=60,
             check=True,
         )
+        remote_table = subprocess.run(
+            [*FRAMESIFT, "query", "status:selected sort:-priority", "--grpc", f"127.0.0.1:{grpc_port}"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout
         chosen = [json.loads(line) for line in remote.stdout.splitlines()]
         assert len(chosen) == 6
         assert {c["frame"]["camera_id"] for c in chosen} <= {"street-bikes", "garden-bunny", "car-phone"}
@@ -70,3 +78,11 @@ def test_demo_curates_real_footage_then_serves_queries_until_sigterm(tmp_path: P
     assert table.stdout.splitlines()[0].startswith("frame")
     assert len(table.stdout.splitlines()) > 1
     assert all("corrupt" in line for line in table.stdout.splitlines()[1:])
+    local_table = subprocess.run(
+        [*FRAMESIFT, "query", "status:selected sort:-priority"], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    assert local_table == remote_table  # one table, whether it comes from the read model or over gRPC
+    assert [line for line in (printed + local_table).splitlines() if len(line) > 100] == []
+    # Progress while it works, then the figures, then what to do next.
+    assert printed.index("uploading frames") < printed.index("uploads    ") < printed.index("next:")
+    assert "framesift query 'status:selected sort:-priority'" in printed.split("next:")[1]
