@@ -284,6 +284,26 @@ def curate_flush(target: str | None) -> None:
 
 
 @main.command()
+@click.argument("out", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+@click.option("--second", default=1.0, show_default=True, type=click.FloatRange(0), help="Where in the clip.")
+def sample(out: Path, second: float) -> None:
+    """Write a real street frame (JPEG, from the footage the demo uses) to OUT, to try uploads with."""
+    from framesift.app.demo import footage_folder
+    from framesift.services.ingest.sources import iter_video
+
+    try:
+        clip = footage_folder() / "bikes.mp4"
+    except FileNotFoundError as exc:
+        raise click.ClickException(str(exc)) from exc
+    frames = iter_video(clip, fps=1.0, ref_prefix="sample")
+    chosen = next((item for item in frames if item.ref.endswith(f"#{int(second * 1000)}")), None)
+    if chosen is None:
+        raise click.ClickException(f"the clip is shorter than {second:g} s")
+    out.write_bytes(chosen.data)
+    click.echo(f"{out}: {len(chosen.data)} bytes, a frame of {clip.name} at {second:g} s")
+
+
+@main.command()
 def topics() -> None:
     """The topics, their keys and schemas (and each one's dead-letter topic)."""
     from framesift.contracts.topics import TOPICS
