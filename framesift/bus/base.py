@@ -17,6 +17,9 @@ class Record:
     key: str | None
     value: bytes
     headers: Headers = ()
+    # Why the record is malformed before any handler sees it (a key that is not UTF-8, no value
+    # at all): delivery dead-letters it at once with this reason.
+    malformed: str | None = None
 
     def header(self, name: str) -> bytes | None:
         return dict(self.headers).get(name)

@@ -73,6 +73,11 @@ async def deliver(
     False means the consumer is stopping while a dependency is still down: leave it uncommitted
     so that it is delivered again. A failure to write the dead letter propagates (fail loudly).
     """
+    if record.malformed is not None:
+        await _dead_letter(
+            record, MalformedMessageError(f"record on {record.topic}: {record.malformed}"), service, 1, publish
+        )
+        return True
     attempt = 0
     outage_attempt = 0
     while True:

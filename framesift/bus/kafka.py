@@ -225,13 +225,25 @@ class _Rebalance(ConsumerRebalanceListener):
 
 
 def _record(raw) -> Record:
+    """A consumed record; keys and values are untrusted input: what is wrong is named, not raised."""
+    problems = []
+    key = None
+    if raw.key is not None:
+        try:
+            key = raw.key.decode()
+        except UnicodeDecodeError:
+            key = raw.key.decode(errors="backslashreplace")
+            problems.append("its key is not UTF-8")
+    if raw.value is None:
+        problems.append("it has no value (a tombstone)")
     return Record(
         topic=raw.topic,
         partition=raw.partition,
         offset=raw.offset,
-        key=raw.key.decode() if raw.key is not None else None,
-        value=raw.value,
+        key=key,
+        value=raw.value or b"",
         headers=tuple(raw.headers),
+        malformed="; ".join(problems) or None,
     )
 
 

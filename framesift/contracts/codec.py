@@ -23,7 +23,9 @@ def encode(message: Message) -> tuple[str, bytes, tuple[tuple[str, bytes], ...]]
     return topic.key_of(message), message.SerializeToString(deterministic=True), headers
 
 
-def decode(topic: Topic, value: bytes, headers: tuple[tuple[str, bytes], ...] = ()) -> Message:
+def decode(topic: Topic, value: bytes | None, headers: tuple[tuple[str, bytes], ...] = ()) -> Message:
+    if value is None:
+        raise MalformedMessageError(f"record on {topic.name} has no value (a tombstone)")
     declared = dict(headers).get(SCHEMA_HEADER)
     expected = topic.message_type.DESCRIPTOR.full_name
     if declared is not None and declared.decode(errors="replace") != expected:

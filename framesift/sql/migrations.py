@@ -48,11 +48,14 @@ def migrate(engine: Engine, component: str, migrations: list[Migration]) -> int:
     versions = [m.version for m in migrations]
     if versions != sorted(set(versions)):
         raise ValueError(f"{component}: migration versions must increase: {versions}")
-    VERSIONS.create(engine, checkfirst=True)
+    with engine.begin() as connection:
+        # Under the lock too: replicas starting together on an empty database would otherwise
+        # race to create this table (PostgreSQL's CREATE TABLE IF NOT EXISTS is not atomic).
+        _lock(connection)
+        VERSIONS.create(connection, checkfirst=True)
     for migration in migrations:
         with engine.begin() as connection:
-            if connection.dialect.name == "postgresql":
-                connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+            _lock(connection)
             if migration.version <= _version(connection, component):
                 continue
             migration.apply(connection)
@@ -65,6 +68,13 @@ def migrate(engine: Engine, component: str, migrations: list[Migration]) -> int:
                 )
             )
     return current_version(engine, component)
+
+
+def _lock(connection: Connection) -> None:
+    """On PostgreSQL, one migrating process at a time (until this transaction ends); SQLite
+    serialises writers itself."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
 
 
 def _version(connection: Connection, component: str) -> int:

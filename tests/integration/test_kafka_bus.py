@@ -27,3 +27,60 @@ class TestKafkaBus(BusContract):
         await bus.start()
         yield bus
         await bus.stop()
+
+
+async def test_a_key_that_is_not_utf8_and_a_tombstone_go_to_the_dlq_at_once(kafka_bootstrap, kafka_idempotence) -> None:
+    """Keys and values are untrusted input: neither may stop the consumer (it used to crash-loop)."""
+    import asyncio
+    import uuid
+
+    from aiokafka import AIOKafkaProducer
+
+    from framesift.bus.base import Record
+    from framesift.bus.delivery import DLQ_ATTEMPTS, DLQ_ERROR, RetryPolicy
+    from framesift.bus.events import on_event
+    from framesift.contracts.topics import FRAMES_INGESTED
+    from framesift.v1 import frames_pb2
+    from tests.support.waiting import eventually
+
+    bus = KafkaBus(kafka_settings(kafka_bootstrap, kafka_idempotence), client_id="hostile")
+    topic = f"hostile-{uuid.uuid4().hex[:8]}"
+    await bus.start()
+    await bus.ensure_topics([topic, topic + ".dlq"])
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    event = frames_pb2.FrameIngested(frame_id="bad-key", camera_id="cam-1").SerializeToString()
+    after = frames_pb2.FrameIngested(frame_id="after", camera_id="cam-1").SerializeToString()
+    for key, value in ((b"\xff\xfe", event), (b"cam-1", None), (b"cam-1", after)):
+        await producer.send_and_wait(topic, value, key=key, partition=0)
+    await producer.stop()
+    handled: list[str] = []
+    dead: list[Record] = []
+
+    async def handle(message: frames_pb2.FrameIngested) -> None:
+        handled.append(message.frame_id)
+
+    async def collect(record: Record) -> None:
+        dead.append(record)
+
+    policy = RetryPolicy(max_attempts=3, backoff_s=0.01, backoff_max_s=0.05)
+    consumers = [
+        bus.consumer([topic], uuid.uuid4().hex, on_event(FRAMES_INGESTED, handle), service="test", policy=policy),
+        bus.consumer([topic + ".dlq"], uuid.uuid4().hex, collect, service="test", policy=policy),
+    ]
+    tasks = [asyncio.create_task(consumer.run()) for consumer in consumers]
+    try:
+        await eventually(lambda: (handled and len(dead) == 2) or any(t.done() for t in tasks), timeout=60, what="both")
+        for task in tasks:
+            if task.done():
+                task.result()  # a consumer that stopped fails the test with its error
+    finally:
+        for consumer in consumers:
+            await consumer.stop()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await bus.stop()
+    assert handled == ["after"]  # the record behind them was handled: the partition goes on
+    errors = " | ".join(record.header(DLQ_ERROR).decode() for record in dead)
+    assert "its key is not UTF-8" in errors
+    assert "it has no value (a tombstone)" in errors
+    assert all(record.header(DLQ_ATTEMPTS) == b"1" for record in dead)  # at once, never retried
