@@ -49,11 +49,20 @@ def require_frame_fields(message: Message, camera_id: str, object_key: str) -> N
     from framesift.contracts.identifiers import checked_key, validate_camera_id
 
     name = message.DESCRIPTOR.name
-    frame_id = getattr(message, "frame_id", "")
-    if not frame_id:
-        raise MalformedMessageError(f"{name} without a frame_id")
+    frame_id = require_frame_id(message)
     try:
         validate_camera_id(camera_id)
         checked_key(object_key)
     except ValueError as exc:
         raise MalformedMessageError(f"{name} {frame_id!r}: {exc}") from exc
+
+
+def require_frame_id(message: Message) -> str:
+    """An event names its frame: a non-empty id of at most 128 characters (the read model's column)."""
+    name = message.DESCRIPTOR.name
+    frame_id = getattr(message, "frame_id", "")
+    if not frame_id:
+        raise MalformedMessageError(f"{name} without a frame_id")
+    if len(frame_id) > 128:
+        raise MalformedMessageError(f"{name} with a frame_id of {len(frame_id)} characters (at most 128)")
+    return frame_id

@@ -10,6 +10,7 @@ import time
 
 import sqlalchemy as sa
 
+from framesift.contracts.codec import require_frame_fields, require_frame_id
 from framesift.contracts.vocabulary import seconds
 from framesift.v1 import frames_pb2, labels_pb2
 
@@ -23,21 +24,25 @@ FRAMES = CuratedFrame.__table__
 
 
 async def record_ingested(event: frames_pb2.FrameIngested, deps: CurateDeps) -> None:
+    require_frame_fields(event, event.camera_id, event.object_key)
     await deps.write(projection.apply_ingested, event)
     deps.changed([event.frame_id])
 
 
 async def record_checked(event: frames_pb2.FrameChecked, deps: CurateDeps) -> None:
+    require_frame_fields(event, event.camera_id, event.frame.object_key)
     await deps.write(projection.apply_checked, event)
     deps.changed([event.frame_id])
 
 
 async def record_rejected(event: frames_pb2.FrameRejected, deps: CurateDeps) -> None:
+    require_frame_fields(event, event.camera_id, event.frame.object_key)
     await deps.write(projection.apply_rejected, event)
     deps.changed([event.frame_id])
 
 
 async def record_labelled(event: labels_pb2.LabelsCompleted, deps: CurateDeps) -> None:
+    require_frame_id(event)
     point_id = await deps.read(
         lambda connection: connection.execute(
             sa.select(FRAMES.c.point_id).where(FRAMES.c.frame_id == event.frame_id)
@@ -51,6 +56,7 @@ async def record_labelled(event: labels_pb2.LabelsCompleted, deps: CurateDeps) -
 
 async def record_embedded(event: frames_pb2.FrameEmbedded, deps: CurateDeps) -> None:
     """Provisional priority parts now (the window's final ones are computed when it closes)."""
+    require_frame_fields(event, event.camera_id, event.frame.object_key)
     chosen = await deps.chosen()
     vectors = await deps.vector_call(deps.vectors.vectors([event.point_id]))
     prior = (await scoring.priors(deps, vectors, chosen)).get(event.point_id)
