@@ -87,3 +87,71 @@ async def test_selections_stored_during_an_outage_are_published_once_after_it(em
         await adapters.bus.stop()
         adapters.close()
         broker.stop()
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+async def test_concurrent_publishers_send_each_selection_once(tmp_path, postgres_url, database) -> None:
+    """The consumer path and the idle-window closer (one process), or two replicas (PostgreSQL),
+    publishing the outbox at once: every selection goes out once (it used to be 40 records for 20)."""
+    import asyncio
+    import contextlib
+
+    import sqlalchemy as sa
+
+    from framesift.app.registry import create_schema
+    from framesift.bus.events import EventPublisher
+    from framesift.bus.inprocess import InProcessBus
+    from framesift.services.curate.deps import CurateDeps
+    from framesift.services.curate.outbox import publish_outbox
+    from framesift.services.curate.tables import CuratedFrame
+    from framesift.sql.engine import make_engine
+    from framesift.vectors.qdrant import FrameVectors
+    from tests.support.curation import fresh_postgres
+
+    with contextlib.ExitStack() as stack:
+        url = (
+            f"sqlite:///{tmp_path / 'outbox.db'}"
+            if database == "sqlite"
+            else stack.enter_context(fresh_postgres(postgres_url))
+        )
+        engines = [make_engine(url) for _ in range(2)]
+        create_schema(engines[0], ["curate"])
+        with engines[0].begin() as connection:
+            for i in range(20):
+                connection.execute(
+                    sa.insert(CuratedFrame.__table__).values(
+                        frame_id=f"f{i:02d}",
+                        camera_id="cam",
+                        captured_at=0.0,
+                        object_key="k",
+                        sha256="",
+                        status=int(Status.SELECTED),
+                        reasons="",
+                        metrics={},
+                        margins={},
+                        detections=[],
+                        has_detector=False,
+                        classes="",
+                        published=False,
+                        updated_at=0.0,
+                        window_id="w",
+                        decision="chosen",
+                    )
+                )
+        bus = InProcessBus()
+        await bus.start()
+        await bus.ensure_topics([FRAMES_SELECTED.name])
+        vectors = FrameVectors("frames", None, path=tmp_path / "qdrant")  # never called: no point ids
+        one = CurateDeps(engines[0], vectors, EventPublisher(bus), CURATE)
+        replicas = (
+            [one, one] if database == "sqlite" else [one, CurateDeps(engines[1], vectors, EventPublisher(bus), CURATE)]
+        )
+        published = await asyncio.gather(*(publish_outbox(deps) for deps in replicas))
+        records = bus.records(FRAMES_SELECTED.name)
+        await bus.stop()
+        for engine in engines:
+            engine.dispose()
+    assert sum(published) == 20
+    assert sorted(decode(FRAMES_SELECTED, r.value, r.headers).frame_id for r in records) == [
+        f"f{i:02d}" for i in range(20)
+    ]

@@ -35,6 +35,8 @@ class CurateDeps:
     chosen_vectors: ChosenVectors = field(default_factory=ChosenVectors, init=False, repr=False)
     # Window closing is serialised in a process (across replicas a window is claimed in SQL).
     closing: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
+    # One outbox publisher at a time in a process (across replicas, rows are claimed in SQL).
+    publishing: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
     # When a frame last joined each window in this process (window -> monotonic), for idle closing.
     joined: dict[str, float] = field(default_factory=dict, init=False, repr=False)
     started: float = field(default_factory=time.monotonic, init=False, repr=False)

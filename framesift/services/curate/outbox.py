@@ -1,8 +1,14 @@
 """frames.selected through an outbox: a decision is stored first, then published and marked, so a
-crash in between republishes it and never loses one."""
+crash in between republishes it and never loses one.
+
+Each selection is published once: in a process one publisher runs at a time (the consumer path
+and the idle-window closer both call it), and across replicas a publisher claims its rows with
+FOR UPDATE SKIP LOCKED in the transaction that marks them (PostgreSQL; SQLite is one process).
+"""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,12 +25,20 @@ FRAMES = CuratedFrame.__table__
 
 
 async def publish_outbox(deps: CurateDeps) -> int:
-    """Publish every stored selection not yet published (after a crash, too)."""
-    pending = await deps.read(_unpublished)
-    await deps.vector_call(deps.vectors.set_status([row["point_id"] for row in pending if row["point_id"]], "selected"))
-    for row in pending:
-        await deps.publisher.publish(selected_event(row))
-        await deps.read(lambda connection, frame_id=row["frame_id"]: _mark_published(connection, frame_id))
+    """Publish every stored selection not yet published (after a crash, too); returns how many."""
+    async with deps.publishing:
+        connection = await asyncio.to_thread(deps.engine.connect)
+        try:
+            transaction = await asyncio.to_thread(connection.begin)
+            pending = await asyncio.to_thread(_claim, connection)
+            points = [row["point_id"] for row in pending if row["point_id"]]
+            await deps.vector_call(deps.vectors.set_status(points, "selected"))
+            for row in pending:
+                await deps.publisher.publish(selected_event(row))
+            await asyncio.to_thread(_mark_published, connection, [row["frame_id"] for row in pending])
+            await asyncio.to_thread(transaction.commit)  # a failure before this: all republished later
+        finally:
+            await asyncio.to_thread(connection.close)
     return len(pending)
 
 
@@ -38,16 +52,18 @@ def selected_event(row: dict[str, Any]) -> frames_pb2.FrameSelected:
     )
 
 
-def _unpublished(connection: Connection) -> list[dict[str, Any]]:
+def _claim(connection: Connection) -> list[dict[str, Any]]:
+    """The unpublished selections, locked for this transaction; rows another replica holds are skipped."""
     rows = connection.execute(
         sa.select(FRAMES)
         .where(FRAMES.c.status >= int(Status.SELECTED), FRAMES.c.window_id.is_not(None))
         .where(FRAMES.c.published.is_(False), FRAMES.c.decision.is_not(None))
         .order_by(FRAMES.c.window_id, FRAMES.c.frame_id)
+        .with_for_update(skip_locked=True)
     ).mappings()
     return [dict(row) for row in rows]
 
 
-def _mark_published(connection: Connection, frame_id: str) -> None:
-    connection.execute(FRAMES.update().where(FRAMES.c.frame_id == frame_id).values(published=True))
-    connection.commit()
+def _mark_published(connection: Connection, frame_ids: list[str]) -> None:
+    if frame_ids:
+        connection.execute(FRAMES.update().where(FRAMES.c.frame_id.in_(frame_ids)).values(published=True))
