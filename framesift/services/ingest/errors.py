@@ -11,7 +11,7 @@ from framesift.contracts.identifiers import InvalidIdentifierError
 from framesift.store.base import StoreUnavailableError
 
 from .cameras import UnauthenticatedError
-from .handlers import CapturedInFutureError, FrameTooLargeError, NotAnImageError
+from .handlers import CapturedInFutureError, FrameTooLargeError, InvalidCaptureTimeError, NotAnImageError
 
 _BY_TYPE: dict[type[Exception], ClientError] = {
     InvalidIdentifierError: ClientError(400, grpc.StatusCode.INVALID_ARGUMENT, "invalid_identifier"),
@@ -19,6 +19,7 @@ _BY_TYPE: dict[type[Exception], ClientError] = {
     FrameTooLargeError: ClientError(413, grpc.StatusCode.RESOURCE_EXHAUSTED, "too_large"),
     NotAnImageError: ClientError(415, grpc.StatusCode.INVALID_ARGUMENT, "not_an_image"),
     CapturedInFutureError: ClientError(422, grpc.StatusCode.INVALID_ARGUMENT, "clock_ahead"),
+    InvalidCaptureTimeError: ClientError(422, grpc.StatusCode.INVALID_ARGUMENT, "invalid_captured_at"),
     # Nothing was announced: the client should retry later (the retry is idempotent).
     BusUnavailableError: ClientError(503, grpc.StatusCode.UNAVAILABLE, "unavailable"),
     StoreUnavailableError: ClientError(503, grpc.StatusCode.UNAVAILABLE, "unavailable"),

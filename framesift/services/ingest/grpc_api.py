@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC
+from datetime import UTC, datetime
 
 import grpc
 
@@ -12,7 +12,7 @@ from framesift.v1 import ingest_pb2, ingest_pb2_grpc
 
 from .cameras import CameraRegistry, UnauthenticatedError, bearer_token
 from .errors import client_error
-from .handlers import IngestDeps, UploadFrame, ingest_frame
+from .handlers import IngestDeps, InvalidCaptureTimeError, UploadFrame, ingest_frame
 
 
 class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
@@ -35,7 +35,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
                 if request.camera_id not in verified:
                     await self._cameras.verify_async(validate_camera_id(request.camera_id), api_key)
                     verified.add(request.camera_id)
-                captured_at = request.captured_at.ToDatetime(UTC) if request.HasField("captured_at") else None
+                captured_at = _capture_time(request)
                 accepted = await ingest_frame(UploadFrame(request.camera_id, request.data, captured_at), self._deps)
             except Exception as exc:
                 error = client_error(exc)
@@ -56,6 +56,15 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
                 response.accepted += 1
             response.results.append(result)
         return response
+
+
+def _capture_time(request: ingest_pb2.UploadFrameRequest) -> datetime | None:
+    if not request.HasField("captured_at"):
+        return None
+    try:
+        return request.captured_at.ToDatetime(UTC)
+    except (OverflowError, ValueError) as exc:
+        raise InvalidCaptureTimeError("captured_at is outside the years 1 to 9999 UTC") from exc
 
 
 def register_grpc(servicer: IngestServicer):

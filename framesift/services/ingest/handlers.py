@@ -6,11 +6,13 @@ Transport-free: the HTTP route, the gRPC stream and the CLI all call `ingest_fra
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from framesift.bus.events import EventPublisher
+from framesift.contracts.errors import shown
 from framesift.contracts.identifiers import frame_object_key, validate_camera_id
 from framesift.contracts.media import sniff
 from framesift.contracts.vocabulary import timestamp
@@ -50,6 +52,10 @@ class NotAnImageError(ValueError):
     pass
 
 
+class InvalidCaptureTimeError(ValueError):
+    """captured_at is not a time framesift can store (it names the field and the accepted forms)."""
+
+
 class CapturedInFutureError(ValueError):
     """The camera's clock is ahead of ours by more than the tolerated skew."""
 
@@ -65,10 +71,31 @@ class IngestDeps:
 
 
 def _utc(moment: datetime | None) -> datetime | None:
-    """A capture time without a zone is UTC (cameras report UTC; the HTTP API reads it so too)."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)
+    """A capture time without a zone is UTC (cameras report UTC; the HTTP API reads it so too);
+    one that UTC cannot represent (0001-01-01T00:00:00+01:00 is in year 0) is refused, before
+    anything is stored."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except (OverflowError, ValueError) as exc:
+        raise InvalidCaptureTimeError(f"captured_at {moment.isoformat()} is outside the years 1 to 9999 UTC") from exc
+
+
+def parse_capture_time(value: str) -> datetime:
+    """captured_at as a client sends it: ISO 8601 (no zone: UTC) or epoch seconds, nothing else."""
+    text = value.strip()
+    try:
+        if re.fullmatch(r"-?\d+(\.\d+)?", text):
+            return datetime.fromtimestamp(float(text), UTC)
+        moment = datetime.fromisoformat(text)
+    except (OverflowError, ValueError, OSError) as exc:
+        raise InvalidCaptureTimeError(
+            f"captured_at {shown(value)} is not ISO 8601 (2026-11-25T08:00:00Z) or epoch seconds in the years 1 to 9999"
+        ) from exc
+    return moment
 
 
 async def ingest_frame(command: UploadFrame, deps: IngestDeps) -> FrameAccepted:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -15,7 +14,7 @@ from framesift.platform.problems import Problem, problem_for
 
 from .cameras import CameraRegistry, bearer_token
 from .errors import client_error
-from .handlers import FrameAccepted, FrameTooLargeError, IngestDeps, UploadFrame, ingest_frame
+from .handlers import FrameAccepted, FrameTooLargeError, IngestDeps, UploadFrame, ingest_frame, parse_capture_time
 
 log = logging.getLogger(__name__)
 
@@ -84,12 +83,15 @@ def http_router(deps: IngestDeps, cameras: CameraRegistry) -> APIRouter:
         request: Request,
         response: Response,
         authorization: Annotated[str | None, Header()] = None,
-        captured_at: Annotated[datetime | None, Query(description="ISO 8601; defaults to receive time")] = None,
+        captured_at: Annotated[
+            str | None, Query(description="ISO 8601 (no zone: UTC) or epoch seconds; default: the receive time")
+        ] = None,
     ) -> UploadResult:
         await authenticate(camera_id, authorization)
         try:
+            moment = parse_capture_time(captured_at) if captured_at is not None else None
             data = await _read_body(request, deps.max_upload_bytes)
-            accepted = await ingest_frame(UploadFrame(camera_id, data, captured_at), deps)
+            accepted = await ingest_frame(UploadFrame(camera_id, data, moment), deps)
         except Exception as exc:
             raise _http_error(exc) from exc
         if not accepted.created:
