@@ -26,6 +26,9 @@ class EmbeddedPipeline:
         self._tasks: list[asyncio.Task] = []
 
     async def __aenter__(self) -> EmbeddedPipeline:
+        for unit in self._units:
+            for start in unit.starters:
+                await start()
         await self._bus.ensure_topics(all_topic_names())
         self._consumers = build_consumers(self._bus, self._units, self._policy)
         self._tasks = [asyncio.create_task(consumer.run()) for consumer in self._consumers]

@@ -81,6 +81,9 @@ class ServiceUnit:
     background: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     # Largest gRPC message this service needs to receive, when over the platform's default.
     grpc_max_message_bytes: int | None = None
+    # Run once before anything consumes or serves; a failure fails the start (a resource another
+    # process holds, say), instead of every record that would need it.
+    starters: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
 
 
 def retry_policy(settings: PlatformSettings) -> RetryPolicy:
@@ -251,6 +254,15 @@ class ServiceRunner:
             grpc_server, health_servicer = await self._grpc_server()
         except BaseException:
             http_socket.close()
+            raise
+        try:
+            for unit in self.units:
+                for start in unit.starters:
+                    await start()
+        except BaseException:
+            http_socket.close()
+            await grpc_server.stop(grace=None)
+            await close_units(self.units)
             raise
         if install_signals:
             for sig in (signal.SIGTERM, signal.SIGINT):

@@ -48,10 +48,23 @@ def point_id_for(frame_id: str) -> str:
 _LOCAL_CLIENTS: dict[str, tuple[AsyncQdrantClient, int]] = {}
 
 
+class LocalFolderInUseError(RuntimeError):
+    """Another process holds the local-mode folder (local mode is one process per folder)."""
+
+
 def _open_local(path: str) -> AsyncQdrantClient:
     client, users = _LOCAL_CLIENTS.get(path, (None, 0))
     if client is None:
-        client = AsyncQdrantClient(path=path)
+        try:
+            client = AsyncQdrantClient(path=path)
+        except RuntimeError as exc:
+            if "already accessed" not in str(exc):
+                raise
+            raise LocalFolderInUseError(
+                f"Qdrant's local mode folder {path} is used by another process, and local mode is one "
+                "process per folder: run embed and curate in one process (framesift up), or give every "
+                "process a Qdrant server (FRAMESIFT_QDRANT_URL)"
+            ) from exc
     _LOCAL_CLIENTS[path] = (client, users + 1)
     return client
 
@@ -86,15 +99,25 @@ class FrameVectors:
         self._prepared = False
         self._lock = asyncio.Lock()
 
+    async def open(self) -> AsyncQdrantClient:
+        """The client, without touching the collection; in local mode this takes the folder, so a
+        second process on it fails here, at its start, with LocalFolderInUseError."""
+        async with self._lock:
+            return await self._connect()
+
+    async def _connect(self) -> AsyncQdrantClient:
+        if self._client is None:
+            if self._local:
+                await asyncio.to_thread(Path(self._options["path"]).mkdir, parents=True, exist_ok=True)
+                self._client = _open_local(self._options["path"])
+            else:
+                self._client = AsyncQdrantClient(**self._options)
+        return self._client
+
     async def start(self) -> AsyncQdrantClient:
         """Connect and create the collection if missing (on first use; again after a failure)."""
         async with self._lock:
-            if self._client is None:
-                if self._local:
-                    await asyncio.to_thread(Path(self._options["path"]).mkdir, parents=True, exist_ok=True)
-                    self._client = _open_local(self._options["path"])
-                else:
-                    self._client = AsyncQdrantClient(**self._options)
+            await self._connect()
             if not self._prepared:
                 try:
                     await self._prepare(self._client)

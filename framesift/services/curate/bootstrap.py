@@ -60,6 +60,7 @@ def build(adapters: Adapters, settings: CurateSettings) -> ServiceUnit:
         grpc_services=[register_grpc(CurationServicer(api))],
         readiness=[adapters.store.ready],
         closers=[close],
+        starters=[deps.vectors.open],
         flushers=[lambda: flush(deps)],
         background=[
             *([lambda: close_idle_windows_forever(deps)] if settings.idle_close_s else []),

@@ -38,4 +38,5 @@ def build(adapters: Adapters, settings: EmbedSettings) -> ServiceUnit:
         consumers=[consumer_for(HANDLERS, deps, group=NAME) for _ in range(settings.concurrency)],
         readiness=[adapters.store.ready, deps.backend.ready, deps.vectors.ready],
         closers=[deps.close],
+        starters=[deps.vectors.open],
     )
