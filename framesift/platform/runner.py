@@ -313,18 +313,31 @@ class ServiceRunner:
             ]
             failure = await self._wait_for_stop_or_failure([http_task, *consumer_tasks, *background])
         finally:
+            self._stop.set()  # /readyz answers 503 from now on
+            metrics.READY.labels(self._name).set(0)
+            await health_servicer.enter_graceful_shutdown()
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
-            metrics.READY.labels(self._name).set(0)
-            await health_servicer.enter_graceful_shutdown()
+            # A failure is not a drain: leave within fatal_exit_s (uncommitted records are redelivered
+            # to the next member); SIGTERM lets in-flight work finish for up to shutdown_timeout_s.
+            budget = self.settings.fatal_exit_s if failure is not None else self.settings.shutdown_timeout_s
             http.should_exit = True
-            await grpc_server.stop(grace=10)
+            http.force_exit = failure is not None
+            await grpc_server.stop(grace=min(10.0, budget))
             with contextlib.suppress(Exception):
-                await http_task
+                await asyncio.wait_for(http_task, timeout=budget)
             for consumer in consumers:
                 await consumer.stop()
+            if consumer_tasks:
+                _, stuck = await asyncio.wait(consumer_tasks, timeout=budget)
+                for task in stuck:
+                    log.warning(
+                        "a consumer did not stop in time; abandoning it", extra={"fields": {"task": task.get_name()}}
+                    )
+                    task.cancel()
             results = await asyncio.gather(*consumer_tasks, return_exceptions=True)
+            results = [r for r in results if not isinstance(r, asyncio.CancelledError)]
             await close_units(self.units)
             await self.bus.stop()
             if install_signals:

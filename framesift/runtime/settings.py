@@ -48,6 +48,10 @@ class PlatformSettings(BaseSettings):
     log_json: bool = True
     # How often readiness is re-checked for the gRPC health service (/readyz checks on each request).
     health_interval_s: Annotated[float, Field(gt=0)] = 1.0
+    # Stopping: on SIGTERM, in-flight work gets this long to finish and commit; after a fatal
+    # failure (a consumer that died) the process leaves within fatal_exit_s, failing health at once.
+    shutdown_timeout_s: Annotated[float, Field(gt=0)] = 30.0
+    fatal_exit_s: Annotated[float, Field(gt=0)] = 5.0
 
     # Message bus.
     bus: BusKind = BusKind.INPROCESS
