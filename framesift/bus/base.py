@@ -32,6 +32,10 @@ class BusUnavailableError(RuntimeError):
     """The broker could not be reached, or did not acknowledge a write, after retries."""
 
 
+class RecordRejectedError(ValueError):
+    """The broker refused this record itself (too large): retrying cannot help; not an outage."""
+
+
 class Consumer(Protocol):
     """One member of a consumer group, handling records one at a time per partition."""
 

@@ -11,7 +11,7 @@ import logging
 import time
 from dataclasses import dataclass
 
-from framesift.bus.base import Headers, Publish, Record, RecordHandler
+from framesift.bus.base import Headers, Publish, Record, RecordHandler, RecordRejectedError
 from framesift.contracts.codec import MalformedMessageError
 from framesift.contracts.topics import DLQ_SUFFIX
 from framesift.runtime import metrics
@@ -26,6 +26,7 @@ DLQ_ATTEMPTS = "framesift-attempts"
 DLQ_ORIGINAL_TOPIC = "framesift-original-topic"
 DLQ_ORIGINAL_PARTITION = "framesift-original-partition"
 DLQ_ORIGINAL_OFFSET = "framesift-original-offset"
+DLQ_TRUNCATED = "framesift-truncated"  # the original value's length, when the dead letter keeps less
 
 
 class RetryableError(Exception):
@@ -40,6 +41,8 @@ class RetryPolicy:
     max_attempts: int = 3
     backoff_s: float = 0.2
     backoff_max_s: float = 5.0
+    # A dead letter keeps at most this much of the value, so that it always fits the broker's limit.
+    dlq_max_value_bytes: int = 512 * 1024
 
     def delay(self, attempt: int) -> float:
         """Exponential backoff after the given (1-based) failed attempt."""
@@ -74,9 +77,8 @@ async def deliver(
     so that it is delivered again. A failure to write the dead letter propagates (fail loudly).
     """
     if record.malformed is not None:
-        await _dead_letter(
-            record, MalformedMessageError(f"record on {record.topic}: {record.malformed}"), service, 1, publish
-        )
+        error = MalformedMessageError(f"record on {record.topic}: {record.malformed}")
+        await _dead_letter(record, error, service, 1, publish, policy)
         return True
     attempt = 0
     outage_attempt = 0
@@ -87,7 +89,7 @@ async def deliver(
             await handler(record)
         except MalformedMessageError as exc:
             # Retrying cannot fix bytes that do not parse.
-            await _dead_letter(record, exc, service, attempt, publish)
+            await _dead_letter(record, exc, service, attempt, publish, policy)
             return True
         except RetryableError as exc:
             outage_attempt += 1
@@ -103,7 +105,7 @@ async def deliver(
         except Exception as exc:
             metrics.HANDLER_ERRORS.labels(service, record.topic, type(exc).__name__).inc()
             if attempt >= policy.max_attempts:
-                await _dead_letter(record, exc, service, attempt, publish)
+                await _dead_letter(record, exc, service, attempt, publish, policy)
                 return True
             log.warning(
                 "handler failed, retrying",
@@ -125,7 +127,11 @@ async def deliver(
         return True
 
 
-async def _dead_letter(record: Record, error: BaseException, service: str, attempts: int, publish: Publish) -> None:
+async def _dead_letter(
+    record: Record, error: BaseException, service: str, attempts: int, publish: Publish, policy: RetryPolicy
+) -> None:
+    """Write the dead letter; one the broker refuses even cut down is skipped, its offset logged
+    and counted (never a stopped partition). An outage (BusUnavailableError) propagates."""
     dlq_topic = record.topic + DLQ_SUFFIX
     log.error(
         "dead-lettering record",
@@ -139,7 +145,27 @@ async def _dead_letter(record: Record, error: BaseException, service: str, attem
             }
         },
     )
-    await publish(dlq_topic, record.key or "", record.value, dead_letter_headers(record, error, service, attempts))
+    headers = dead_letter_headers(record, error, service, attempts)
+    value = record.value
+    if len(value) > policy.dlq_max_value_bytes:
+        value, headers = value[: policy.dlq_max_value_bytes], (*headers, (DLQ_TRUNCATED, str(len(value)).encode()))
+    try:
+        await publish(dlq_topic, record.key or "", value, headers)
+    except RecordRejectedError:
+        # Even cut down it does not fit (its own headers, say): keep framesift's headers alone.
+        ours = (
+            *(h for h in headers if h[0].startswith("framesift-")),
+            (DLQ_TRUNCATED, str(len(record.value)).encode()),
+        )
+        try:
+            await publish(dlq_topic, record.key or "", b"", ours)
+        except RecordRejectedError as exc:
+            where = {"topic": record.topic, "partition": record.partition, "offset": record.offset}
+            log.error(
+                "a record that cannot be dead-lettered is skipped", extra={"fields": {**where, "error": str(exc)}}
+            )
+            metrics.DEAD_LETTERS_SKIPPED.labels(service, record.topic).inc()
+            return
     metrics.MESSAGES_CONSUMED.labels(service, record.topic, "dead_lettered").inc()
     metrics.DEAD_LETTERED.labels(service, record.topic).inc()
 

@@ -15,9 +15,9 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import CommitFailedError, KafkaError, MessageSizeTooLargeError, TopicAlreadyExistsError
 
-from framesift.bus.base import BusUnavailableError, Headers, Record, RecordHandler
+from framesift.bus.base import BusUnavailableError, Headers, Record, RecordHandler, RecordRejectedError
 from framesift.bus.delivery import RetryPolicy, deliver
 from framesift.runtime import metrics
 from framesift.runtime.retry import of_type, with_retries
@@ -53,6 +53,7 @@ class KafkaBus:
             client_id=self._client_id,
             acks="all",
             enable_idempotence=self._settings.kafka_idempotence,
+            max_request_size=self._settings.kafka_max_request_bytes,
             **self._options,
         )
         await _with_backoff(producer.start, self._connect_attempts, "connect the producer")
@@ -96,6 +97,10 @@ class KafkaBus:
             raise BusUnavailableError("Kafka producer is not started")
         try:
             await self._producer.send_and_wait(topic, value, key=key.encode(), headers=list(headers))
+        except MessageSizeTooLargeError as exc:
+            raise RecordRejectedError(
+                f"a record of {len(value)} bytes for {topic} is over the size limit: {exc}"
+            ) from exc
         except KafkaError as exc:
             raise BusUnavailableError(
                 f"Kafka at {self._settings.kafka_bootstrap_servers} did not acknowledge a write to {topic}: "
@@ -149,6 +154,7 @@ class KafkaConsumer:
             client_id=f"{self._bus._client_id}-{self._service}",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            max_partition_fetch_bytes=self._bus._settings.kafka_max_partition_fetch_bytes,
             **self._bus._options,
         )
         consumer.subscribe(self._topics, listener=_Rebalance(self, consumer))

@@ -87,7 +87,9 @@ class ServiceUnit:
 
 
 def retry_policy(settings: PlatformSettings) -> RetryPolicy:
-    return RetryPolicy(settings.max_attempts, settings.retry_backoff_s, settings.retry_backoff_max_s)
+    return RetryPolicy(
+        settings.max_attempts, settings.retry_backoff_s, settings.retry_backoff_max_s, settings.dlq_max_value_bytes
+    )
 
 
 def build_consumers(bus: Bus, units: Sequence[ServiceUnit], policy: RetryPolicy) -> list[Consumer]:

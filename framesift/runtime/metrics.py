@@ -12,6 +12,11 @@ PUBLISH_FAILURES = Counter("framesift_publish_failures_total", "Publishes that f
 HANDLER_SECONDS = Histogram("framesift_handler_seconds", "Time spent in a handler per attempt", ["service", "topic"])
 HANDLER_ERRORS = Counter("framesift_handler_errors_total", "Handler failures by kind", ["service", "topic", "kind"])
 DEAD_LETTERED = Counter("framesift_dead_lettered_total", "Records sent to a dead-letter topic", ["service", "topic"])
+DEAD_LETTERS_SKIPPED = Counter(
+    "framesift_dead_letters_skipped_total",
+    "Records neither handled nor dead-lettered (refused by the broker)",
+    ["service", "topic"],
+)
 READY = Gauge("framesift_ready", "1 while the service reports ready", ["service"])
 PARTITIONS_REVOKED = Counter(
     "framesift_partitions_revoked_total", "Partitions a consumer handed over in a rebalance", ["group"]

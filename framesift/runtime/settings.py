@@ -65,6 +65,13 @@ class PlatformSettings(BaseSettings):
     kafka_topic_partitions: Annotated[int, Field(ge=1)] = 6
     kafka_replication_factor: Annotated[int, Field(ge=1)] = 1
     kafka_request_timeout_ms: Annotated[int, Field(ge=100)] = 10_000
+    # Size limits: the largest request the producer sends (Kafka's default message.max.bytes is
+    # about 1 MB), the most a consumer fetches from a partition at once (at least one record is
+    # always returned), and the part of a record's value a dead letter keeps (the rest is cut and
+    # the header framesift-truncated says how long it was), so a dead letter always fits.
+    kafka_max_request_bytes: Annotated[int, Field(ge=1024)] = 1_048_576
+    kafka_max_partition_fetch_bytes: Annotated[int, Field(ge=1024)] = 1_048_576
+    dlq_max_value_bytes: Annotated[int, Field(ge=0)] = 512 * 1024
     kafka_security_protocol: str = "PLAINTEXT"
     kafka_sasl_mechanism: str | None = None
     kafka_sasl_username: str | None = None

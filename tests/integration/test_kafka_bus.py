@@ -84,3 +84,92 @@ async def test_a_key_that_is_not_utf8_and_a_tombstone_go_to_the_dlq_at_once(kafk
     assert "its key is not UTF-8" in errors
     assert "it has no value (a tombstone)" in errors
     assert all(record.header(DLQ_ATTEMPTS) == b"1" for record in dead)  # at once, never retried
+
+
+async def test_a_record_near_the_size_limit_is_dead_lettered_cut_down_and_consumption_goes_on(
+    kafka_bootstrap, kafka_idempotence
+) -> None:
+    """A malformed 1 048 420-byte value (a default producer accepts it): its dead letter plus
+    framesift's headers used to exceed the producer's limit, stop the consumer and crash-loop."""
+    import asyncio
+    import uuid
+
+    from aiokafka import AIOKafkaProducer
+
+    from framesift.bus.base import Record
+    from framesift.bus.delivery import DLQ_ATTEMPTS, DLQ_TRUNCATED, RetryPolicy
+    from framesift.bus.events import on_event
+    from framesift.contracts.topics import FRAMES_INGESTED
+    from framesift.v1 import frames_pb2
+    from tests.support.waiting import eventually
+
+    bus = KafkaBus(kafka_settings(kafka_bootstrap, kafka_idempotence), client_id="big")
+    topic = f"big-{uuid.uuid4().hex[:8]}"
+    await bus.start()
+    await bus.ensure_topics([topic, topic + ".dlq"])
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)  # defaults, as a careless producer has
+    await producer.start()
+    huge = b"\xff" * 1_048_420
+    await producer.send_and_wait(topic, huge, key=b"cam-1", partition=0)
+    await producer.send_and_wait(
+        topic,
+        frames_pb2.FrameIngested(frame_id="after", camera_id="cam-1").SerializeToString(),
+        key=b"cam-1",
+        partition=0,
+    )
+    await producer.stop()
+    handled: list[str] = []
+    dead: list[Record] = []
+
+    async def handle(message: frames_pb2.FrameIngested) -> None:
+        handled.append(message.frame_id)
+
+    async def collect(record: Record) -> None:
+        dead.append(record)
+
+    policy = RetryPolicy(max_attempts=1, backoff_s=0.01, backoff_max_s=0.01, dlq_max_value_bytes=512 * 1024)
+    consumers = [
+        bus.consumer([topic], uuid.uuid4().hex, on_event(FRAMES_INGESTED, handle), service="test", policy=policy),
+        bus.consumer([topic + ".dlq"], uuid.uuid4().hex, collect, service="test", policy=policy),
+    ]
+    tasks = [asyncio.create_task(consumer.run()) for consumer in consumers]
+    try:
+        await eventually(lambda: (handled and dead) or any(t.done() for t in tasks), timeout=60, what="both")
+        for task in tasks:
+            if task.done():
+                task.result()
+    finally:
+        for consumer in consumers:
+            await consumer.stop()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await bus.stop()
+    assert handled == ["after"]
+    [letter] = dead
+    assert letter.value == huge[: 512 * 1024]
+    assert letter.header(DLQ_TRUNCATED) == b"1048420"
+    assert letter.header(DLQ_ATTEMPTS) == b"1"
+
+
+async def test_a_dead_letter_the_broker_refuses_is_skipped_and_counted_not_a_stopped_partition() -> None:
+    """The broker refusing even the cut-down dead letter cannot be caused with a real broker and
+    framesift's own limits (its headers alone always fit), so this publish is a fake that refuses."""
+    import asyncio
+
+    from framesift.bus.base import Record, RecordRejectedError
+    from framesift.bus.delivery import RetryPolicy, deliver
+    from framesift.contracts.codec import MalformedMessageError
+    from framesift.runtime import metrics
+
+    async def refuses(topic: str, key: str, value: bytes, headers) -> None:
+        raise RecordRejectedError("too large")
+
+    async def malformed(record: Record) -> None:
+        raise MalformedMessageError("not an event")
+
+    before = metrics.DEAD_LETTERS_SKIPPED.labels("test", "t")._value.get()
+    record = Record(topic="t", partition=0, offset=7, key="k", value=b"x")
+    done = await deliver(
+        record, malformed, policy=RetryPolicy(), service="test", publish=refuses, stopping=asyncio.Event()
+    )
+    assert done  # committed: the partition goes on
+    assert metrics.DEAD_LETTERS_SKIPPED.labels("test", "t")._value.get() == before + 1
