@@ -14,7 +14,7 @@ from framesift.services.curate.settings import CurateSettings
 from framesift.services.ingest.bootstrap import ingest_deps
 from framesift.services.ingest.cameras import CameraRegistry
 from framesift.services.ingest.handlers import UploadFrame, ingest_frame
-from tests.support.curation import START, uploads
+from tests.support.curation import START, insert_frame, uploads
 from tests.support.running import running
 from tests.support.scenes import encode, scene
 from tests.support.waiting import eventually
@@ -94,25 +94,7 @@ def test_a_frame_joining_while_its_window_is_chosen_from_moves_to_the_next_windo
     def embedded(frame_id: str) -> None:
         with engine.begin() as connection:
             window = join_window(connection, captured, 1800)
-            connection.execute(
-                sa.insert(CuratedFrame.__table__).values(
-                    frame_id=frame_id,
-                    camera_id="cam",
-                    captured_at=captured,
-                    object_key="k",
-                    sha256="",
-                    status=int(Status.EMBEDDED),
-                    reasons="",
-                    metrics={},
-                    margins={},
-                    detections=[],
-                    has_detector=False,
-                    classes="",
-                    published=False,
-                    updated_at=0.0,
-                    window_id=window,
-                )
-            )
+            insert_frame(connection, frame_id, captured_at=captured, status=int(Status.EMBEDDED), window_id=window)
 
     embedded("candidate")
     state = window_state(engine, "w20261125T060000-1800s")

@@ -4,13 +4,12 @@ listing them, none is NOT_FOUND (on the read model's SQL, SQLite here)."""
 from __future__ import annotations
 
 import pytest
-import sqlalchemy as sa
 
 from framesift.app.registry import create_schema
 from framesift.services.curate.query.ids import AmbiguousIdError, NotFoundError, frame_row, resolve, resolve_query_ids
 from framesift.services.curate.query.language import parse
-from framesift.services.curate.tables import CuratedFrame
 from framesift.sql.engine import make_engine
+from tests.support.curation import insert_frame
 
 IDS = ["7b835147-2ac1-4c1e", "7b835147-2ac9-0000", "a1b2c3d4-0000", "a_b%-literal"]
 
@@ -21,24 +20,7 @@ def connection(tmp_path):
     create_schema(engine, ["curate"])
     with engine.begin() as connection:
         for frame_id in IDS:
-            connection.execute(
-                sa.insert(CuratedFrame.__table__).values(
-                    frame_id=frame_id,
-                    camera_id="cam",
-                    captured_at=0.0,
-                    object_key="k",
-                    sha256="",
-                    status=1,
-                    reasons="",
-                    metrics={},
-                    margins={},
-                    detections=[],
-                    has_detector=False,
-                    classes="",
-                    published=False,
-                    updated_at=0.0,
-                )
-            )
+            insert_frame(connection, frame_id)
     with engine.connect() as connection:
         yield connection
     engine.dispose()

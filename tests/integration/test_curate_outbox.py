@@ -20,7 +20,7 @@ from framesift.services.curate.outbox import publish_outbox
 from framesift.services.curate.selection_run import flush
 from framesift.services.curate.settings import CurateSettings
 from tests.integration.test_ingest_distributed import read_topic
-from tests.support.curation import run_pipeline, uploads
+from tests.support.curation import insert_frame, run_pipeline, uploads
 from tests.support.servers import TansuBroker
 
 CURATE = CurateSettings(window_s=86400, lateness_s=0, budget_per_window=3, budget_per_day=100)
@@ -96,14 +96,11 @@ async def test_concurrent_publishers_send_each_selection_once(tmp_path, postgres
     import asyncio
     import contextlib
 
-    import sqlalchemy as sa
-
     from framesift.app.registry import create_schema
     from framesift.bus.events import EventPublisher
     from framesift.bus.inprocess import InProcessBus
     from framesift.services.curate.deps import CurateDeps
     from framesift.services.curate.outbox import publish_outbox
-    from framesift.services.curate.tables import CuratedFrame
     from framesift.sql.engine import make_engine
     from framesift.vectors.qdrant import FrameVectors
     from tests.support.curation import fresh_postgres
@@ -118,26 +115,7 @@ async def test_concurrent_publishers_send_each_selection_once(tmp_path, postgres
         create_schema(engines[0], ["curate"])
         with engines[0].begin() as connection:
             for i in range(20):
-                connection.execute(
-                    sa.insert(CuratedFrame.__table__).values(
-                        frame_id=f"f{i:02d}",
-                        camera_id="cam",
-                        captured_at=0.0,
-                        object_key="k",
-                        sha256="",
-                        status=int(Status.SELECTED),
-                        reasons="",
-                        metrics={},
-                        margins={},
-                        detections=[],
-                        has_detector=False,
-                        classes="",
-                        published=False,
-                        updated_at=0.0,
-                        window_id="w",
-                        decision="chosen",
-                    )
-                )
+                insert_frame(connection, f"f{i:02d}", status=int(Status.SELECTED), window_id="w", decision="chosen")
         bus = InProcessBus()
         await bus.start()
         await bus.ensure_topics([FRAMES_SELECTED.name])

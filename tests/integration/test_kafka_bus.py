@@ -29,19 +29,52 @@ class TestKafkaBus(BusContract):
         await bus.stop()
 
 
+async def handled_and_dead_lettered(bus: KafkaBus, topic: str, policy, *, dead_letters: int):
+    """Run a FrameIngested consumer on `topic` and a reader of its DLQ until the event after the
+    bad records is handled and `dead_letters` arrived; a consumer that stops fails the test."""
+    import asyncio
+    import uuid
+
+    from framesift.bus.events import on_event
+    from framesift.contracts.topics import FRAMES_INGESTED
+    from tests.support.waiting import eventually
+
+    handled: list[str] = []
+    dead: list = []
+
+    async def handle(message) -> None:
+        handled.append(message.frame_id)
+
+    async def collect(record) -> None:
+        dead.append(record)
+
+    consumers = [
+        bus.consumer([topic], uuid.uuid4().hex, on_event(FRAMES_INGESTED, handle), service="test", policy=policy),
+        bus.consumer([topic + ".dlq"], uuid.uuid4().hex, collect, service="test", policy=policy),
+    ]
+    tasks = [asyncio.create_task(consumer.run()) for consumer in consumers]
+    try:
+        await eventually(
+            lambda: (handled and len(dead) == dead_letters) or any(t.done() for t in tasks), timeout=60, what="both"
+        )
+        for task in tasks:
+            if task.done():
+                task.result()
+    finally:
+        for consumer in consumers:
+            await consumer.stop()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    return handled, dead
+
+
 async def test_a_key_that_is_not_utf8_and_a_tombstone_go_to_the_dlq_at_once(kafka_bootstrap, kafka_idempotence) -> None:
     """Keys and values are untrusted input: neither may stop the consumer (it used to crash-loop)."""
-    import asyncio
     import uuid
 
     from aiokafka import AIOKafkaProducer
 
-    from framesift.bus.base import Record
     from framesift.bus.delivery import DLQ_ATTEMPTS, DLQ_ERROR, RetryPolicy
-    from framesift.bus.events import on_event
-    from framesift.contracts.topics import FRAMES_INGESTED
     from framesift.v1 import frames_pb2
-    from tests.support.waiting import eventually
 
     bus = KafkaBus(kafka_settings(kafka_bootstrap, kafka_idempotence), client_id="hostile")
     topic = f"hostile-{uuid.uuid4().hex[:8]}"
@@ -54,30 +87,10 @@ async def test_a_key_that_is_not_utf8_and_a_tombstone_go_to_the_dlq_at_once(kafk
     for key, value in ((b"\xff\xfe", event), (b"cam-1", None), (b"cam-1", after)):
         await producer.send_and_wait(topic, value, key=key, partition=0)
     await producer.stop()
-    handled: list[str] = []
-    dead: list[Record] = []
-
-    async def handle(message: frames_pb2.FrameIngested) -> None:
-        handled.append(message.frame_id)
-
-    async def collect(record: Record) -> None:
-        dead.append(record)
-
     policy = RetryPolicy(max_attempts=3, backoff_s=0.01, backoff_max_s=0.05)
-    consumers = [
-        bus.consumer([topic], uuid.uuid4().hex, on_event(FRAMES_INGESTED, handle), service="test", policy=policy),
-        bus.consumer([topic + ".dlq"], uuid.uuid4().hex, collect, service="test", policy=policy),
-    ]
-    tasks = [asyncio.create_task(consumer.run()) for consumer in consumers]
     try:
-        await eventually(lambda: (handled and len(dead) == 2) or any(t.done() for t in tasks), timeout=60, what="both")
-        for task in tasks:
-            if task.done():
-                task.result()  # a consumer that stopped fails the test with its error
+        handled, dead = await handled_and_dead_lettered(bus, topic, policy, dead_letters=2)
     finally:
-        for consumer in consumers:
-            await consumer.stop()
-        await asyncio.gather(*tasks, return_exceptions=True)
         await bus.stop()
     assert handled == ["after"]  # the record behind them was handled: the partition goes on
     errors = " | ".join(record.header(DLQ_ERROR).decode() for record in dead)
@@ -91,17 +104,12 @@ async def test_a_record_near_the_size_limit_is_dead_lettered_cut_down_and_consum
 ) -> None:
     """A malformed 1 048 420-byte value (a default producer accepts it): its dead letter plus
     framesift's headers used to exceed the producer's limit, stop the consumer and crash-loop."""
-    import asyncio
     import uuid
 
     from aiokafka import AIOKafkaProducer
 
-    from framesift.bus.base import Record
     from framesift.bus.delivery import DLQ_ATTEMPTS, DLQ_TRUNCATED, RetryPolicy
-    from framesift.bus.events import on_event
-    from framesift.contracts.topics import FRAMES_INGESTED
     from framesift.v1 import frames_pb2
-    from tests.support.waiting import eventually
 
     bus = KafkaBus(kafka_settings(kafka_bootstrap, kafka_idempotence), client_id="big")
     topic = f"big-{uuid.uuid4().hex[:8]}"
@@ -118,30 +126,10 @@ async def test_a_record_near_the_size_limit_is_dead_lettered_cut_down_and_consum
         partition=0,
     )
     await producer.stop()
-    handled: list[str] = []
-    dead: list[Record] = []
-
-    async def handle(message: frames_pb2.FrameIngested) -> None:
-        handled.append(message.frame_id)
-
-    async def collect(record: Record) -> None:
-        dead.append(record)
-
     policy = RetryPolicy(max_attempts=1, backoff_s=0.01, backoff_max_s=0.01, dlq_max_value_bytes=512 * 1024)
-    consumers = [
-        bus.consumer([topic], uuid.uuid4().hex, on_event(FRAMES_INGESTED, handle), service="test", policy=policy),
-        bus.consumer([topic + ".dlq"], uuid.uuid4().hex, collect, service="test", policy=policy),
-    ]
-    tasks = [asyncio.create_task(consumer.run()) for consumer in consumers]
     try:
-        await eventually(lambda: (handled and dead) or any(t.done() for t in tasks), timeout=60, what="both")
-        for task in tasks:
-            if task.done():
-                task.result()
+        handled, dead = await handled_and_dead_lettered(bus, topic, policy, dead_letters=1)
     finally:
-        for consumer in consumers:
-            await consumer.stop()
-        await asyncio.gather(*tasks, return_exceptions=True)
         await bus.stop()
     assert handled == ["after"]
     [letter] = dead

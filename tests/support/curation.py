@@ -66,3 +66,28 @@ def fresh_postgres(admin_url: str) -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def insert_frame(connection, frame_id: str, **columns) -> None:
+    """One read-model row with every required column, as a test sets it up directly in SQL."""
+    from framesift.contracts.vocabulary import Status
+    from framesift.services.curate.tables import CuratedFrame
+
+    values = {
+        "frame_id": frame_id,
+        "camera_id": "cam",
+        "captured_at": 0.0,
+        "object_key": "k",
+        "sha256": "",
+        "status": int(Status.INGESTED),
+        "reasons": "",
+        "metrics": {},
+        "margins": {},
+        "detections": [],
+        "has_detector": False,
+        "classes": "",
+        "published": False,
+        "updated_at": 0.0,
+        **columns,
+    }
+    connection.execute(sa.insert(CuratedFrame.__table__).values(**values))
