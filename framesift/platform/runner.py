@@ -252,26 +252,25 @@ class ServiceRunner:
         loop = asyncio.get_running_loop()
         # Both ports first: a busy one fails the start before any consumer takes a record.
         http_socket = self._bind_http()
+        grpc_server: grpc.aio.Server | None = None
         try:
             grpc_server, health_servicer = await self._grpc_server()
-        except BaseException:
-            http_socket.close()
-            raise
-        try:
             for unit in self.units:
                 for start in unit.starters:
                     await start()
-        except BaseException:
+            await self.bus.start()
+            if self._topics:
+                await self.bus.ensure_topics(self._topics)
+        except BaseException:  # a start that fails leaves nothing behind: ports, servers, clients
             http_socket.close()
-            await grpc_server.stop(grace=None)
+            if grpc_server is not None:
+                await grpc_server.stop(grace=None)
             await close_units(self.units)
+            await self.bus.stop()
             raise
         if install_signals:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self.request_stop)
-        await self.bus.start()
-        if self._topics:
-            await self.bus.ensure_topics(self._topics)
         consumers = build_consumers(self.bus, self.units, self._policy)
         consumer_tasks = [asyncio.create_task(c.run(), name=f"consumer-{i}") for i, c in enumerate(consumers)]
         http = _Server(
@@ -281,7 +280,7 @@ class ServiceRunner:
                 port=self.settings.http_port,
                 log_config=None,
                 lifespan="off",
-                timeout_graceful_shutdown=30,
+                timeout_graceful_shutdown=self.settings.shutdown_timeout_s,
             )
         )
         http_task = asyncio.create_task(http.serve(sockets=[http_socket]), name="http")
