@@ -156,7 +156,9 @@ def _local_query(text: str, limit: int, as_json: bool) -> None:
     from framesift.services.curate.query.cli_table import query_rows
     from framesift.sql.engine import make_engine
 
-    settings = load_settings()
+    # The embedded default's read model is framesift up's, which runs live windows: date waiting
+    # frames by those (a window setting given explicitly wins, as it does for up).
+    settings = load_settings().with_live_windows()
     engine = make_engine(settings.sql_url)
     try:
         if current_version(engine) == 0:
