@@ -303,6 +303,106 @@ def sample(out: Path, second: float) -> None:
     click.echo(f"{out}: {len(chosen.data)} bytes, a frame of {clip.name} at {second:g} s")
 
 
+@main.group()
+def dlq() -> None:
+    """Dead letters: what a service could not handle, and why; replay them once the cause is fixed."""
+
+
+def _dlq_topic(topic: str) -> str:
+    from framesift.contracts.topics import DLQ_SUFFIX, TOPICS
+
+    name = topic.removesuffix(DLQ_SUFFIX)
+    if name not in TOPICS:
+        raise click.BadParameter(f"unknown topic {topic!r}; known: {', '.join(TOPICS)}", param_hint="TOPIC")
+    return name
+
+
+def _with_bus(call):
+    """Run `call(bus)` on this machine's bus (the embedded data dir's, or Kafka by the settings)."""
+    from framesift.bus.base import BusUnavailableError
+
+    async def run():
+        adapters = build_adapters(_settings(), services=[], client_id="framesift-dlq")
+        try:
+            await adapters.bus.start()
+            return await call(adapters.bus)
+        finally:
+            await adapters.bus.stop()
+            adapters.close()
+
+    try:
+        return asyncio.run(run())
+    except BusUnavailableError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@dlq.command("list")
+@click.argument("topic")
+def dlq_list(topic: str) -> None:
+    """The dead letters of TOPIC (frames.ingested, ...): where, which service, why."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from framesift.bus.dead_letters import dead_letters
+
+    letters = _with_bus(lambda bus: dead_letters(bus, _dlq_topic(topic)))
+    if not letters:
+        click.echo(f"no dead letters on {_dlq_topic(topic)}.dlq")
+        return
+    grid = Table(box=None, pad_edge=False, show_edge=False, header_style="", padding=(0, 1, 0, 0))
+    for name, width in (("at", 8), ("service", 8), ("tries", 5), ("key", 14)):
+        grid.add_column(name, width=width, no_wrap=True, overflow="ellipsis")
+    grid.add_column("why", overflow="fold", ratio=1)
+    for letter in letters:
+        why = letter.error + (" (value cut down: not replayable)" if letter.truncated else "")
+        grid.add_row(letter.where, letter.service, letter.attempts, letter.record.key or "", why)
+    Console(width=100, force_terminal=False, color_system=None, highlight=False).print(grid)
+    click.echo(f"{len(letters)} dead letters; framesift dlq show {_dlq_topic(topic)} AT for one")
+
+
+@dlq.command("show")
+@click.argument("topic")
+@click.argument("at")
+def dlq_show(topic: str, at: str) -> None:
+    """One dead letter (AT is partition:offset, as dlq list prints it): its headers and value."""
+    import json
+
+    from framesift.bus.dead_letters import dead_letters
+    from framesift.contracts.codec import MalformedMessageError, decode
+    from framesift.contracts.topics import TOPICS
+    from framesift.platform.jsonform import as_json
+
+    name = _dlq_topic(topic)
+    found = [letter for letter in _with_bus(lambda bus: dead_letters(bus, name)) if letter.where == at]
+    if not found:
+        raise click.ClickException(f"no dead letter at {at} on {name}.dlq (framesift dlq list {name})")
+    letter = found[0]
+    click.echo(f"at         {letter.where} of {name}.dlq (from {letter.original})")
+    click.echo(f"service    {letter.service}, after {letter.attempts} attempts")
+    click.echo(f"why        {letter.error}")
+    click.echo(f"key        {letter.record.key}")
+    try:
+        event = decode(TOPICS[name], letter.record.value, letter.original_headers())
+        click.echo("value      " + json.dumps(as_json(event)))
+    except MalformedMessageError:
+        value = letter.record.value
+        click.echo(f"value      {len(value)} bytes that are no {name} event: {value[:48].hex()}...")
+
+
+@dlq.command("replay")
+@click.argument("topic")
+@click.argument("at", nargs=-1)
+def dlq_replay(topic: str, at: tuple[str, ...]) -> None:
+    """Republish dead letters of TOPIC on it (all, or those AT partition:offset), once fixed."""
+    from framesift.bus.dead_letters import replay
+
+    name = _dlq_topic(topic)
+    replayed, refused = _with_bus(lambda bus: replay(bus, name, set(at) or None))
+    click.echo(f"replayed {len(replayed)} dead letters on {name}" + (f": {', '.join(replayed)}" if replayed else ""))
+    if refused:
+        click.echo(f"not replayed, their value was cut down to fit: {', '.join(refused)}")
+
+
 @main.command()
 def topics() -> None:
     """The topics, their keys and schemas (and each one's dead-letter topic)."""

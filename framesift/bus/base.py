@@ -56,6 +56,10 @@ class Bus(Protocol):
 
     async def ensure_topics(self, names: Sequence[str]) -> None: ...
 
+    async def read(self, topic: str) -> list[Record]:
+        """Every record on a topic from its beginning, partition by partition (for operators'
+        tools such as the DLQ's; it joins no group and commits nothing)."""
+
     async def publish(self, topic: str, key: str, value: bytes, headers: Headers = ()) -> None:
         """Durably append one record; raises BusUnavailableError when that is not confirmed."""
 

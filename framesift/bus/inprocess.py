@@ -68,6 +68,9 @@ class InProcessBus:
         starts = since or [0] * self._partitions
         return [record for log, start in zip(self._log(topic), starts, strict=True) for record in log[start:]]
 
+    async def read(self, topic: str) -> list[Record]:
+        return self.records(topic)
+
     def end_offsets(self, topic: str) -> list[int]:
         return [len(log) for log in self._log(topic)]
 

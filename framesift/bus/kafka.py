@@ -108,6 +108,25 @@ class KafkaBus:
             ) from exc
         metrics.MESSAGES_PUBLISHED.labels(topic).inc()
 
+    async def read(self, topic: str) -> list[Record]:
+        reader = AIOKafkaConsumer(client_id=f"{self._client_id}-reader", enable_auto_commit=False, **self._options)
+        await _with_backoff(reader.start, self._connect_attempts, f"read {topic}")
+        try:
+            await reader.topics()  # fetches the metadata partitions_for_topic answers from
+            partitions = [TopicPartition(topic, p) for p in sorted(reader.partitions_for_topic(topic) or ())]
+            if not partitions:
+                return []
+            reader.assign(partitions)
+            await reader.seek_to_beginning(*partitions)
+            ends = await reader.end_offsets(partitions)
+            found: list[Record] = []
+            while [tp for tp in partitions if await reader.position(tp) < ends[tp]]:
+                for part, batch in (await reader.getmany(timeout_ms=1000, max_records=500)).items():
+                    found.extend(_record(raw) for raw in batch if raw.offset < ends[part])
+            return sorted(found, key=lambda r: (r.partition, r.offset))
+        finally:
+            await reader.stop()
+
     def consumer(
         self,
         topics: Sequence[str],

@@ -161,3 +161,24 @@ async def test_a_dead_letter_the_broker_refuses_is_skipped_and_counted_not_a_sto
     )
     assert done  # committed: the partition goes on
     assert metrics.DEAD_LETTERS_SKIPPED.labels("test", "t")._value.get() == before + 1
+
+
+async def test_read_returns_every_record_of_a_topic_without_a_group(kafka_bootstrap, kafka_idempotence) -> None:
+    """What `framesift dlq list` reads on Kafka: the whole topic, committing nothing."""
+    import uuid
+
+    bus = KafkaBus(kafka_settings(kafka_bootstrap, kafka_idempotence), client_id="reader")
+    topic = f"read-{uuid.uuid4().hex[:8]}"
+    await bus.start()
+    try:
+        await bus.ensure_topics([topic])
+        for i in range(7):
+            await bus.publish(topic, f"camera-{i}", str(i).encode(), (("h", b"v"),))
+        first = await bus.read(topic)
+        again = await bus.read(topic)
+        assert sorted(r.value for r in first) == [str(i).encode() for i in range(7)]
+        assert [r.offset for r in again] == [r.offset for r in first]  # nothing was consumed away
+        assert all(r.header("h") == b"v" for r in first)
+        assert await bus.read(f"nothing-{uuid.uuid4().hex[:8]}") == []
+    finally:
+        await bus.stop()
