@@ -56,6 +56,9 @@ class Bus(Protocol):
 
     async def ensure_topics(self, names: Sequence[str]) -> None: ...
 
+    async def depth(self, topic: str) -> int:
+        """How many records a topic holds now (a dead-letter topic's depth, for the metric)."""
+
     async def read(self, topic: str) -> list[Record]:
         """Every record on a topic from its beginning, partition by partition (for operators'
         tools such as the DLQ's; it joins no group and commits nothing)."""

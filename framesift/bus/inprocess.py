@@ -71,6 +71,9 @@ class InProcessBus:
     async def read(self, topic: str) -> list[Record]:
         return self.records(topic)
 
+    async def depth(self, topic: str) -> int:
+        return sum(self.end_offsets(topic))
+
     def end_offsets(self, topic: str) -> list[int]:
         return [len(log) for log in self._log(topic)]
 

@@ -108,6 +108,19 @@ class KafkaBus:
             ) from exc
         metrics.MESSAGES_PUBLISHED.labels(topic).inc()
 
+    async def depth(self, topic: str) -> int:
+        reader = AIOKafkaConsumer(client_id=f"{self._client_id}-depth", enable_auto_commit=False, **self._options)
+        await _with_backoff(reader.start, self._connect_attempts, f"measure {topic}")
+        try:
+            await reader.topics()
+            partitions = [TopicPartition(topic, p) for p in reader.partitions_for_topic(topic) or ()]
+            if not partitions:
+                return 0
+            ends, starts = await reader.end_offsets(partitions), await reader.beginning_offsets(partitions)
+            return sum(ends[tp] - starts[tp] for tp in partitions)
+        finally:
+            await reader.stop()
+
     async def read(self, topic: str) -> list[Record]:
         reader = AIOKafkaConsumer(client_id=f"{self._client_id}-reader", enable_auto_commit=False, **self._options)
         await _with_backoff(reader.start, self._connect_attempts, f"read {topic}")

@@ -25,6 +25,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from framesift.bus.base import Bus, Consumer, RecordHandler
 from framesift.bus.delivery import RetryPolicy
+from framesift.contracts.topics import DLQ_SUFFIX
 from framesift.runtime import metrics
 from framesift.runtime.settings import PlatformSettings
 
@@ -185,6 +186,28 @@ class ServiceRunner:
                 last[name] = status
         metrics.READY.labels(self._name).set(1 if whole else 0)
 
+    async def _measure_dead_letters(self) -> None:
+        """framesift_dlq_depth for the dead-letter topic of every topic this process consumes."""
+        topics = sorted(
+            {
+                topic + DLQ_SUFFIX
+                for unit in self.units
+                for spec in unit.consumers
+                for topic in spec.topics
+                if not topic.endswith(DLQ_SUFFIX)  # a reader of dead letters never dead-letters them
+            }
+        )
+        # (A background job that returns would stop the process: this one runs until cancelled.)
+        while True:
+            for topic in topics:
+                try:
+                    metrics.DLQ_DEPTH.labels(topic).set(await self.bus.depth(topic))
+                except Exception as exc:  # a metric must not stop the process; readiness reports outages
+                    log.warning(
+                        "could not measure a dead-letter topic", extra={"fields": {"topic": topic, "error": str(exc)}}
+                    )
+            await asyncio.sleep(self.settings.dlq_depth_interval_s)
+
     async def _follow_readiness(self, health_servicer: health.aio.HealthServicer, last: dict[str, int]) -> None:
         while True:
             await asyncio.sleep(self.settings.health_interval_s)
@@ -306,6 +329,7 @@ class ServiceRunner:
             )
             background = [
                 health_task,
+                *([asyncio.create_task(self._measure_dead_letters(), name="dlq-depth")] if self.units else []),
                 *(
                     asyncio.create_task(job(), name=f"{unit.name}-background-{i}")
                     for unit in self.units

@@ -17,6 +17,7 @@ DEAD_LETTERS_SKIPPED = Counter(
     "Records neither handled nor dead-lettered (refused by the broker)",
     ["service", "topic"],
 )
+DLQ_DEPTH = Gauge("framesift_dlq_depth", "Records on a dead-letter topic", ["topic"])
 READY = Gauge("framesift_ready", "1 while the service reports ready", ["service"])
 PARTITIONS_REVOKED = Counter(
     "framesift_partitions_revoked_total", "Partitions a consumer handed over in a rebalance", ["group"]

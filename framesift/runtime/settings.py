@@ -52,6 +52,8 @@ class PlatformSettings(BaseSettings):
     # failure (a consumer that died) the process leaves within fatal_exit_s, failing health at once.
     shutdown_timeout_s: Annotated[float, Field(gt=0)] = 30.0
     fatal_exit_s: Annotated[float, Field(gt=0)] = 5.0
+    # How often each process measures the dead-letter topics of what it consumes (framesift_dlq_depth).
+    dlq_depth_interval_s: Annotated[float, Field(gt=0)] = 30.0
 
     # Message bus.
     bus: BusKind = BusKind.INPROCESS

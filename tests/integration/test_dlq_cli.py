@@ -5,6 +5,7 @@ changes nothing: handlers are idempotent)."""
 from __future__ import annotations
 
 import asyncio
+import json
 
 from click.testing import CliRunner
 
@@ -47,6 +48,12 @@ def test_dead_letters_are_listed_shown_and_replayed_once_fixed(tmp_path, monkeyp
 
     run(settings, announce_without_bytes)
     cli = CliRunner()
+    # The read model says so (curate reads the dead-letter topics), instead of "ingested" forever.
+    failed = cli.invoke(main, ["query", "failed:true", "--json"])
+    assert failed.exit_code == 0, failed.output
+    [record] = [json.loads(line) for line in failed.output.splitlines()]
+    assert record["frame"]["frame_id"] == "f-missing"
+    assert record["failure"].startswith("quality gave up after 2 attempts: ObjectNotFoundError")
     listed = cli.invoke(main, ["dlq", "list", "frames.ingested"])
     assert listed.exit_code == 0, listed.output
     assert "quality" in listed.output
@@ -78,3 +85,6 @@ def test_dead_letters_are_listed_shown_and_replayed_once_fixed(tmp_path, monkeyp
 
     checked = run(settings, judge)
     assert set(checked) == {"f-missing"}  # judged once; the replayed copy got the same verdict
+    cleared = cli.invoke(main, ["query", "id:f-missing", "--json"])
+    assert json.loads(cleared.output.splitlines()[0]).get("failure", "") == ""  # judged now: no longer failed
+    assert cli.invoke(main, ["query", "failed:true", "--json"]).output.strip() == ""

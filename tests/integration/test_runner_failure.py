@@ -48,3 +48,31 @@ async def test_a_failure_exits_within_the_bound_even_with_a_consumer_stuck_in_a_
     finally:
         task.cancel()
         adapters.close()
+
+
+async def test_the_dead_letter_topics_depth_is_a_metric(embedded_settings) -> None:
+    settings = embedded_settings.model_copy(
+        update={"bus": BusKind.MEMORY, "dlq_depth_interval_s": 0.05, "max_attempts": 1, "retry_backoff_s": 0.01}
+    )
+    adapters = build_adapters(settings, services=[])
+
+    async def refuses(record: Record) -> None:
+        raise ValueError("this record cannot be handled")
+
+    unit = ServiceUnit(name="picky", consumers=[ConsumerSpec(topics=["picky.in"], group="picky", handler=refuses)])
+    runner = ServiceRunner(settings, adapters.bus, [unit], topics=["picky.in", "picky.in.dlq"])
+    task = asyncio.create_task(runner.run(install_signals=False))
+    try:
+        await eventually(lambda: runner.serving.is_set() or task.done(), timeout=30, what="serving")
+        for i in range(3):
+            await adapters.bus.publish("picky.in", f"k{i}", b"record")
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{runner.http_port}") as client:
+
+            async def depth_is_3() -> bool:
+                return 'framesift_dlq_depth{topic="picky.in.dlq"} 3.0' in (await client.get("/metrics")).text
+
+            await eventually(depth_is_3, timeout=30, what="the DLQ depth metric")
+    finally:
+        runner.request_stop()
+        await asyncio.wait_for(task, timeout=30)
+        adapters.close()

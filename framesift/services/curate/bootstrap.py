@@ -6,14 +6,14 @@ from framesift.inference.factory import build_backend
 from framesift.platform.adapters import Adapters
 from framesift.platform.handlers import consumer_for
 from framesift.platform.operators import OperatorToken
-from framesift.platform.runner import ServiceUnit
+from framesift.platform.runner import ConsumerSpec, ServiceUnit
 from framesift.vectors.qdrant import build_vectors
 
 from . import migrations
 from .changes import FrameChanges, listen, shared
 from .deps import CurateDeps
 from .grpc_api import CurationServicer, register_grpc
-from .handlers import HANDLERS
+from .handlers import DEAD_LETTER_TOPICS, HANDLERS, record_dead_letter
 from .http_api import http_router
 from .images import FrameImages
 from .queries import CurationApi
@@ -55,7 +55,15 @@ def build(adapters: Adapters, settings: CurateSettings) -> ServiceUnit:
     return ServiceUnit(
         name=NAME,
         # One member for every topic: the read model wants each frame's events in one place.
-        consumers=[consumer_for(HANDLERS, deps, group=settings.group)],
+        consumers=[
+            consumer_for(HANDLERS, deps, group=settings.group),
+            # Frames a service gave up on: their dead letters, read by a group of their own.
+            ConsumerSpec(
+                topics=DEAD_LETTER_TOPICS,
+                group=f"{settings.group}-dead-letters",
+                handler=lambda record: record_dead_letter(record, deps),
+            ),
+        ],
         routers=[http_router(api)],
         grpc_services=[register_grpc(CurationServicer(api))],
         readiness=[adapters.store.ready],

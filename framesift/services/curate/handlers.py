@@ -6,12 +6,18 @@ SQL work runs in threads (the event loop keeps serving gRPC).
 
 from __future__ import annotations
 
+import logging
 import time
 
 import sqlalchemy as sa
+from sqlalchemy.exc import OperationalError
 
-from framesift.contracts.codec import require_frame_fields, require_frame_id
-from framesift.contracts.vocabulary import seconds
+from framesift.bus.base import Record
+from framesift.bus.dead_letters import DeadLetter
+from framesift.bus.delivery import DLQ_ORIGINAL_TOPIC, RetryableError
+from framesift.contracts.codec import MalformedMessageError, decode, require_frame_fields, require_frame_id
+from framesift.contracts.topics import FRAMES_CHECKED, FRAMES_EMBEDDED, FRAMES_INGESTED, FRAMES_REJECTED, TOPICS
+from framesift.contracts.vocabulary import frame_ref, seconds
 from framesift.v1 import frames_pb2, labels_pb2
 
 from . import projection, scoring
@@ -21,6 +27,7 @@ from .tables import CuratedFrame
 from .windows import join_window
 
 FRAMES = CuratedFrame.__table__
+log = logging.getLogger(__name__)
 
 
 async def record_ingested(event: frames_pb2.FrameIngested, deps: CurateDeps) -> None:
@@ -88,6 +95,37 @@ async def record_embedded(event: frames_pb2.FrameEmbedded, deps: CurateDeps) -> 
     deps.changed([event.frame_id])
     await close_due_windows(deps)
 
+
+async def record_dead_letter(record: Record, deps: CurateDeps) -> None:
+    """A service gave up on a frame event (its dead-letter topic): the frame shows failed, and why,
+    instead of looking in flight forever. A dead letter that names no valid frame is only logged."""
+    letter = DeadLetter(record)
+    original = record.header(DLQ_ORIGINAL_TOPIC)
+    topic = TOPICS.get(original.decode(errors="replace")) if original else None
+    try:
+        if topic is None:
+            raise MalformedMessageError("it names no topic of framesift's")
+        event = decode(topic, record.value, letter.original_headers())
+        require_frame_fields(event, event.camera_id, _object_key(event))
+    except MalformedMessageError as exc:
+        log.info("a dead letter names no frame", extra={"fields": {"at": letter.where, "why": str(exc)}})
+        return
+    ref = frame_ref(event) if isinstance(event, frames_pb2.FrameIngested) else event.frame
+    ref.frame_id, ref.camera_id = event.frame_id, event.camera_id
+    failure = f"{letter.service} gave up after {letter.attempts} attempts: {letter.error}"
+    try:
+        await deps.write(lambda connection, _event: projection.apply_failure(connection, ref, failure), event)
+    except OperationalError as exc:  # the database is down: retried until it is back, never dead-lettered
+        raise RetryableError(f"database unavailable: {exc.orig or exc}") from exc
+    deps.changed([event.frame_id])
+
+
+def _object_key(event) -> str:
+    return event.object_key if isinstance(event, frames_pb2.FrameIngested) else event.frame.object_key
+
+
+# The dead-letter topics of the frame events curate records: a failure is shown on the frame.
+DEAD_LETTER_TOPICS = [topic.dlq for topic in (FRAMES_INGESTED, FRAMES_CHECKED, FRAMES_REJECTED, FRAMES_EMBEDDED)]
 
 # Where each event goes (framesift.platform.handlers turns this into curate's one consumer).
 HANDLERS = {

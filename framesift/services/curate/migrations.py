@@ -99,6 +99,11 @@ def _v4_detector_and_margins(connection: Connection) -> None:
     )
 
 
+def _v5_failure(connection: Connection) -> None:
+    """Frames a service dead-lettered show so, with the reason, instead of looking in flight."""
+    connection.execute(sa.text("ALTER TABLE curated_frames ADD COLUMN failure VARCHAR"))
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "curation read model, selection windows, watermark", _v1_read_model),
     Migration(2, "composite indexes for camera/time and status/priority queries", _v2_query_indexes),
@@ -108,6 +113,7 @@ MIGRATIONS: list[Migration] = [
         _v3_keyset_indexes,
     ),
     Migration(4, "has_detector and quality's pass margins per frame", _v4_detector_and_margins),
+    Migration(5, "failure: the service that dead-lettered the frame, and why", _v5_failure),
 ]
 
 

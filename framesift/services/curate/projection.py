@@ -83,6 +83,7 @@ def apply_checked(connection: Connection, event: frames_pb2.FrameChecked) -> Non
         _seconds(event.frame.captured_at),
         metrics=dict(event.metrics),
         margins=dict(event.margins),
+        failure=None,
     )
 
 
@@ -96,6 +97,7 @@ def apply_rejected(connection: Connection, event: frames_pb2.FrameRejected) -> N
         metrics=dict(event.metrics),
         reasons=packed(reason_names(event.reasons)),
         duplicate_of=event.duplicate_of or None,
+        failure=None,
     )
 
 
@@ -129,6 +131,7 @@ def apply_embedded(connection: Connection, event: frames_pb2.FrameEmbedded, *, w
         detections=detections,
         classes=packed(d.class_name for d in event.detections),
         window_id=sa.func.coalesce(FRAMES.c.window_id, window),
+        failure=None,
         **{name: _while_undecided(name, value) for name, value in parts.items()},
     )
 
@@ -136,3 +139,9 @@ def apply_embedded(connection: Connection, event: frames_pb2.FrameEmbedded, *, w
 def apply_labelled(connection: Connection, event: labels_pb2.LabelsCompleted) -> bool:
     """False when the frame is unknown here (labels for a frame curate never saw: nothing to move)."""
     return _update(connection, event.frame_id, Status.LABELLED, _seconds(event.completed_at)) > 0
+
+
+def apply_failure(connection: Connection, frame: frames_pb2.FrameRef, failure: str) -> None:
+    """A service dead-lettered an event about this frame; the status stays where it was."""
+    _ensure(connection, frame, frame.frame_id, frame.camera_id)
+    connection.execute(FRAMES.update().where(FRAMES.c.frame_id == frame.frame_id).values(failure=failure[:1000]))

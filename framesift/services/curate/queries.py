@@ -230,6 +230,8 @@ class CurationApi:
             notes.append(priority.rarity([], {}, has_detector=False)[1] or "")
         elif row["model"] and not row["detections"]:
             notes.append("uncertainty and rarity are 0: the detector found nothing")
+        if row["failure"]:
+            notes.append(f"failed: {row['failure']} (framesift dlq list, then replay once fixed)")
         if row["decision"]:
             notes.append(f"decision: {row['decision']}")
         elif row["status"] == int(Status.EMBEDDED):
@@ -439,6 +441,7 @@ def record(row: dict[str, Any], lateness_s: float = 0.0) -> curation_pb2.FrameRe
         detected_classes=classes,
         selection_window=row["window_id"] or "",
         decision=row["decision"] or "",
+        failure=row["failure"] or "",
     )
     if row["priority"] is not None:
         result.priority.CopyFrom(priority_parts(row))

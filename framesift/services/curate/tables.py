@@ -45,6 +45,7 @@ class CuratedFrame(CurateTable, table=True):
     priority: float | None = Field(default=None, index=True)
     window_id: str | None = Field(default=None, index=True, max_length=64)
     decision: str | None = None
+    failure: str | None = None  # a service gave up on it: which and why (its dead-letter topic)
     published: bool = False  # frames.selected sent (the outbox flag)
     updated_at: float = 0.0  # the latest event time that changed the row
 

@@ -55,7 +55,7 @@ def _cells(record: curation_pb2.FrameRecord) -> list[str]:
     parts = record.priority
     priority = f"{parts.total:.3f}" if has_priority else "-"
     reasons = " ".join(reason_names(record.reasons))
-    why = record.decision or reasons
+    why = record.decision or reasons or (f"failed: {record.failure}" if record.failure else "")
     if not why and record.HasField("decision_due"):
         due = datetime.fromtimestamp(seconds(record.decision_due), UTC).strftime("%H:%M:%S")
         why = f"waits for {record.selection_window} (due {due} UTC, or framesift curate flush)"

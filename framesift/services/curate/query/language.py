@@ -3,7 +3,7 @@
     camera:cam-7 status:checked brightness<0.2 class:bicycle sort:-priority "cyclist at night"
 
 Terms (all must hold; a key given twice means either value):
-    camera:ID  status:NAME  reason:NAME  class:NAME  id:FRAME  window:ID
+    camera:ID  status:NAME  reason:NAME  class:NAME  id:FRAME  window:ID  failed:true|false
     from:TIME  to:TIME            capture time, ISO 8601 (UTC if no offset) or epoch seconds
     FIELD<N  FIELD<=N  FIELD>N  FIELD>=N  FIELD=N
                                   any quality metric (brightness, edge_blur_px, ...), a priority
@@ -29,7 +29,7 @@ COLUMNS = ("priority", "uncertainty", "rarity", "novelty", "quality", "captured_
 TIME_FIELDS = ("captured_at",)
 FIELDS = (*COLUMNS, *QUALITY_METRICS)  # what a comparison may name
 SORT_FIELDS = (*FIELDS, "frame_id")
-KEYS = ("camera", "status", "reason", "class", "id", "window", "from", "to", "sort")
+KEYS = ("camera", "status", "reason", "class", "id", "window", "from", "to", "sort", "failed")
 STATUSES = {status.label: status for status in Status}
 REASONS = {reason.value for reason in Reason}
 _TOKEN = re.compile(r'"([^"]*)"|(\S+)')
@@ -65,6 +65,7 @@ class Query:
     descending: bool = True
     text: str | None = None
     sort_given: bool = False
+    failed: bool | None = None  # failed:true: frames a service dead-lettered (failed:false: the others)
 
 
 def parse(text: str) -> Query:
@@ -111,6 +112,8 @@ def _term(query: Query, term: str) -> None:
         query.statuses.append(STATUSES[_known(term, value.lower(), STATUSES, "status")])
     elif key == "reason":
         query.reasons.append(_known(term, value.lower(), sorted(REASONS), "reason"))
+    elif key == "failed":
+        query.failed = {"true": True, "false": False}[_known(term, value.lower(), ("true", "false"), "value")]
     elif key in ("from", "to"):
         moment = _time(term, value)
         if key == "from":

@@ -42,6 +42,8 @@ def conditions(query: Query, *, frame_ids: list[str] | None = None) -> list[sa.C
         where.append(FRAMES.c.frame_id.in_(query.frame_ids))
     if query.windows:
         where.append(FRAMES.c.window_id.in_(query.windows))
+    if query.failed is not None:
+        where.append(FRAMES.c.failure.is_not(None) if query.failed else FRAMES.c.failure.is_(None))
     if query.since is not None:
         where.append(FRAMES.c.captured_at >= query.since)
     if query.until is not None:
