@@ -1,0 +1,174 @@
+"""Pipeline throughput: frames/s from the first upload until every frame is decided downstream
+(quality's verdict, and for kept frames embed's vector and curate's record), against quality's
+scan alone on the same files in the same run.
+
+Compared, in one run, on the same camera-like 1080p JPEGs:
+  scan alone        the quality checks on a folder (`framesift scan --json --workers 1`), as a whole
+                    command and in-process: the decode floor the pipeline is measured against
+  embedded          ingest -> quality -> embed -> curate in one process on the embedded default
+                    (durable in-process bus, local folder store, SQLite, Qdrant local mode)
+  distributed       the same four services in one process on tansu (Kafka protocol) + moto (S3)
+                    + PostgreSQL when it answers on 127.0.0.1:5432 (embed and curate share Qdrant's
+                    local mode, which is one process per folder)
+
+Run: .venv/bin/python -m bench.pipeline [--frames 200] [--concurrency 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import sqlalchemy as sa
+from pydantic import SecretStr
+
+from bench.ingest import camera_like_frames, postgres_available, timed
+from framesift.app.registry import build_adapters, downstream_pipeline
+from framesift.app.settings import Settings
+from framesift.contracts.vocabulary import Status
+from framesift.runtime.settings import BusKind, StoreKind
+from framesift.services.ingest.bootstrap import ingest_deps
+from framesift.services.ingest.cameras import CameraRegistry
+from framesift.services.ingest.handlers import UploadFrame, ingest_frame
+from framesift.services.quality.scan import scan
+from tests.support.running import running
+from tests.support.servers import MotoS3, TansuBroker
+from tests.support.waiting import eventually
+
+DECIDED = [int(s) for s in (Status.REJECTED, Status.EMBEDDED, Status.SKIPPED, Status.SELECTED, Status.LABELLED)]
+
+
+def decided(engine) -> int:
+    with engine.connect() as connection:
+        return int(
+            connection.execute(
+                sa.text("SELECT count(*) FROM curated_frames WHERE status IN :done").bindparams(
+                    sa.bindparam("done", expanding=True)
+                ),
+                {"done": DECIDED},
+            ).scalar_one()
+        )
+
+
+def scan_whole_command(folder: Path) -> float:
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "framesift", "scan", "--json", "--workers", "1", str(folder)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return time.perf_counter() - started
+
+
+def scan_in_process(folder: Path) -> float:
+    from framesift.services.quality.settings import QualitySettings
+
+    files = sorted(folder.glob("*.jpg"))
+    started = time.perf_counter()
+    for _ in scan(files, QualitySettings(), workers=1):
+        pass
+    return time.perf_counter() - started
+
+
+async def embedded(frames: list[bytes], concurrency: int, root: Path) -> float:
+    adapters = build_adapters(Settings(data_dir=root / "embedded"))
+    await adapters.start()
+    CameraRegistry(adapters.engine).add("cam-1")
+    await adapters.bus.start()
+    deps = ingest_deps(adapters, adapters.settings.ingest)
+    try:
+        async with downstream_pipeline(adapters) as pipeline:
+            started = time.perf_counter()
+            await timed(frames, concurrency, lambda f: ingest_frame(UploadFrame("cam-1", f), deps))
+            await pipeline.drain()  # every frame judged and embedded (windows stay open: not timed)
+            seconds = time.perf_counter() - started
+        assert decided(adapters.engine) == len(frames)
+        return seconds
+    finally:
+        await adapters.bus.stop()
+        adapters.close()
+
+
+async def distributed(frames: list[bytes], concurrency: int, root: Path) -> tuple[float, str]:
+    broker, s3 = TansuBroker().start(), MotoS3().start()
+    database = None
+    if postgres_available():
+        admin = sa.create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/test", isolation_level="AUTOCOMMIT")
+        database = f"framesift_bench_{uuid.uuid4().hex[:8]}"
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'CREATE DATABASE "{database}"'))
+    settings = Settings(
+        data_dir=root / "distributed",
+        http_port=0,
+        grpc_port=0,
+        log_level="WARNING",
+        bus=BusKind.KAFKA,
+        kafka_bootstrap_servers=broker.bootstrap,
+        kafka_idempotence=False,
+        store=StoreKind.S3,
+        s3_endpoint=s3.endpoint,
+        s3_secure=False,
+        s3_region="us-east-1",
+        s3_access_key=SecretStr("bench"),
+        s3_secret_key=SecretStr("bench"),
+        database_url=f"postgresql+psycopg://postgres@127.0.0.1:5432/{database}" if database else None,
+    )
+    adapters = build_adapters(settings)
+    try:
+        async with running(adapters, ["ingest", "quality", "embed", "curate"]):
+            CameraRegistry(adapters.engine).add("cam-1")
+            deps = ingest_deps(adapters, adapters.settings.ingest)
+            started = time.perf_counter()
+            await timed(frames, concurrency, lambda f: ingest_frame(UploadFrame("cam-1", f), deps))
+            await eventually(lambda: decided(adapters.engine) == len(frames), timeout=600, what="every frame decided")
+            seconds = time.perf_counter() - started
+    finally:
+        adapters.close()
+        broker.stop()
+        s3.stop()
+        if database:
+            with admin.connect() as connection:
+                connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+    return seconds, "tansu + moto S3 + " + ("PostgreSQL" if database else "SQLite")
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--frames", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--size", default="1920x1080")
+    args = parser.parse_args()
+    width, height = map(int, args.size.split("x"))
+    frames = camera_like_frames(args.frames, width, height)
+    print(f"{len(frames)} JPEG frames {width}x{height} q90, concurrency {args.concurrency}, {os.cpu_count()} CPUs\n")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        folder = root / "files"
+        folder.mkdir()
+        for i, frame in enumerate(frames):
+            (folder / f"{i:05d}.jpg").write_bytes(frame)
+        rows = [
+            ("scan alone, whole command (baseline)", scan_whole_command(folder)),
+            ("scan alone, in-process", scan_in_process(folder)),
+            ("embedded: ingest -> quality -> embed -> curate", await embedded(frames, args.concurrency, root)),
+        ]
+        seconds, label = await distributed(frames, args.concurrency, root)
+        rows.append((f"distributed: {label}", seconds))
+    baseline = len(frames) / rows[0][1]
+    print(f"| {'path':<58} | {'frames/s':>9} | {'vs scan alone':>13} |")
+    print(f"|{'-' * 60}|{'-' * 11}|{'-' * 15}|")
+    for name, seconds in rows:
+        rate = len(frames) / seconds
+        print(f"| {name:<58} | {rate:>9.1f} | {rate / baseline:>12.2f}x |")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
