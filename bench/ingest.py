@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import io
 import os
 import socket
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -122,7 +123,9 @@ async def embedded_http(frames: list[bytes], concurrency: int, root: Path) -> fl
         adapters.close()
 
 
-async def distributed(frames: list[bytes], concurrency: int, root: Path) -> tuple[float, str]:
+@contextlib.contextmanager
+def distributed_stack(root: Path, **overrides) -> Iterator[tuple[Settings, str]]:
+    """tansu + moto S3 (+ a fresh PostgreSQL database when one answers), and settings for them."""
     broker, s3 = TansuBroker().start(), MotoS3().start()
     database = None
     if postgres_available():
@@ -144,23 +147,31 @@ async def distributed(frames: list[bytes], concurrency: int, root: Path) -> tupl
         s3_access_key=SecretStr("bench"),
         s3_secret_key=SecretStr("bench"),
         database_url=f"postgresql+psycopg://postgres@127.0.0.1:5432/{database}" if database else None,
+        **overrides,
     )
-    adapters = build_adapters(settings)
-    await adapters.start()
-    await adapters.bus.start()
-    await adapters.bus.ensure_topics(["frames.ingested"])
-    deps = ingest_deps(adapters, adapters.settings.ingest)
     try:
-        seconds = await timed(frames, concurrency, lambda f: ingest_frame(UploadFrame("cam-1", f), deps))
+        yield settings, "tansu + moto S3 + " + ("PostgreSQL" if database else "SQLite")
     finally:
-        await adapters.bus.stop()
-        adapters.close()
         broker.stop()
         s3.stop()
         if database:
             with admin.connect() as connection:
                 connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-    return seconds, "tansu + moto S3 + " + ("PostgreSQL" if database else "SQLite")
+
+
+async def distributed(frames: list[bytes], concurrency: int, root: Path) -> tuple[float, str]:
+    with distributed_stack(root) as (settings, label):
+        adapters = build_adapters(settings)
+        await adapters.start()
+        await adapters.bus.start()
+        await adapters.bus.ensure_topics(["frames.ingested"])
+        deps = ingest_deps(adapters, adapters.settings.ingest)
+        try:
+            seconds = await timed(frames, concurrency, lambda f: ingest_frame(UploadFrame("cam-1", f), deps))
+        finally:
+            await adapters.bus.stop()
+            adapters.close()
+    return seconds, label
 
 
 async def main() -> None:

@@ -23,23 +23,19 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import sqlalchemy as sa
-from pydantic import SecretStr
 
-from bench.ingest import camera_like_frames, postgres_available, timed
+from bench.ingest import camera_like_frames, distributed_stack, timed
 from framesift.app.registry import build_adapters, downstream_pipeline
 from framesift.app.settings import Settings
 from framesift.contracts.vocabulary import Status
-from framesift.runtime.settings import BusKind, StoreKind
 from framesift.services.ingest.bootstrap import ingest_deps
 from framesift.services.ingest.cameras import CameraRegistry
 from framesift.services.ingest.handlers import UploadFrame, ingest_frame
 from framesift.services.quality.scan import scan
 from tests.support.running import running
-from tests.support.servers import MotoS3, TansuBroker
 from tests.support.waiting import eventually
 
 DECIDED = [int(s) for s in (Status.REJECTED, Status.EMBEDDED, Status.SKIPPED, Status.SELECTED, Status.LABELLED)]
@@ -98,46 +94,19 @@ async def embedded(frames: list[bytes], concurrency: int, root: Path) -> float:
 
 
 async def distributed(frames: list[bytes], concurrency: int, root: Path) -> tuple[float, str]:
-    broker, s3 = TansuBroker().start(), MotoS3().start()
-    database = None
-    if postgres_available():
-        admin = sa.create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/test", isolation_level="AUTOCOMMIT")
-        database = f"framesift_bench_{uuid.uuid4().hex[:8]}"
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'CREATE DATABASE "{database}"'))
-    settings = Settings(
-        data_dir=root / "distributed",
-        http_port=0,
-        grpc_port=0,
-        log_level="WARNING",
-        bus=BusKind.KAFKA,
-        kafka_bootstrap_servers=broker.bootstrap,
-        kafka_idempotence=False,
-        store=StoreKind.S3,
-        s3_endpoint=s3.endpoint,
-        s3_secure=False,
-        s3_region="us-east-1",
-        s3_access_key=SecretStr("bench"),
-        s3_secret_key=SecretStr("bench"),
-        database_url=f"postgresql+psycopg://postgres@127.0.0.1:5432/{database}" if database else None,
-    )
-    adapters = build_adapters(settings)
-    try:
-        async with running(adapters, ["ingest", "quality", "embed", "curate"]):
-            CameraRegistry(adapters.engine).add("cam-1")
-            deps = ingest_deps(adapters, adapters.settings.ingest)
-            started = time.perf_counter()
-            await timed(frames, concurrency, lambda f: ingest_frame(UploadFrame("cam-1", f), deps))
-            await eventually(lambda: decided(adapters.engine) == len(frames), timeout=600, what="every frame decided")
-            seconds = time.perf_counter() - started
-    finally:
-        adapters.close()
-        broker.stop()
-        s3.stop()
-        if database:
-            with admin.connect() as connection:
-                connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-    return seconds, "tansu + moto S3 + " + ("PostgreSQL" if database else "SQLite")
+    with distributed_stack(root, http_port=0, grpc_port=0, log_level="WARNING") as (settings, label):
+        adapters = build_adapters(settings)
+        try:
+            async with running(adapters, ["ingest", "quality", "embed", "curate"]):
+                CameraRegistry(adapters.engine).add("cam-1")
+                deps = ingest_deps(adapters, adapters.settings.ingest)
+                started = time.perf_counter()
+                await timed(frames, concurrency, lambda f: ingest_frame(UploadFrame("cam-1", f), deps))
+                await eventually(lambda: decided(adapters.engine) == len(frames), timeout=600, what="all decided")
+                seconds = time.perf_counter() - started
+        finally:
+            adapters.close()
+    return seconds, label
 
 
 async def main() -> None:
