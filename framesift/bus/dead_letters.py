@@ -53,6 +53,10 @@ class DeadLetter:
         return self._text(DLQ_ATTEMPTS)
 
     @property
+    def original_topic(self) -> str:
+        return self._text(DLQ_ORIGINAL_TOPIC)
+
+    @property
     def original(self) -> str:
         return (
             f"{self._text(DLQ_ORIGINAL_TOPIC)} {self._text(DLQ_ORIGINAL_PARTITION)}:{self._text(DLQ_ORIGINAL_OFFSET)}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
@@ -108,25 +108,28 @@ class KafkaBus:
             ) from exc
         metrics.MESSAGES_PUBLISHED.labels(topic).inc()
 
-    async def depth(self, topic: str) -> int:
-        reader = AIOKafkaConsumer(client_id=f"{self._client_id}-depth", enable_auto_commit=False, **self._options)
-        await _with_backoff(reader.start, self._connect_attempts, f"measure {topic}")
+    @contextlib.asynccontextmanager
+    async def _topic_reader(
+        self, topic: str, what: str
+    ) -> AsyncIterator[tuple[AIOKafkaConsumer, list[TopicPartition]]]:
+        """A consumer outside any group, and the topic's partitions (none when it does not exist)."""
+        reader = AIOKafkaConsumer(client_id=f"{self._client_id}-{what}", enable_auto_commit=False, **self._options)
+        await _with_backoff(reader.start, self._connect_attempts, f"{what} {topic}")
         try:
-            await reader.topics()
-            partitions = [TopicPartition(topic, p) for p in reader.partitions_for_topic(topic) or ()]
+            await reader.topics()  # fetches the metadata partitions_for_topic answers from
+            yield reader, [TopicPartition(topic, p) for p in sorted(reader.partitions_for_topic(topic) or ())]
+        finally:
+            await reader.stop()
+
+    async def depth(self, topic: str) -> int:
+        async with self._topic_reader(topic, "measure") as (reader, partitions):
             if not partitions:
                 return 0
             ends, starts = await reader.end_offsets(partitions), await reader.beginning_offsets(partitions)
             return sum(ends[tp] - starts[tp] for tp in partitions)
-        finally:
-            await reader.stop()
 
     async def read(self, topic: str) -> list[Record]:
-        reader = AIOKafkaConsumer(client_id=f"{self._client_id}-reader", enable_auto_commit=False, **self._options)
-        await _with_backoff(reader.start, self._connect_attempts, f"read {topic}")
-        try:
-            await reader.topics()  # fetches the metadata partitions_for_topic answers from
-            partitions = [TopicPartition(topic, p) for p in sorted(reader.partitions_for_topic(topic) or ())]
+        async with self._topic_reader(topic, "read") as (reader, partitions):
             if not partitions:
                 return []
             reader.assign(partitions)
@@ -137,8 +140,6 @@ class KafkaBus:
                 for part, batch in (await reader.getmany(timeout_ms=1000, max_records=500)).items():
                     found.extend(_record(raw) for raw in batch if raw.offset < ends[part])
             return sorted(found, key=lambda r: (r.partition, r.offset))
-        finally:
-            await reader.stop()
 
     def consumer(
         self,

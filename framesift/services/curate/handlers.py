@@ -14,7 +14,7 @@ from sqlalchemy.exc import OperationalError
 
 from framesift.bus.base import Record
 from framesift.bus.dead_letters import DeadLetter
-from framesift.bus.delivery import DLQ_ORIGINAL_TOPIC, RetryableError
+from framesift.bus.delivery import RetryableError
 from framesift.contracts.codec import MalformedMessageError, decode, require_frame_fields, require_frame_id
 from framesift.contracts.topics import FRAMES_CHECKED, FRAMES_EMBEDDED, FRAMES_INGESTED, FRAMES_REJECTED, TOPICS
 from framesift.contracts.vocabulary import frame_ref, seconds
@@ -100,8 +100,7 @@ async def record_dead_letter(record: Record, deps: CurateDeps) -> None:
     """A service gave up on a frame event (its dead-letter topic): the frame shows failed, and why,
     instead of looking in flight forever. A dead letter that names no valid frame is only logged."""
     letter = DeadLetter(record)
-    original = record.header(DLQ_ORIGINAL_TOPIC)
-    topic = TOPICS.get(original.decode(errors="replace")) if original else None
+    topic = TOPICS.get(letter.original_topic)
     try:
         if topic is None:
             raise MalformedMessageError("it names no topic of framesift's")
