@@ -126,7 +126,7 @@ async def embedded_http(frames: list[bytes], concurrency: int, root: Path) -> fl
 @contextlib.contextmanager
 def distributed_stack(root: Path, **overrides) -> Iterator[tuple[Settings, str]]:
     """tansu + moto S3 (+ a fresh PostgreSQL database when one answers), and settings for them."""
-    broker, s3 = TansuBroker().start(), MotoS3().start()
+    broker, s3 = TansuBroker().start(), MotoS3(own_process=True).start()
     database = None
     if postgres_available():
         from sqlalchemy import create_engine, text

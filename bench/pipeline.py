@@ -10,6 +10,8 @@ Compared, in one run, on the same camera-like 1080p JPEGs:
   distributed       the same four services in one process on tansu (Kafka protocol) + moto (S3)
                     + PostgreSQL when it answers on 127.0.0.1:5432 (embed and curate share Qdrant's
                     local mode, which is one process per folder)
+  per stage         on the same distributed stack, each service alone on the backlog the stage
+                    before left (ingest's uploads, then quality, embed, curate): where the time goes
 
 Run: .venv/bin/python -m bench.pipeline [--frames 200] [--concurrency 8]
 """
@@ -30,6 +32,7 @@ import sqlalchemy as sa
 from bench.ingest import camera_like_frames, distributed_stack, timed
 from framesift.app.registry import build_adapters, downstream_pipeline
 from framesift.app.settings import Settings
+from framesift.contracts.topics import FRAMES_CHECKED, FRAMES_EMBEDDED, FRAMES_REJECTED
 from framesift.contracts.vocabulary import Status
 from framesift.services.ingest.bootstrap import ingest_deps
 from framesift.services.ingest.cameras import CameraRegistry
@@ -109,6 +112,41 @@ async def distributed(frames: list[bytes], concurrency: int, root: Path) -> tupl
     return seconds, label
 
 
+async def stages(frames: list[bytes], concurrency: int, root: Path) -> list[tuple[str, float]]:
+    """Each stage alone on its input backlog: frames/s of ingest, quality, embed and curate."""
+    rows = []
+    with distributed_stack(root, http_port=0, grpc_port=0, log_level="WARNING") as (settings, label):
+        adapters = build_adapters(settings)
+        await adapters.start()
+        await adapters.bus.start()
+        depth = adapters.bus.depth
+        try:
+            CameraRegistry(adapters.engine).add("cam-1")
+            deps = ingest_deps(adapters, adapters.settings.ingest)
+            started = time.perf_counter()
+            await timed(frames, concurrency, lambda f: ingest_frame(UploadFrame("cam-1", f), deps))
+            rows.append((f"  ingest alone ({label})", time.perf_counter() - started))
+
+            async def judged() -> bool:
+                return await depth(FRAMES_CHECKED.name) + await depth(FRAMES_REJECTED.name) >= len(frames)
+
+            async def embedded() -> bool:
+                return await depth(FRAMES_EMBEDDED.name) >= await depth(FRAMES_CHECKED.name)
+
+            async def curated() -> bool:
+                return decided(adapters.engine) == len(frames)
+
+            for name, done in (("quality", judged), ("embed", embedded), ("curate", curated)):
+                started = time.perf_counter()
+                async with running(adapters, [name]):
+                    await eventually(done, timeout=600, what=f"{name} done")
+                rows.append((f"  {name} alone, on the backlog", time.perf_counter() - started))
+        finally:
+            await adapters.bus.stop()
+            adapters.close()
+    return rows
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=200)
@@ -131,6 +169,7 @@ async def main() -> None:
         ]
         seconds, label = await distributed(frames, args.concurrency, root)
         rows.append((f"distributed: {label}", seconds))
+        rows.extend(await stages(frames, args.concurrency, root))
     baseline = len(frames) / rows[0][1]
     print(f"| {'path':<58} | {'frames/s':>9} | {'vs scan alone':>13} |")
     print(f"|{'-' * 60}|{'-' * 11}|{'-' * 15}|")

@@ -1,3 +1,5 @@
 from framesift.app.cli import main
 
-main()
+# Guarded: worker processes (forkserver, spawn) import the main module again.
+if __name__ == "__main__":
+    main()

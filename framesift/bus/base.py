@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 Headers = tuple[tuple[str, bytes], ...]
 
@@ -26,6 +26,26 @@ class Record:
 
 
 RecordHandler = Callable[[Record], Awaitable[None]]
+
+
+@runtime_checkable
+class LookaheadHandler(Protocol):
+    """A record handler that may start work on the records that follow before their turn.
+
+    A consumer calls `ahead` with the records it is about to deliver, in order, and then the
+    handler on each of them as usual. What the handler starts early must have no effect that
+    counts (fetch, decode, measure); everything that does still happens in order, in the call,
+    so at-least-once delivery and per-partition order are unchanged.
+    """
+
+    async def __call__(self, record: Record) -> None: ...
+
+    def ahead(self, records: Sequence[Record]) -> None: ...
+
+
+def announce_ahead(handler: RecordHandler, records: Sequence[Record]) -> None:
+    if isinstance(handler, LookaheadHandler):
+        handler.ahead(records)
 
 
 class BusUnavailableError(RuntimeError):

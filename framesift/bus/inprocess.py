@@ -13,7 +13,7 @@ import asyncio
 import zlib
 from collections.abc import Sequence
 
-from framesift.bus.base import Headers, Record, RecordHandler
+from framesift.bus.base import Headers, Record, RecordHandler, announce_ahead
 from framesift.bus.delivery import RetryPolicy, deliver
 from framesift.runtime import metrics
 
@@ -159,6 +159,7 @@ class InProcessConsumer:
         bus = self._bus
         committed = bus._committed[(self._group, topic)]
         log = bus._log(topic)[partition]
+        announce_ahead(self._handler, log[committed[partition] : committed[partition] + _BATCH])
         for _ in range(_BATCH):
             if self._stopping.is_set() or committed[partition] >= len(log):
                 return

@@ -17,7 +17,14 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import CommitFailedError, KafkaError, MessageSizeTooLargeError, TopicAlreadyExistsError
 
-from framesift.bus.base import BusUnavailableError, Headers, Record, RecordHandler, RecordRejectedError
+from framesift.bus.base import (
+    BusUnavailableError,
+    Headers,
+    Record,
+    RecordHandler,
+    RecordRejectedError,
+    announce_ahead,
+)
 from framesift.bus.delivery import RetryPolicy, deliver
 from framesift.runtime import metrics
 from framesift.runtime.retry import of_type, with_retries
@@ -203,15 +210,17 @@ class KafkaConsumer:
             await consumer.stop()
 
     async def _handle_batch(self, consumer: AIOKafkaConsumer, partition: TopicPartition, records: list) -> None:
+        batch = [_record(raw) for raw in records]
+        announce_ahead(self._handler, batch)
         try:
-            for raw in records:
+            for record in batch:
                 # A rebalance took the partition while we worked on the batch: its new owner
                 # reads on from what the revocation committed.
                 if self._stopping.is_set() or partition in self._revoked or partition not in consumer.assignment():
                     break
                 async with self._working:
                     done = await deliver(
-                        _record(raw),
+                        record,
                         self._handler,
                         policy=self._policy,
                         service=self._service,
@@ -220,7 +229,7 @@ class KafkaConsumer:
                     )
                     if not done:
                         break
-                    self._done[partition] = raw.offset + 1
+                    self._done[partition] = record.offset + 1
         finally:
             # Commit what was handled, also when a dead letter could not be written (that error
             # propagates after this, and the unhandled rest is redelivered).

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -90,7 +91,10 @@ class TansuBroker:
 
 
 class MotoS3:
-    def __init__(self) -> None:
+    """moto's S3 server: in this process (tests), or as its own process (`own_process`, as MinIO
+    is in production: benchmarks, so that its request handling does not share our GIL)."""
+
+    def __init__(self, *, own_process: bool = False) -> None:
         import logging
 
         from moto.server import ThreadedMotoServer
@@ -98,16 +102,30 @@ class MotoS3:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
 
         self.port = free_port()
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self._own_process = own_process
+        self._process: subprocess.Popen | None = None
+        self._server = None if own_process else ThreadedMotoServer("127.0.0.1", self.port, verbose=False)
 
     @property
     def endpoint(self) -> str:
         return f"127.0.0.1:{self.port}"
 
     def start(self) -> MotoS3:
-        self._server.start()
+        if self._server is not None:
+            self._server.start()
+        else:
+            command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)]
+            self._process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         eventually_sync(lambda: port_open("127.0.0.1", self.port), timeout=15, what="moto to listen")
         return self
 
     def stop(self) -> None:
-        self._server.stop()
+        if self._server is not None:
+            self._server.stop()
+        elif self._process is not None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()

@@ -20,6 +20,7 @@ from framesift.bus.events import EventPublisher
 from framesift.contracts.codec import require_frame_fields
 from framesift.contracts.topics import FRAMES_CHECKED, FRAMES_REJECTED
 from framesift.contracts.vocabulary import frame_ref
+from framesift.platform.handlers import Staged
 from framesift.runtime import metrics
 from framesift.services.quality.settings import DedupScope, QualityThresholds
 from framesift.store.base import ObjectStore, StoreUnavailableError
@@ -53,21 +54,10 @@ def _scope_of(deps: QualityDeps, camera_id: str) -> str:
     return camera_id if deps.scope is DedupScope.CAMERA else GLOBAL_SCOPE
 
 
-async def check_frame(event: frames_pb2.FrameIngested, deps: QualityDeps) -> Message:
-    """Decide on one ingested frame and publish the verdict; returns the published event."""
+async def measure_frame(event: frames_pb2.FrameIngested, deps: QualityDeps) -> Assessment:
+    """Fetch and assess a frame: no effect that counts, so it may run ahead of the frame's turn
+    (the object read and the decode of the next frames overlap the decision on this one)."""
     require_frame_fields(event, event.camera_id, event.object_key)
-    try:
-        outcome = await _decide(deps, event)
-    except OperationalError as exc:
-        raise RetryableError(f"database unavailable: {exc.orig or exc}") from exc
-    await deps.publisher.publish(outcome)
-    return outcome
-
-
-async def _decide(deps: QualityDeps, event: frames_pb2.FrameIngested) -> Message:
-    earlier = await asyncio.to_thread(deps.registry.decided, event.frame_id)
-    if earlier is not None:
-        return _stored_event(earlier)
     try:
         data = await deps.store.get(event.object_key)
     except StoreUnavailableError as exc:
@@ -76,6 +66,27 @@ async def _decide(deps: QualityDeps, event: frames_pb2.FrameIngested) -> Message
     assessment = await loop.run_in_executor(deps.executor, assess, data, deps.limits)
     if event.sha256 and assessment.sha256 != event.sha256:  # assess hashed the bytes already
         raise StoredBytesMismatchError(f"object {event.object_key} does not hold the bytes with sha256 {event.sha256}")
+    return assessment
+
+
+async def check_frame(
+    event: frames_pb2.FrameIngested, deps: QualityDeps, measured: Assessment | None = None
+) -> Message:
+    """Decide on one ingested frame and publish the verdict; returns the published event."""
+    require_frame_fields(event, event.camera_id, event.object_key)
+    try:
+        outcome = await _decide(deps, event, measured)
+    except OperationalError as exc:
+        raise RetryableError(f"database unavailable: {exc.orig or exc}") from exc
+    await deps.publisher.publish(outcome)
+    return outcome
+
+
+async def _decide(deps: QualityDeps, event: frames_pb2.FrameIngested, measured: Assessment | None) -> Message:
+    earlier = await asyncio.to_thread(deps.registry.decided, event.frame_id)
+    if earlier is not None:
+        return _stored_event(earlier)
+    assessment = measured or await measure_frame(event, deps)
     scope = _scope_of(deps, event.camera_id)
     # One decision at a time per scope: each must see the previous one's kept hash.
     async with deps._locks[scope]:
@@ -143,4 +154,4 @@ def _stored_event(row: QualityFrame) -> Message:
 
 
 # Where each event goes (framesift.platform.handlers turns this into the consumer).
-HANDLERS = {frames_pb2.FrameIngested: check_frame}
+HANDLERS = {frames_pb2.FrameIngested: Staged(prepare=measure_frame, decide=check_frame)}
