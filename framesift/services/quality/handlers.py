@@ -54,10 +54,23 @@ def _scope_of(deps: QualityDeps, camera_id: str) -> str:
     return camera_id if deps.scope is DedupScope.CAMERA else GLOBAL_SCOPE
 
 
-async def measure_frame(event: frames_pb2.FrameIngested, deps: QualityDeps) -> Assessment:
-    """Fetch and assess a frame: no effect that counts, so it may run ahead of the frame's turn
-    (the object read and the decode of the next frames overlap the decision on this one)."""
+@dataclass(frozen=True)
+class Measured:
+    """What may be known of a frame before its turn: an earlier decision, or its assessment."""
+
+    earlier: QualityFrame | None
+    assessment: Assessment | None
+
+
+async def measure_frame(event: frames_pb2.FrameIngested, deps: QualityDeps) -> Measured:
+    """Look up an earlier decision, else fetch and assess the frame. No effect that counts, so it
+    may run ahead of the frame's turn: the object read and the decode of the next frames overlap
+    the decision on this one. (A decision another replica records meanwhile is caught at
+    `record`, whose conflict returns the stored row.)"""
     require_frame_fields(event, event.camera_id, event.object_key)
+    earlier = await asyncio.to_thread(deps.registry.decided, event.frame_id)
+    if earlier is not None:
+        return Measured(earlier, None)
     try:
         data = await deps.store.get(event.object_key)
     except StoreUnavailableError as exc:
@@ -66,31 +79,28 @@ async def measure_frame(event: frames_pb2.FrameIngested, deps: QualityDeps) -> A
     assessment = await loop.run_in_executor(deps.executor, assess, data, deps.limits)
     if event.sha256 and assessment.sha256 != event.sha256:  # assess hashed the bytes already
         raise StoredBytesMismatchError(f"object {event.object_key} does not hold the bytes with sha256 {event.sha256}")
-    return assessment
+    return Measured(None, assessment)
 
 
-async def check_frame(
-    event: frames_pb2.FrameIngested, deps: QualityDeps, measured: Assessment | None = None
-) -> Message:
+async def check_frame(event: frames_pb2.FrameIngested, deps: QualityDeps, measured: Measured | None = None) -> Message:
     """Decide on one ingested frame and publish the verdict; returns the published event."""
     require_frame_fields(event, event.camera_id, event.object_key)
     try:
-        outcome = await _decide(deps, event, measured)
+        outcome = await _decide(deps, event, measured or await measure_frame(event, deps))
     except OperationalError as exc:
         raise RetryableError(f"database unavailable: {exc.orig or exc}") from exc
     await deps.publisher.publish(outcome)
     return outcome
 
 
-async def _decide(deps: QualityDeps, event: frames_pb2.FrameIngested, measured: Assessment | None) -> Message:
-    earlier = await asyncio.to_thread(deps.registry.decided, event.frame_id)
-    if earlier is not None:
-        return _stored_event(earlier)
-    assessment = measured or await measure_frame(event, deps)
+async def _decide(deps: QualityDeps, event: frames_pb2.FrameIngested, measured: Measured) -> Message:
+    if measured.earlier is not None:
+        return _stored_event(measured.earlier)
+    assert measured.assessment is not None
     scope = _scope_of(deps, event.camera_id)
     # One decision at a time per scope: each must see the previous one's kept hash.
     async with deps._locks[scope]:
-        row = await asyncio.to_thread(_judge_and_record, deps, event, assessment, scope)
+        row = await asyncio.to_thread(_judge_and_record, deps, event, measured.assessment, scope)
     metrics.QUALITY_DECISIONS.labels("checked" if row.kept else "rejected").inc()
     return _stored_event(row)
 
