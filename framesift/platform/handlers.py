@@ -82,7 +82,7 @@ class TableHandler:
         self._fill()
 
     async def _take(self, record: Record) -> Any:
-        key = (record.topic, record.partition, record.offset)
+        key = _key(record)
         if self._upcoming and _key(self._upcoming[0]) == key:
             self._upcoming.popleft()  # not started yet: this call does the work itself
         task = self._prepared.pop(key, None)

@@ -80,14 +80,21 @@ class TansuBroker:
         return self
 
     def stop(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+        if self._process is not None:
+            _terminate(self._process)
         eventually_sync(lambda: not port_open("127.0.0.1", self.port), timeout=10, what="tansu to stop")
+
+
+def _terminate(process: subprocess.Popen) -> None:
+    """Stop a server process: SIGTERM, then SIGKILL if it has not exited within 10 s."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 class MotoS3:
@@ -102,7 +109,6 @@ class MotoS3:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
 
         self.port = free_port()
-        self._own_process = own_process
         self._process: subprocess.Popen | None = None
         self._server = None if own_process else ThreadedMotoServer("127.0.0.1", self.port, verbose=False)
 
@@ -123,9 +129,4 @@ class MotoS3:
         if self._server is not None:
             self._server.stop()
         elif self._process is not None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+            _terminate(self._process)

@@ -83,8 +83,9 @@ async def measure_frame(event: frames_pb2.FrameIngested, deps: QualityDeps) -> M
 
 
 async def check_frame(event: frames_pb2.FrameIngested, deps: QualityDeps, measured: Measured | None = None) -> Message:
-    """Decide on one ingested frame and publish the verdict; returns the published event."""
-    require_frame_fields(event, event.camera_id, event.object_key)
+    """Decide on one ingested frame and publish the verdict; returns the published event.
+
+    The event's fields were checked by `measure_frame`, here or ahead of this call."""
     try:
         outcome = await _decide(deps, event, measured or await measure_frame(event, deps))
     except OperationalError as exc:
