@@ -117,10 +117,13 @@ class KafkaBus:
 
     @contextlib.asynccontextmanager
     async def _topic_reader(
-        self, topic: str, what: str
+        self, topic: str, what: str, group: str | None = None
     ) -> AsyncIterator[tuple[AIOKafkaConsumer, list[TopicPartition]]]:
-        """A consumer outside any group, and the topic's partitions (none when it does not exist)."""
-        reader = AIOKafkaConsumer(client_id=f"{self._client_id}-{what}", enable_auto_commit=False, **self._options)
+        """A consumer that never joins a group (`group` only names whose committed offsets it may
+        look up), and the topic's partitions (none when it does not exist)."""
+        reader = AIOKafkaConsumer(
+            client_id=f"{self._client_id}-{what}", group_id=group, enable_auto_commit=False, **self._options
+        )
         await _with_backoff(reader.start, self._connect_attempts, f"{what} {topic}")
         try:
             await reader.topics()  # fetches the metadata partitions_for_topic answers from
@@ -134,6 +137,18 @@ class KafkaBus:
                 return 0
             ends, starts = await reader.end_offsets(partitions), await reader.beginning_offsets(partitions)
             return sum(ends[tp] - starts[tp] for tp in partitions)
+
+    async def lag(self, topic: str, group: str) -> int:
+        """Records on `topic` that `group` has not committed yet (all of them before its first commit)."""
+        async with self._topic_reader(topic, "lag", group) as (reader, partitions):
+            if not partitions:
+                return 0
+            ends, starts = await reader.end_offsets(partitions), await reader.beginning_offsets(partitions)
+            behind = 0
+            for tp in partitions:
+                committed = await reader.committed(tp)
+                behind += ends[tp] - (starts[tp] if committed is None else committed)
+            return behind
 
     async def read(self, topic: str) -> list[Record]:
         async with self._topic_reader(topic, "read") as (reader, partitions):

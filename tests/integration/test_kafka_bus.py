@@ -182,3 +182,42 @@ async def test_read_returns_every_record_of_a_topic_without_a_group(kafka_bootst
         assert await bus.read(f"nothing-{uuid.uuid4().hex[:8]}") == []
     finally:
         await bus.stop()
+
+
+async def test_lag_counts_what_a_group_has_not_committed(kafka_bootstrap, kafka_idempotence) -> None:
+    """All of a topic before the group's first commit, none once it consumed everything."""
+    import asyncio
+    import uuid
+
+    from framesift.bus.delivery import RetryPolicy
+    from tests.support.waiting import eventually
+
+    bus = KafkaBus(kafka_settings(kafka_bootstrap, kafka_idempotence), client_id="lag")
+    topic, group = f"lag-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    seen: list[bytes] = []
+
+    async def handle(record) -> None:
+        seen.append(record.value)
+
+    await bus.start()
+    try:
+        await bus.ensure_topics([topic])
+        for i in range(5):
+            await bus.publish(topic, f"camera-{i}", str(i).encode())
+        assert await bus.lag(topic, group) == 5
+        policy = RetryPolicy(max_attempts=3, backoff_s=0.01, backoff_max_s=0.05)
+        consumer = bus.consumer([topic], group, handle, service="test", policy=policy)
+        task = asyncio.create_task(consumer.run())
+
+        async def caught_up() -> bool:
+            return await bus.lag(topic, group) == 0
+
+        try:
+            await eventually(caught_up, timeout=60, what="nothing left to commit")
+        finally:
+            await consumer.stop()
+            await asyncio.gather(task, return_exceptions=True)
+        assert sorted(seen) == [str(i).encode() for i in range(5)]
+        assert await bus.lag(f"nothing-{uuid.uuid4().hex[:8]}", group) == 0
+    finally:
+        await bus.stop()
