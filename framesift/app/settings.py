@@ -18,6 +18,7 @@ from framesift.runtime.settings import BusKind, PlatformSettings
 from framesift.services.curate.settings import CurateSettings
 from framesift.services.embed.settings import EmbedSettings
 from framesift.services.ingest.settings import IngestSettings
+from framesift.services.label.settings import LabelSettings
 from framesift.services.quality.settings import QualitySettings
 
 # Flat names of the release before -> (section, field). Removed in the release after this one.
@@ -65,6 +66,7 @@ class Settings(PlatformSettings):
     quality: QualitySettings = QualitySettings()
     embed: EmbedSettings = EmbedSettings()
     curate: CurateSettings = CurateSettings()
+    label: LabelSettings = LabelSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -23,6 +23,7 @@ from framesift.runtime.settings import BusKind
 from framesift.services.curate.migrations import MIGRATIONS, current_version
 from framesift.services.curate.settings import CurateSettings
 from framesift.services.curate.tables import CuratedFrame, CurateTable
+from framesift.services.label.tables import LabelTable
 from framesift.sql.engine import make_engine
 from tests.support.curation import fresh_postgres, run_pipeline, uploads
 from tests.support.running import running
@@ -54,8 +55,8 @@ def test_migrations_are_versioned_idempotent_and_give_the_models_schema(database
     assert current_version(engine) == len(MIGRATIONS)
     # Every table a model describes exists with exactly the model's columns (no create_all anywhere).
     inspector = sa.inspect(engine)
-    tables = [*CurateTable.metadata.sorted_tables, *SQLModel.metadata.sorted_tables]
-    assert {"cameras", "upload_ledger", "quality_frames", "curated_frames"} <= {t.name for t in tables}
+    tables = [*CurateTable.metadata.sorted_tables, *LabelTable.metadata.sorted_tables, *SQLModel.metadata.sorted_tables]
+    assert {"cameras", "upload_ledger", "quality_frames", "curated_frames", "label_tasks"} <= {t.name for t in tables}
     for table in tables:
         assert {c["name"] for c in inspector.get_columns(table.name)} == set(table.columns.keys()), table.name
     # From the catalogue: SQLAlchemy's inspector leaves expression indexes out.

@@ -32,6 +32,14 @@ async def test_each_service_process_has_only_its_own_tables(embedded_settings, d
         "quality": {"schema_versions", "quality_frames"},
         "embed": set(),  # embed keeps no SQL state: vectors are in Qdrant
         "curate": {"schema_versions", "curated_frames", "selection_windows", "curate_clock"},
+        "label": {
+            "schema_versions",
+            "label_ontology_versions",
+            "label_tasks",
+            "label_task_skips",
+            "label_reviews",
+            "labellers",
+        },
     }
     seen: set[str] = set()
     for service, own in expected.items():
@@ -47,6 +55,6 @@ async def test_each_service_process_has_only_its_own_tables(embedded_settings, d
 
 
 def test_the_registry_knows_every_service_with_tables() -> None:
-    assert list(schemas_of()) == ["ingest", "quality", "curate"]
+    assert list(schemas_of()) == ["ingest", "quality", "curate", "label"]
     with pytest.raises(ValueError, match="unknown service 'nope'"):
         schemas_of(["nope"])

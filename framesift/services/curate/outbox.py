@@ -43,12 +43,31 @@ async def publish_outbox(deps: CurateDeps) -> int:
 
 
 def selected_event(row: dict[str, Any]) -> frames_pb2.FrameSelected:
+    """The selection, with what labelling starts from: the detections curate folded in, the
+    model that made them, and the image size."""
+    model_name, _, model_version = (row["model"] or "").partition("/")
+    metrics = row["metrics"] or {}
     return frames_pb2.FrameSelected(
         frame_id=row["frame_id"],
         camera_id=row["camera_id"],
         frame=frame_ref(row),
         priority=priority_parts(row),
         selection_batch=row["window_id"] or "",
+        detections=[_detection(d) for d in row["detections"] or ()],
+        model_name=model_name,
+        model_version=model_version,
+        has_detector=bool(row["has_detector"]),
+        width=int(metrics.get("width", 0)),
+        height=int(metrics.get("height", 0)),
+    )
+
+
+def _detection(stored: dict[str, Any]) -> frames_pb2.Detection:
+    x_min, y_min, x_max, y_max = stored["box"]
+    return frames_pb2.Detection(
+        class_name=stored["class"],
+        score=stored["score"],
+        box=frames_pb2.Box(x_min=x_min, y_min=y_min, x_max=x_max, y_max=y_max),
     )
 
 

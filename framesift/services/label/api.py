@@ -1,0 +1,185 @@
+"""The label service's operations for every transport (HTTP JSON now): who is asking, then the
+desk's work in a thread, then labels.completed for whatever became done.
+
+Labellers and reviewers present their API key (Authorization: Bearer fsl_...); the ontology and
+labeller accounts need the operator token. Answers are plain dicts in the JSON shape clients see.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
+
+from framesift.bus.base import BusUnavailableError
+from framesift.platform.operators import OperatorToken
+
+from . import ontology_store, stats
+from .completed import CompletedOutbox, final_annotations
+from .desk import ANY_TASK, LabelDesk, Outcome, QueueFilter, Verdict
+from .labellers import ForbiddenError, Identity, Labellers
+from .ontology import OntologyFile, parse, read_file
+from .settings import LabelSettings
+from .submission import InvalidSubmissionError
+
+log = logging.getLogger(__name__)
+
+
+class UnavailableError(RuntimeError):
+    """The database is down: nothing was done; retrying later is safe."""
+
+
+def bearer(authorization: str | None) -> str | None:
+    scheme, _, token = (authorization or "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def task_view(task: Mapping[str, Any], why: str | None = None) -> dict[str, Any]:
+    """A task as clients see it (no lease internals beyond holder and expiry)."""
+    view = {
+        key: task[key]
+        for key in (
+            "task_id", "frame_id", "camera_id", "captured_at", "object_key", "width", "height", "priority",
+            "selection_batch", "model", "has_detector", "prelabels", "state", "lease_holder", "lease_expires",
+            "labeller", "ontology_version", "annotations", "frame_classes", "labelling_seconds", "review_reason",
+            "reviewer", "verdict", "review_annotations", "rejections", "skips",
+        )
+    }  # fmt: skip
+    view["qa_flags"] = [flag for flag in task["qa_flags"].split(",") if flag]
+    view["final_annotations"] = final_annotations(dict(task)) if task["state"] == "done" else None
+    if not task["has_detector"]:
+        view["prelabel_note"] = "no detector: the embed backend has none, so labelling starts empty"
+    if why is not None:
+        view["why"] = why
+    return view
+
+
+class LabelApi:
+    def __init__(
+        self,
+        engine: Engine,
+        settings: LabelSettings,
+        outbox: CompletedOutbox,
+        operator: OperatorToken,
+        clock: Callable[[], float],
+    ) -> None:
+        self.engine, self.settings, self.outbox, self.operator, self.clock = engine, settings, outbox, operator, clock
+        self.desk = LabelDesk(engine, settings, clock)
+        self.labellers = Labellers(engine, clock)
+
+    async def _run(self, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await asyncio.to_thread(call, *args, **kwargs)
+        except OperationalError as exc:
+            raise UnavailableError(f"the label database is unavailable: {type(exc.orig or exc).__name__}") from exc
+
+    async def _publish(self) -> None:
+        """labels.completed for what became done; a bus outage leaves it to the background retry
+        (the submission is stored: the caller must not be told it failed)."""
+        try:
+            await self.outbox.publish()
+        except (BusUnavailableError, OperationalError) as exc:
+            log.warning("labels.completed not published yet, will retry: %s", exc)
+
+    async def identify(self, authorization: str | None, *, reviewer: bool = False) -> Identity:
+        who = await self._run(self.labellers.identify, bearer(authorization))
+        if reviewer and not who.reviewer:
+            raise ForbiddenError(f"{who.labeller_id} is not a reviewer")
+        return who
+
+    # -- labelling ---------------------------------------------------------------------------
+
+    async def next_task(self, authorization: str | None, where: QueueFilter = ANY_TASK) -> dict | None:
+        who = await self.identify(authorization)
+        task = await self._run(self.desk.next_task, who.labeller_id, where)
+        return task_view(task) if task else None
+
+    async def get_task(self, authorization: str | None, task_id: str) -> dict:
+        await self.identify(authorization)
+        return task_view(await self._run(self.desk.task, task_id))
+
+    async def skip(self, authorization: str | None, task_id: str, reason: str = "") -> None:
+        who = await self.identify(authorization)
+        await self._run(self.desk.skip, who.labeller_id, task_id, reason)
+
+    async def submit(
+        self,
+        authorization: str | None,
+        task_id: str,
+        annotations: Sequence[Mapping[str, Any]] | None,
+        frame_classes: Sequence[str] = (),
+        *,
+        accept_prelabels: bool = False,
+    ) -> dict:
+        who = await self.identify(authorization)
+        outcome: Outcome = await self._run(
+            self.desk.submit, who.labeller_id, task_id, annotations, frame_classes, accept_prelabels=accept_prelabels
+        )
+        await self._publish()
+        return task_view(outcome.task, outcome.why)
+
+    # -- review ------------------------------------------------------------------------------
+
+    async def next_review(self, authorization: str | None) -> dict | None:
+        who = await self.identify(authorization, reviewer=True)
+        task = await self._run(self.desk.next_review, who.labeller_id)
+        return task_view(task) if task else None
+
+    async def verdict(
+        self,
+        authorization: str | None,
+        task_id: str,
+        verdict: str,
+        annotations: Sequence[Mapping[str, Any]] | None = None,
+        note: str = "",
+    ) -> dict:
+        who = await self.identify(authorization, reviewer=True)
+        try:
+            chosen = Verdict(verdict)
+        except ValueError:
+            raise InvalidSubmissionError(
+                "verdict", f"{verdict!r} is not one of accepted, corrected, rejected"
+            ) from None
+        outcome = await self._run(self.desk.verdict, who.labeller_id, task_id, chosen, annotations, note)
+        await self._publish()
+        return task_view(outcome.task, outcome.why)
+
+    # -- ontology, accounts, figures ---------------------------------------------------------
+
+    async def ontology(self, version: int | None = None) -> dict | None:
+        def read() -> Any:
+            with self.engine.connect() as connection:
+                if version is None:
+                    return ontology_store.latest(connection)
+                return ontology_store.version(connection, version)
+
+        found = await self._run(read)
+        return found.document() if found else None
+
+    async def set_ontology(self, authorization: str | None, document: Any, author: str = "operator") -> dict:
+        self.operator.check(authorization)
+        return await self._run(self.apply_ontology, parse(document, source="the ontology body"), author)
+
+    def apply_ontology(self, proposed: OntologyFile, author: str) -> dict:
+        with self.engine.begin() as connection:
+            made, changed = ontology_store.apply(connection, proposed, author=author, now=self.clock())
+        return {**made.document(), "changed": changed}
+
+    def apply_ontology_file(self, path) -> dict:
+        return self.apply_ontology(read_file(path), author=f"file {path.name}")
+
+    async def add_labeller(self, authorization: str | None, labeller_id: str, *, reviewer: bool) -> dict:
+        self.operator.check(authorization)
+        key = await self._run(self.labellers.add, labeller_id, reviewer=reviewer)
+        return {"labeller_id": labeller_id, "reviewer": reviewer, "api_key": key}
+
+    async def stats(self, since: float = 0.0) -> dict:
+        def read() -> dict:
+            with self.engine.connect() as connection:
+                return stats.summary(connection, since)
+
+        return await self._run(read)

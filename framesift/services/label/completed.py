@@ -1,0 +1,118 @@
+"""labels.completed through an outbox: a task is marked done in the transaction that decides it,
+then published and flagged, so a crash in between republishes it and never loses one (curate's
+fold is idempotent). Replicas claim rows with FOR UPDATE SKIP LOCKED (PostgreSQL)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import OperationalError
+
+from framesift.bus.base import BusUnavailableError
+from framesift.bus.events import EventPublisher
+from framesift.contracts.vocabulary import timestamp
+from framesift.v1 import frames_pb2, labels_pb2
+
+from .desk import TaskState
+from .tables import LabelTask
+
+TASKS = LabelTask.__table__
+log = logging.getLogger(__name__)
+_BATCH = 500
+_VERDICTS = {
+    None: labels_pb2.REVIEW_VERDICT_NOT_REVIEWED,
+    "accepted": labels_pb2.REVIEW_VERDICT_ACCEPTED,
+    "corrected": labels_pb2.REVIEW_VERDICT_CORRECTED,
+}
+
+
+def final_annotations(task: dict[str, Any]) -> list[dict[str, Any]]:
+    """A corrected task's labels are the reviewer's (the labeller's stay in the review record)."""
+    return task["review_annotations"] if task["verdict"] == "corrected" else task["annotations"]
+
+
+def completed_event(task: dict[str, Any]) -> labels_pb2.LabelsCompleted:
+    annotations = [
+        labels_pb2.Annotation(
+            class_name=a["class"],
+            class_id=a["class_id"],
+            box=frames_pb2.Box(x_min=a["box"][0], y_min=a["box"][1], x_max=a["box"][2], y_max=a["box"][3]),
+            from_prelabel=a["from_prelabel"],
+            attributes=a["attributes"],
+            track_id=a["track_id"],
+        )
+        for a in final_annotations(task)
+    ]
+    return labels_pb2.LabelsCompleted(
+        frame_id=task["frame_id"],
+        camera_id=task["camera_id"],
+        task_id=task["task_id"],
+        ontology_version=str(task["ontology_version"]),
+        annotations=annotations,
+        verdict=_VERDICTS[task["verdict"]],
+        completed_at=timestamp(task["reviewed_at"] or task["submitted_at"]),
+        labeller=task["labeller"] or "",
+        reviewer=task["reviewer"] or "",
+        frame_classes=task["frame_classes"],
+        labelling_seconds=task["labelling_seconds"] or 0.0,
+        had_prelabels=bool(task["prelabels"]),
+    )
+
+
+class CompletedOutbox:
+    def __init__(self, engine: Engine, publisher: EventPublisher) -> None:
+        self._engine, self._publisher = engine, publisher
+        self._lock = asyncio.Lock()  # one publisher at a time in a process
+
+    async def publish(self) -> int:
+        """Publish every done task not yet published, a batch per transaction; returns how many."""
+        total = 0
+        async with self._lock:
+            while batch := await self._publish_batch():
+                total += batch
+                if batch < _BATCH:
+                    break
+        return total
+
+    async def _publish_batch(self) -> int:
+        connection = await asyncio.to_thread(self._engine.connect)
+        try:
+            transaction = await asyncio.to_thread(connection.begin)
+            pending = await asyncio.to_thread(_claim, connection)
+            for task in pending:
+                await self._publisher.publish(completed_event(task))
+            await asyncio.to_thread(_mark, connection, [t["task_id"] for t in pending])
+            await asyncio.to_thread(transaction.commit)  # a failure before this: all republished
+        finally:
+            await asyncio.to_thread(connection.close)
+        return len(pending)
+
+
+async def publish_forever(outbox: CompletedOutbox, every_s: float = 5.0) -> None:
+    """Publish what a failed publish left behind (the bus was down when a task became done)."""
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            await outbox.publish()
+        except (BusUnavailableError, OperationalError) as exc:
+            log.warning("labels.completed not published yet, will retry: %s", exc)
+
+
+def _claim(connection: Connection) -> list[dict[str, Any]]:
+    rows = connection.execute(
+        sa.select(TASKS)
+        .where(TASKS.c.state == TaskState.DONE.value, TASKS.c.published.is_(False))
+        .order_by(TASKS.c.task_id)
+        .limit(_BATCH)
+        .with_for_update(skip_locked=True)
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+def _mark(connection: Connection, task_ids: list[str]) -> None:
+    if task_ids:
+        connection.execute(TASKS.update().where(TASKS.c.task_id.in_(task_ids)).values(published=True))

@@ -1,0 +1,437 @@
+"""The labelling desk: tasks from selected frames, the queue and its leases, submissions, reviews.
+
+Every operation is one transaction. A task's state moves
+    queued -> labelling (leased) -> review -> reviewing (leased) -> done
+                                  \\-> done (not sampled)          \\-> queued (rejected)
+and a lease that expires puts its task back where it was taken from. Concurrent labellers never
+hold one task: a take is a conditional UPDATE that only one of them wins (PostgreSQL also skips
+rows another transaction holds, so they do not queue behind each other). The clock is a
+parameter (tests move it; nothing sleeps).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Connection, Engine
+from sqlalchemy.dialects import postgresql, sqlite
+
+from framesift.contracts.vocabulary import seconds
+from framesift.v1 import frames_pb2
+
+from . import qa, review, submission
+from .ontology import Ontology
+from .ontology_store import latest
+from .settings import LabelSettings
+from .tables import LabelTask, ReviewRecord, TaskSkip
+
+TASKS = LabelTask.__table__
+SKIPS = TaskSkip.__table__
+REVIEWS = ReviewRecord.__table__
+_TASK_NAMESPACE = uuid.UUID("6f1f4d0e-8a55-4c8e-9b52-3f0c2a7d1e11")
+
+
+class TaskState(StrEnum):
+    QUEUED = "queued"
+    LABELLING = "labelling"
+    REVIEW = "review"
+    REVIEWING = "reviewing"
+    DONE = "done"
+
+
+class Verdict(StrEnum):
+    ACCEPTED = "accepted"
+    CORRECTED = "corrected"
+    REJECTED = "rejected"
+
+
+class TaskNotFoundError(LookupError):
+    pass
+
+
+class LeaseError(RuntimeError):
+    """The task is not leased to the caller (someone else holds it, or it is not in that stage)."""
+
+
+class NoOntologyError(RuntimeError):
+    """Nothing can be labelled before an ontology exists."""
+
+
+def task_id_for(frame_id: str) -> str:
+    """One task per frame, whoever creates it: the id is derived from the frame id."""
+    return str(uuid.uuid5(_TASK_NAMESPACE, frame_id))
+
+
+def packed(names: Sequence[str]) -> str:
+    unique = sorted(set(names))
+    return f",{','.join(unique)}," if unique else ""
+
+
+def task_row(event: frames_pb2.FrameSelected, now: float) -> dict[str, Any]:
+    prelabels = [
+        {
+            "class": d.class_name,
+            "score": round(float(d.score), 6),
+            "box": [round(float(v), 6) for v in (d.box.x_min, d.box.y_min, d.box.x_max, d.box.y_max)],
+        }
+        for d in event.detections
+    ]
+    return {
+        "task_id": task_id_for(event.frame_id),
+        "frame_id": event.frame_id,
+        "camera_id": event.camera_id,
+        "captured_at": seconds(event.frame.captured_at),
+        "object_key": event.frame.object_key,
+        "sha256": event.frame.sha256,
+        "width": event.width,
+        "height": event.height,
+        "priority": float(event.priority.priority),
+        "selection_batch": event.selection_batch,
+        "model": f"{event.model_name}/{event.model_version}" if event.has_detector else "",
+        "has_detector": event.has_detector,
+        "prelabels": prelabels,
+        "classes": packed([p["class"] for p in prelabels]),
+        "state": TaskState.QUEUED.value,
+        "lease_expires": 0.0,
+        "leased_at": 0.0,
+        "annotations": [],
+        "frame_classes": [],
+        "qa_flags": "",
+        "rejections": 0,
+        "skips": 0,
+        "published": False,
+        "created_at": now,
+    }
+
+
+def create_task(connection: Connection, event: frames_pb2.FrameSelected, now: float) -> bool:
+    """True when this call created it; a redelivery or a replay creates nothing."""
+    row = task_row(event, now)
+    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[connection.dialect.name]
+    result = connection.execute(insert(TASKS).values(**row).on_conflict_do_nothing(index_elements=["task_id"]))
+    return result.rowcount == 1
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    camera: str | None = None
+    label_class: str | None = None  # a class among the task's pre-labels
+    batch: str | None = None  # the selection batch (curate's window)
+
+
+ANY_TASK = QueueFilter()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    task: dict[str, Any]
+    why: str  # why it is (not) reviewed, or what the verdict did
+
+
+class LabelDesk:
+    def __init__(self, engine: Engine, settings: LabelSettings, clock: Callable[[], float] = time.time) -> None:
+        self.engine, self.settings, self.clock = engine, settings, clock
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def task(self, task_id: str) -> dict[str, Any]:
+        with self.engine.connect() as connection:
+            return _task(connection, task_id)
+
+    def task_for_frame(self, frame_id: str) -> dict[str, Any]:
+        return self.task(task_id_for(frame_id))
+
+    # -- labelling ---------------------------------------------------------------------------
+
+    def next_task(self, labeller: str, where: QueueFilter = ANY_TASK) -> dict[str, Any] | None:
+        """The labeller's current lease, or the highest-priority free task, leased to them."""
+        now = self.clock()
+        with self.engine.begin() as connection:
+            held = _held(connection, labeller, TaskState.LABELLING, now)
+            if held is not None:
+                return held
+            free = sa.or_(
+                TASKS.c.state == TaskState.QUEUED.value,
+                sa.and_(TASKS.c.state == TaskState.LABELLING.value, TASKS.c.lease_expires <= now),
+            )
+            skipped = sa.exists().where(SKIPS.c.task_id == TASKS.c.task_id, SKIPS.c.labeller == labeller)
+            query = sa.select(TASKS.c.task_id).where(free, ~skipped)
+            if where.camera:
+                query = query.where(TASKS.c.camera_id == where.camera)
+            if where.label_class:
+                query = query.where(TASKS.c.classes.contains(f",{where.label_class},", autoescape=True))
+            if where.batch:
+                query = query.where(TASKS.c.selection_batch == where.batch)
+            return _take(connection, query, free, TaskState.LABELLING, labeller, now, self.settings.lease_s)
+
+    def skip(self, labeller: str, task_id: str, reason: str = "") -> None:
+        """Give the task back; it never comes to this labeller again."""
+        now = self.clock()
+        with self.engine.begin() as connection:
+            task = _leased(connection, task_id, labeller, TaskState.LABELLING)
+            connection.execute(
+                _insert(connection, SKIPS)
+                .values(task_id=task_id, labeller=labeller, reason=reason[:500], at=now)
+                .on_conflict_do_nothing()
+            )
+            connection.execute(
+                TASKS.update()
+                .where(TASKS.c.task_id == task["task_id"])
+                .values(state=TaskState.QUEUED.value, lease_holder=None, lease_expires=0.0, skips=TASKS.c.skips + 1)
+            )
+
+    def submit(
+        self,
+        labeller: str,
+        task_id: str,
+        annotations: Sequence[Mapping[str, Any]] | None,
+        frame_classes: Sequence[str] = (),
+        *,
+        accept_prelabels: bool = False,
+    ) -> Outcome:
+        """Store the labeller's annotations (validated against the latest ontology), run the QA
+        checks and decide on review; a task not sampled is done at once."""
+        now = self.clock()
+        with self.engine.begin() as connection:
+            task = _leased(connection, task_id, labeller, TaskState.LABELLING, lock=True)
+            ontology = _ontology(connection)
+            if accept_prelabels:
+                stored = submission.from_prelabels(task["prelabels"], ontology)
+            else:
+                stored = submission.annotations(annotations or (), ontology, task["prelabels"])
+            classes = submission.frame_classes(frame_classes, ontology)
+            findings = qa.check(
+                qa.Labelled(
+                    annotations=stored,
+                    prelabels=task["prelabels"],
+                    width=task["width"] or 1,
+                    height=task["height"] or 1,
+                    ontology=ontology,
+                    track_classes=_track_classes(connection, task, stored),
+                ),
+                self.settings.qa,
+            )
+            flags = sorted({f.issue.value for f in findings})
+            history = _history(connection, labeller, now - self.settings.review.period_s)
+            reason, why = review.reason(
+                self.settings.review,
+                task_id=task["task_id"],
+                camera=task["camera_id"],
+                labeller=labeller,
+                classes=[a["class"] for a in stored],
+                flags=flags,
+                history=history,
+            )
+            if reason is None and task["rejections"]:
+                reason, why = review.QA, f"relabelled after {task['rejections']} rejection(s)"
+            values = {
+                "state": (TaskState.REVIEW if reason else TaskState.DONE).value,
+                "lease_holder": None,
+                "lease_expires": 0.0,
+                "labeller": labeller,
+                "ontology_version": ontology.version,
+                "annotations": stored,
+                "frame_classes": classes,
+                "labelling_seconds": max(0.0, now - task["leased_at"]),
+                "submitted_at": now,
+                "qa_flags": packed(flags),
+                "review_reason": reason,
+                "published": False,
+            }
+            connection.execute(TASKS.update().where(TASKS.c.task_id == task["task_id"]).values(**values))
+            return Outcome({**task, **values}, why)
+
+    # -- review ------------------------------------------------------------------------------
+
+    def next_review(self, reviewer: str) -> dict[str, Any] | None:
+        """The reviewer's current lease, or the highest-priority task waiting for review that
+        someone else labelled."""
+        now = self.clock()
+        with self.engine.begin() as connection:
+            held = _held(connection, reviewer, TaskState.REVIEWING, now)
+            if held is not None:
+                return held
+            free = sa.or_(
+                TASKS.c.state == TaskState.REVIEW.value,
+                sa.and_(TASKS.c.state == TaskState.REVIEWING.value, TASKS.c.lease_expires <= now),
+            )
+            query = sa.select(TASKS.c.task_id).where(free, TASKS.c.labeller != reviewer)
+            return _take(connection, query, free, TaskState.REVIEWING, reviewer, now, self.settings.lease_s)
+
+    def verdict(
+        self,
+        reviewer: str,
+        task_id: str,
+        verdict: Verdict,
+        annotations: Sequence[Mapping[str, Any]] | None = None,
+        note: str = "",
+    ) -> Outcome:
+        now = self.clock()
+        with self.engine.begin() as connection:
+            task = _leased(connection, task_id, reviewer, TaskState.REVIEWING, lock=True)
+            corrected = None
+            if verdict == Verdict.CORRECTED:
+                ontology = _ontology(connection)
+                corrected = submission.annotations(annotations or (), ontology, task["prelabels"])
+            connection.execute(
+                REVIEWS.insert().values(
+                    task_id=task["task_id"],
+                    labeller=task["labeller"] or "",
+                    reviewer=reviewer,
+                    camera_id=task["camera_id"],
+                    classes=packed([a["class"] for a in task["annotations"]]),
+                    reason=task["review_reason"] or "",
+                    random=task["review_reason"] == review.SAMPLED,
+                    verdict=verdict.value,
+                    labeller_annotations=task["annotations"],
+                    at=now,
+                )
+            )
+            if verdict == Verdict.REJECTED:
+                values: dict[str, Any] = {
+                    "state": TaskState.QUEUED.value,
+                    "rejections": task["rejections"] + 1,
+                    "labeller": None,
+                    "annotations": [],
+                    "frame_classes": [],
+                    "review_reason": None,
+                    "qa_flags": "",
+                }
+                why = "rejected: back to the queue"
+            else:
+                values = {"state": TaskState.DONE.value, "review_annotations": corrected, "published": False}
+                why = f"{verdict.value}: done"
+            values |= {"lease_holder": None, "lease_expires": 0.0, "reviewer": reviewer, "verdict": verdict.value}
+            values["reviewed_at"] = now
+            connection.execute(TASKS.update().where(TASKS.c.task_id == task["task_id"]).values(**values))
+            return Outcome({**task, **values}, f"{why}{'; ' + note if note else ''}")
+
+
+# -- SQL pieces --------------------------------------------------------------------------------
+
+
+def _insert(connection: Connection, table: sa.Table):
+    return {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[connection.dialect.name](table)
+
+
+def _task(connection: Connection, task_id: str, *, lock: bool = False) -> dict[str, Any]:
+    query = sa.select(TASKS).where(TASKS.c.task_id == task_id)
+    row = connection.execute(query.with_for_update() if lock else query).mappings().first()
+    if row is None:
+        raise TaskNotFoundError(f"no task {task_id!r}")
+    return dict(row)
+
+
+def _held(connection: Connection, who: str, state: TaskState, now: float) -> dict[str, Any] | None:
+    row = (
+        connection.execute(
+            sa.select(TASKS)
+            .where(TASKS.c.state == state.value, TASKS.c.lease_holder == who, TASKS.c.lease_expires > now)
+            .order_by(TASKS.c.leased_at)
+            .limit(1)
+        )
+        .mappings()
+        .first()
+    )
+    return dict(row) if row else None
+
+
+def _take(
+    connection: Connection,
+    candidates: sa.Select,
+    free: sa.ColumnElement[bool],
+    state: TaskState,
+    who: str,
+    now: float,
+    lease_s: float,
+    attempts: int = 8,
+) -> dict[str, Any] | None:
+    """Lease the first candidate in priority order that nobody else takes first."""
+    ordered = candidates.order_by(TASKS.c.priority.desc(), TASKS.c.task_id).limit(1).with_for_update(skip_locked=True)
+    for _ in range(attempts):
+        task_id = connection.execute(ordered).scalar()
+        if task_id is None:
+            return None
+        won = connection.execute(
+            TASKS.update()
+            .where(TASKS.c.task_id == task_id, free)
+            .values(state=state.value, lease_holder=who, leased_at=now, lease_expires=now + lease_s)
+        ).rowcount
+        if won:
+            return _task(connection, task_id)
+    return None  # contended every time: the caller asks again
+
+
+def _leased(connection: Connection, task_id: str, who: str, state: TaskState, *, lock: bool = False) -> dict[str, Any]:
+    """The task, if `who` holds it in `state`. An expired lease still counts until someone else
+    takes the task (nothing is lost by accepting a late submission)."""
+    task = _task(connection, task_id, lock=lock)
+    if task["state"] != state.value or task["lease_holder"] != who:
+        if task["state"] == state.value and task["lease_holder"]:
+            raise LeaseError(f"task {task_id} is leased to someone else")
+        raise LeaseError(f"task {task_id} is {task['state']}, not leased to {who}: take it with next first")
+    return task
+
+
+def _ontology(connection: Connection) -> Ontology:
+    found = latest(connection)
+    if found is None:
+        raise NoOntologyError("no ontology yet: set one with `framesift label ontology set FILE` or the API")
+    return found
+
+
+def _history(connection: Connection, labeller: str, since: float) -> review.History:
+    count = sa.func.count()
+    tasks = connection.execute(
+        sa.select(count).select_from(TASKS).where(TASKS.c.labeller == labeller, TASKS.c.submitted_at.is_not(None))
+    ).scalar_one()
+    reviews = (
+        connection.execute(
+            sa.select(REVIEWS.c.classes, REVIEWS.c.random, REVIEWS.c.verdict).where(
+                REVIEWS.c.labeller == labeller, REVIEWS.c.at >= since
+            )
+        )
+        .mappings()
+        .all()
+    )
+    per_class: dict[str, int] = {}
+    for row in connection.execute(sa.select(REVIEWS.c.classes).where(REVIEWS.c.at >= since)).scalars():
+        for name in filter(None, row.split(",")):
+            per_class[name] = per_class.get(name, 0) + 1
+    random = [r for r in reviews if r["random"]]
+    return review.History(
+        labeller_tasks=tasks,
+        labeller_reviews=len(reviews),
+        class_reviews=per_class,
+        labeller_random=len(random),
+        labeller_random_errors=sum(r["verdict"] in review.ERRORS for r in random),
+    )
+
+
+def _track_classes(
+    connection: Connection, task: Mapping[str, Any], stored: Sequence[Mapping[str, Any]], within_s: float = 3600.0
+) -> dict[str, set[str]]:
+    """The classes other submitted frames of this camera (within an hour) gave each track id."""
+    tracks = {a["track_id"] for a in stored if a["track_id"]}
+    if not tracks:
+        return {}
+    rows = connection.execute(
+        sa.select(TASKS.c.annotations).where(
+            TASKS.c.camera_id == task["camera_id"],
+            TASKS.c.task_id != task["task_id"],
+            TASKS.c.submitted_at.is_not(None),
+            TASKS.c.captured_at.between(task["captured_at"] - within_s, task["captured_at"] + within_s),
+        )
+    ).scalars()
+    found: dict[str, set[str]] = {}
+    for labels in rows:
+        for a in labels:
+            if a.get("track_id") in tracks:
+                found.setdefault(a["track_id"], set()).add(a["class"])
+    return found

@@ -1,0 +1,124 @@
+"""The label service as HTTP JSON: the queue, submissions, reviews, the ontology and the figures.
+Errors are RFC 9457 problems with the codes in errors.py."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Header, Response
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, Field
+
+from framesift.platform.problems import Problem, problem_for
+
+from .api import LabelApi
+from .desk import QueueFilter
+from .errors import classify
+
+
+class NextTask(BaseModel):
+    camera: str | None = None
+    label_class: str | None = Field(default=None, alias="class")
+    batch: str | None = None
+
+
+class Submission(BaseModel):
+    annotations: list[dict[str, Any]] = []
+    frame_classes: list[str] = []
+
+
+class Skip(BaseModel):
+    reason: str = Field(default="", max_length=500)
+
+
+class VerdictBody(BaseModel):
+    verdict: str
+    annotations: list[dict[str, Any]] | None = None
+    note: str = Field(default="", max_length=2000)
+
+
+class NewLabeller(BaseModel):
+    labeller_id: str
+    reviewer: bool = False
+
+
+async def _answer(call, *, status: int = 200):
+    try:
+        result = await call
+    except Exception as exc:
+        raise problem_for(exc, classify(exc)) from exc
+    if result is None:
+        return Response(status_code=204)
+    return JSONResponse(result, status_code=status)
+
+
+def http_router(api: LabelApi) -> APIRouter:
+    router = APIRouter(prefix="/v1/labels", tags=["labels"])
+    Auth = Header(default=None, alias="authorization")
+
+    @router.get("")
+    async def endpoints() -> dict:
+        """The label API's endpoints."""
+        return {
+            "service": "framesift label",
+            "endpoints": [
+                {"methods": sorted(route.methods - {"HEAD"}), "path": route.path}
+                for route in router.routes
+                if isinstance(route, APIRoute)
+            ],
+        }
+
+    @router.post("/tasks/next")
+    async def next_task(body: NextTask | None = None, authorization: str | None = Auth):
+        """Lease the highest-priority free task (or the one you hold); 204 when the queue is empty."""
+        where = body or NextTask()
+        return await _answer(api.next_task(authorization, QueueFilter(where.camera, where.label_class, where.batch)))
+
+    @router.get("/tasks/{task_id}")
+    async def get_task(task_id: str, authorization: str | None = Auth):
+        return await _answer(api.get_task(authorization, task_id))
+
+    @router.post("/tasks/{task_id}/submit")
+    async def submit(task_id: str, body: Submission, authorization: str | None = Auth):
+        return await _answer(api.submit(authorization, task_id, body.annotations, body.frame_classes))
+
+    @router.post("/tasks/{task_id}/accept-prelabels")
+    async def accept_prelabels(task_id: str, authorization: str | None = Auth):
+        """Submit the pre-labels as they are, in one call."""
+        return await _answer(api.submit(authorization, task_id, None, accept_prelabels=True))
+
+    @router.post("/tasks/{task_id}/skip")
+    async def skip(task_id: str, body: Skip | None = None, authorization: str | None = Auth):
+        return await _answer(api.skip(authorization, task_id, (body or Skip()).reason))
+
+    @router.post("/reviews/next")
+    async def next_review(authorization: str | None = Auth):
+        return await _answer(api.next_review(authorization))
+
+    @router.post("/tasks/{task_id}/review")
+    async def review(task_id: str, body: VerdictBody, authorization: str | None = Auth):
+        return await _answer(api.verdict(authorization, task_id, body.verdict, body.annotations, body.note))
+
+    @router.get("/ontology")
+    async def ontology(version: int | None = None):
+        result = await _answer(api.ontology(version))
+        if result.status_code == 204:
+            raise Problem(404, "not_found", "no ontology yet")
+        return result
+
+    @router.put("/ontology")
+    async def set_ontology(body: dict[str, Any], authorization: str | None = Auth):
+        """A new version when the body changes the ontology (needs the operator token)."""
+        return await _answer(api.set_ontology(authorization, body))
+
+    @router.post("/labellers")
+    async def add_labeller(body: NewLabeller, authorization: str | None = Auth):
+        """Create a labeller; the answer holds their API key, shown this once (operator token)."""
+        return await _answer(api.add_labeller(authorization, body.labeller_id, reviewer=body.reviewer), status=201)
+
+    @router.get("/stats")
+    async def stats(since: float = 0.0):
+        return await _answer(api.stats(since))
+
+    return router

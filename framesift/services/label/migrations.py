@@ -1,0 +1,108 @@
+"""The label service's migrations (framesift.sql.migrations runs them). Each step's DDL is
+written out, never taken from tables.py, so a deployed schema stays what its version says."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy import Connection, Engine
+
+from framesift.sql import migrations
+from framesift.sql.migrations import Migration
+
+COMPONENT = "label"
+
+
+def _v1_tasks_ontology_reviews(connection: Connection) -> None:
+    metadata = sa.MetaData()
+    sa.Table(
+        "label_ontology_versions",
+        metadata,
+        sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("classes", sa.JSON, nullable=False),
+        sa.Column("created_at", sa.Float, nullable=False),
+        sa.Column("author", sa.String(128), nullable=False),
+    )
+    sa.Table(
+        "label_tasks",
+        metadata,
+        sa.Column("task_id", sa.String(64), primary_key=True),
+        sa.Column("frame_id", sa.String(128), nullable=False, unique=True),
+        sa.Column("camera_id", sa.String(64), nullable=False, index=True),
+        sa.Column("captured_at", sa.Float, nullable=False),
+        sa.Column("object_key", sa.String(512), nullable=False),
+        sa.Column("sha256", sa.String(64), nullable=False),
+        sa.Column("width", sa.Integer, nullable=False),
+        sa.Column("height", sa.Integer, nullable=False),
+        sa.Column("priority", sa.Float, nullable=False, index=True),
+        sa.Column("selection_batch", sa.String(64), nullable=False),
+        sa.Column("model", sa.String(256), nullable=False),
+        sa.Column("has_detector", sa.Boolean, nullable=False),
+        sa.Column("prelabels", sa.JSON, nullable=False),
+        sa.Column("classes", sa.String, nullable=False),
+        sa.Column("state", sa.String(16), nullable=False, index=True),
+        sa.Column("lease_holder", sa.String(64)),
+        sa.Column("lease_expires", sa.Float, nullable=False),
+        sa.Column("leased_at", sa.Float, nullable=False),
+        sa.Column("labeller", sa.String(64)),
+        sa.Column("ontology_version", sa.Integer),
+        sa.Column("annotations", sa.JSON, nullable=False),
+        sa.Column("frame_classes", sa.JSON, nullable=False),
+        sa.Column("labelling_seconds", sa.Float),
+        sa.Column("submitted_at", sa.Float),
+        sa.Column("qa_flags", sa.String, nullable=False),
+        sa.Column("review_reason", sa.String),
+        sa.Column("reviewer", sa.String(64)),
+        sa.Column("verdict", sa.String(16)),
+        sa.Column("review_annotations", sa.JSON),
+        sa.Column("reviewed_at", sa.Float),
+        sa.Column("rejections", sa.Integer, nullable=False),
+        sa.Column("skips", sa.Integer, nullable=False),
+        sa.Column("published", sa.Boolean, nullable=False),
+        sa.Column("created_at", sa.Float, nullable=False),
+        # The queue's order: state, then highest priority first.
+        sa.Index("ix_label_tasks_state_priority", "state", "priority"),
+    )
+    sa.Table(
+        "label_task_skips",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("task_id", sa.String(64), nullable=False, index=True),
+        sa.Column("labeller", sa.String(64), nullable=False),
+        sa.Column("reason", sa.String, nullable=False),
+        sa.Column("at", sa.Float, nullable=False),
+        sa.UniqueConstraint("task_id", "labeller"),
+    )
+    sa.Table(
+        "label_reviews",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("task_id", sa.String(64), nullable=False, index=True),
+        sa.Column("labeller", sa.String(64), nullable=False, index=True),
+        sa.Column("reviewer", sa.String(64), nullable=False),
+        sa.Column("camera_id", sa.String(64), nullable=False),
+        sa.Column("classes", sa.String, nullable=False),
+        sa.Column("reason", sa.String, nullable=False),
+        sa.Column("random", sa.Boolean, nullable=False),
+        sa.Column("verdict", sa.String(16), nullable=False),
+        sa.Column("labeller_annotations", sa.JSON, nullable=False),
+        sa.Column("at", sa.Float, nullable=False, index=True),
+    )
+    sa.Table(
+        "labellers",
+        metadata,
+        sa.Column("labeller_id", sa.String(64), primary_key=True),
+        sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
+        sa.Column("reviewer", sa.Boolean, nullable=False),
+        sa.Column("disabled", sa.Boolean, nullable=False),
+        sa.Column("created_at", sa.Float, nullable=False),
+    )
+    metadata.create_all(connection)
+
+
+MIGRATIONS: list[Migration] = [
+    Migration(1, "label tasks, ontology versions, skips, reviews, labellers", _v1_tasks_ontology_reviews),
+]
+
+
+def migrate(engine: Engine) -> int:
+    return migrations.migrate(engine, COMPONENT, MIGRATIONS)

@@ -1,0 +1,197 @@
+"""Label QA: a list of issue types, like quality's reasons. Each check is a pure function of a
+submission, its pre-labels and the ontology, with its threshold from QaSettings; a flag routes the
+task to review.
+
+Boxes are (x_min, y_min, x_max, y_max) relative to the frame (0..1); sizes in pixels use the
+frame's width and height.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from .ontology import Ontology
+from .settings import QaSettings
+
+Box = tuple[float, float, float, float]
+
+
+class Issue(StrEnum):
+    DEGENERATE_BOX = "degenerate_box"  # no area, or a side under a couple of pixels
+    OUT_OF_FRAME = "out_of_frame"  # beyond the image's edges
+    DUPLICATE_BOX = "duplicate_box"  # one object labelled twice (same class, high IoU)
+    CLASS_CHANGED = "class_changed"  # a confident pre-label's object given another class
+    MISSING_OBJECT = "missing_object"  # a confident pre-label with no label on it
+    BOX_TOO_TIGHT = "box_too_tight"  # much smaller than the pre-label of the same object
+    BOX_TOO_WIDE = "box_too_wide"  # much larger than the pre-label of the same object
+    ONTOLOGY_VIOLATION = "ontology_violation"  # under the class's minimum box size
+    TRACK_CLASS_FLIP = "track_class_flip"  # a track whose class differs across frames
+
+
+@dataclass(frozen=True)
+class Labelled:
+    """What the checks see of one submission."""
+
+    annotations: Sequence[Mapping[str, Any]]  # {"class", "box", "attributes", "track_id"}
+    prelabels: Sequence[Mapping[str, Any]]  # {"class", "score", "box"}
+    width: int
+    height: int
+    ontology: Ontology
+    # Other frames' classes for each track id this submission uses (same camera).
+    track_classes: Mapping[str, set[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Finding:
+    issue: Issue
+    index: int | None  # the annotation it is about (None: about a pre-label or the whole task)
+    detail: str
+
+
+def iou(a: Box, b: Box) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = area(a) + area(b) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def area(box: Box) -> float:
+    return max(0.0, box[2] - box[0]) * max(0.0, box[3] - box[1])
+
+
+def _box(item: Mapping[str, Any]) -> Box:
+    x0, y0, x1, y1 = item["box"]
+    return (float(x0), float(y0), float(x1), float(y1))
+
+
+def match_boxes(labels: Sequence[Mapping[str, Any]], prelabels: Sequence[Mapping[str, Any]], min_iou: float):
+    """Greedy one-to-one matching by IoU, best pairs first: {pre-label index: label index}."""
+    pairs = sorted(
+        ((iou(_box(p), _box(a)), pi, ai) for pi, p in enumerate(prelabels) for ai, a in enumerate(labels)),
+        reverse=True,
+    )
+    matched: dict[int, int] = {}
+    used: set[int] = set()
+    for overlap, pi, ai in pairs:
+        if overlap < min_iou:
+            break
+        if pi not in matched and ai not in used:
+            matched[pi] = ai
+            used.add(ai)
+    return matched
+
+
+def degenerate_boxes(s: Labelled, q: QaSettings) -> list[Finding]:
+    found = []
+    for i, a in enumerate(s.annotations):
+        x0, y0, x1, y1 = _box(a)
+        w, h = (x1 - x0) * s.width, (y1 - y0) * s.height
+        if w <= 0 or h <= 0 or min(w, h) < q.degenerate_px:
+            found.append(Finding(Issue.DEGENERATE_BOX, i, f"box {w:.1f} x {h:.1f} px"))
+    return found
+
+
+def out_of_frame(s: Labelled, q: QaSettings) -> list[Finding]:
+    return [
+        Finding(Issue.OUT_OF_FRAME, i, "box reaches outside the image")
+        for i, a in enumerate(s.annotations)
+        if min(_box(a)) < 0.0 or max(_box(a)) > 1.0
+    ]
+
+
+def duplicate_boxes(s: Labelled, q: QaSettings) -> list[Finding]:
+    found = []
+    for i, a in enumerate(s.annotations):
+        for j in range(i):
+            b = s.annotations[j]
+            if a["class"] == b["class"] and iou(_box(a), _box(b)) >= q.duplicate_iou:
+                found.append(Finding(Issue.DUPLICATE_BOX, i, f"same {a['class']} as annotation {j}"))
+                break
+    return found
+
+
+def _confident(s: Labelled, q: QaSettings) -> list[int]:
+    return [i for i, p in enumerate(s.prelabels) if float(p.get("score", 0.0)) >= q.confident_score]
+
+
+def _loose_iou(q: QaSettings) -> float:
+    """Low enough that a box much tighter or wider than the pre-label still pairs with it."""
+    return min(q.match_iou, q.tight_area_ratio, 1 / q.wide_area_ratio) / 2
+
+
+def changed_or_missing(s: Labelled, q: QaSettings) -> list[Finding]:
+    """A confident pre-label's object: labelled with another class, or not labelled at all (a
+    badly sized box of its class on it is box_fit's finding, not a missing object)."""
+    matched = match_boxes(s.annotations, s.prelabels, q.match_iou)
+    loose = match_boxes(s.annotations, s.prelabels, _loose_iou(q))
+    found = []
+    for pi in _confident(s, q):
+        pre = s.prelabels[pi]
+        if pi not in matched and pi in loose and s.annotations[loose[pi]]["class"] == pre["class"]:
+            continue
+        if pi not in matched:
+            found.append(Finding(Issue.MISSING_OBJECT, None, f"no label on the {pre['class']} pre-label {pi}"))
+        elif s.annotations[matched[pi]]["class"] != pre["class"]:
+            ai = matched[pi]
+            found.append(
+                Finding(Issue.CLASS_CHANGED, ai, f"{pre['class']} pre-label labelled {s.annotations[ai]['class']}")
+            )
+    return found
+
+
+def box_fit(s: Labelled, q: QaSettings) -> list[Finding]:
+    """A label of the pre-label's class on the same object, much smaller or larger than it."""
+    matched = match_boxes(s.annotations, s.prelabels, _loose_iou(q))
+    found = []
+    for pi, ai in matched.items():
+        pre, label = s.prelabels[pi], s.annotations[ai]
+        if pre["class"] != label["class"] or area(_box(pre)) <= 0:
+            continue
+        ratio = area(_box(label)) / area(_box(pre))
+        if ratio < q.tight_area_ratio:
+            found.append(Finding(Issue.BOX_TOO_TIGHT, ai, f"{ratio:.2f} of the pre-label's area"))
+        elif ratio > q.wide_area_ratio:
+            found.append(Finding(Issue.BOX_TOO_WIDE, ai, f"{ratio:.2f} times the pre-label's area"))
+    return found
+
+
+def ontology_rules(s: Labelled, q: QaSettings) -> list[Finding]:
+    found = []
+    for i, a in enumerate(s.annotations):
+        cls = s.ontology.by_name(a["class"])
+        if cls is None or not cls.min_box_px:
+            continue
+        x0, y0, x1, y1 = _box(a)
+        side = min((x1 - x0) * s.width, (y1 - y0) * s.height)
+        if side < cls.min_box_px:
+            found.append(Finding(Issue.ONTOLOGY_VIOLATION, i, f"{cls.name} under {cls.min_box_px} px ({side:.1f})"))
+    return found
+
+
+def track_flips(s: Labelled, q: QaSettings) -> list[Finding]:
+    found = []
+    for i, a in enumerate(s.annotations):
+        track = a.get("track_id") or ""
+        others = s.track_classes.get(track, set()) - {a["class"]}
+        if track and others:
+            found.append(Finding(Issue.TRACK_CLASS_FLIP, i, f"track {track} is {', '.join(sorted(others))} elsewhere"))
+    return found
+
+
+CHECKS: tuple[Callable[[Labelled, QaSettings], list[Finding]], ...] = (
+    degenerate_boxes,
+    out_of_frame,
+    duplicate_boxes,
+    changed_or_missing,
+    box_fit,
+    ontology_rules,
+    track_flips,
+)
+
+
+def check(submission: Labelled, settings: QaSettings) -> list[Finding]:
+    return [finding for run in CHECKS for finding in run(submission, settings)]
