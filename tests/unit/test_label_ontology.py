@@ -62,7 +62,7 @@ def test_renaming_adding_and_retiring_keep_every_id() -> None:
             {"id": 4, "name": "bicycle"},
             {"name": "bus"},
         ]
-    }  # noqa: E501
+    }
     v3 = next_version(v2, parse(back))
     assert v3.by_name("person").id == 2
     assert v3.by_name("bus").id == 5
