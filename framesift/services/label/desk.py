@@ -91,7 +91,7 @@ def task_row(event: frames_pb2.FrameSelected, now: float) -> dict[str, Any]:
         "sha256": event.frame.sha256,
         "width": event.width,
         "height": event.height,
-        "priority": float(event.priority.priority),
+        "priority": float(event.priority.total),
         "selection_batch": event.selection_batch,
         "model": f"{event.model_name}/{event.model_version}" if event.has_detector else "",
         "has_detector": event.has_detector,
@@ -114,8 +114,9 @@ def create_task(connection: Connection, event: frames_pb2.FrameSelected, now: fl
     """True when this call created it; a redelivery or a replay creates nothing."""
     row = task_row(event, now)
     insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[connection.dialect.name]
-    result = connection.execute(insert(TASKS).values(**row).on_conflict_do_nothing(index_elements=["task_id"]))
-    return result.rowcount == 1
+    statement = insert(TASKS).values(**row).on_conflict_do_nothing(index_elements=["task_id"])
+    # RETURNING, not rowcount: psycopg reports -1 for this statement.
+    return connection.execute(statement.returning(TASKS.c.task_id)).first() is not None
 
 
 @dataclass(frozen=True)
@@ -227,9 +228,8 @@ class LabelDesk:
                 classes=[a["class"] for a in stored],
                 flags=flags,
                 history=history,
+                rejections=task["rejections"],
             )
-            if reason is None and task["rejections"]:
-                reason, why = review.QA, f"relabelled after {task['rejections']} rejection(s)"
             values = {
                 "state": (TaskState.REVIEW if reason else TaskState.DONE).value,
                 "lease_holder": None,

@@ -2,6 +2,7 @@
 
 A task is reviewed when any rule below says so; the first that applies is its reason:
   qa           a QA check flagged it
+  relabelled   a reviewer rejected an earlier round of it
   new_labeller one of the labeller's first `new_labeller_tasks`
   stratum      its labeller or one of its classes has fewer than `min_per_stratum` reviews this period
   sampled      its draw (from the task id and the seed, so a replay draws the same) is under the rate
@@ -19,7 +20,7 @@ from scipy.stats import binomtest
 
 from .settings import ReviewSettings
 
-QA, NEW_LABELLER, STRATUM, SAMPLED = "qa", "new_labeller", "stratum", "sampled"
+QA, RELABELLED, NEW_LABELLER, STRATUM, SAMPLED = "qa", "relabelled", "new_labeller", "stratum", "sampled"
 ERRORS = ("corrected", "rejected")  # the verdicts that mean the labeller's labels were wrong
 
 
@@ -91,11 +92,14 @@ def reason(
     classes: Iterable[str],
     flags: Iterable[str],
     history: History,
+    rejections: int = 0,
 ) -> tuple[str | None, str]:
     """(reason or None, why in words)."""
     flags, classes = sorted(set(flags)), sorted(set(classes))
     if flags:
         return QA, f"QA flagged: {', '.join(flags)}"
+    if rejections:
+        return RELABELLED, f"relabelled after {rejections} rejection(s)"
     if history.labeller_tasks < settings.new_labeller_tasks:
         return NEW_LABELLER, f"labeller's task {history.labeller_tasks + 1} of the first {settings.new_labeller_tasks}"
     if history.labeller_reviews < settings.min_per_stratum:
