@@ -88,7 +88,7 @@ def selected(frame_id: str, *, camera: str = "cam-1", priority: float = 0.5, det
 def detection(name: str, score: float, box) -> frames_pb2.Detection:
     return frames_pb2.Detection(
         class_name=name, score=score, box=frames_pb2.Box(x_min=box[0], y_min=box[1], x_max=box[2], y_max=box[3])
-    )  # noqa: E501
+    )
 
 
 def desk_with(engine, clock: Clock, frames, **review) -> LabelDesk:
@@ -98,7 +98,7 @@ def desk_with(engine, clock: Clock, frames, **review) -> LabelDesk:
             create_task(connection, frame, clock())
     settings = LabelSettings(
         lease_s=60, review=ReviewSettings(**({"rate": 0.0, "new_labeller_tasks": 0, "min_per_stratum": 0} | review))
-    )  # noqa: E501
+    )
     return LabelDesk(engine, settings, clock)
 
 
@@ -212,7 +212,7 @@ def test_accepting_prelabels_in_one_call_keeps_them_and_finishes_an_unsampled_ta
         task["task_id"],
         [{**CAR, "box": [0.1, 0.1, 0.3, 0.3]}, {"class": "person", "box": [0.5, 0.2, 0.6, 0.6]}],
         ["night"],
-    )  # noqa: E501
+    )
     done = outcome.task
     assert done["state"] == TaskState.DONE
     assert [a["from_prelabel"] for a in done["annotations"]] == [True, True]
@@ -240,7 +240,7 @@ def test_review_accept_correct_reject_and_the_error_rate(engine) -> None:
         Verdict.ACCEPTED,
         Verdict.CORRECTED,
         Verdict.REJECTED,
-    ]  # noqa: E501
+    ]
     for verdict in verdicts:
         task = desk.next_review("rev")
         fixed = [{**CAR, "attributes": {"state": "moving"}}] if verdict == Verdict.CORRECTED else None
@@ -302,7 +302,7 @@ def test_prelabel_costs_count_kept_adjusted_deleted_and_added(engine) -> None:
         detection("person", 0.95, (0.5, 0.2, 0.6, 0.6)),
         detection("car", 0.9, (0.1, 0.1, 0.3, 0.3)),
         detection("car", 0.4, (0.7, 0.7, 0.8, 0.8)),
-    ]  # noqa: E501
+    ]
     desk = desk_with(engine, clock, [selected("f", detections=pre), selected("g", priority=0.1)])
     task = desk.next_task("ann")
     clock.now += 20
