@@ -1,0 +1,116 @@
+"""The label service in the pipeline: selected frames become tasks with the detector's
+pre-labels (or none, said so, on the descriptor backend); a labeller works through the HTTP API;
+labels.completed reaches curate, whose status becomes labelled."""
+
+from __future__ import annotations
+
+import httpx
+import sqlalchemy as sa
+from pydantic import SecretStr
+
+from framesift.app.registry import build_adapters
+from framesift.contracts.vocabulary import Status
+from framesift.runtime.settings import EmbedBackendKind
+from framesift.services.curate.settings import CurateSettings
+from framesift.services.label.settings import LabelSettings, ReviewSettings
+from framesift.services.label.tables import LabelTask
+from tests.support.curation import run_pipeline, uploads
+from tests.support.running import running
+from tests.support.waiting import eventually
+
+CURATE = CurateSettings(window_s=1800, lateness_s=0, budget_per_window=2, budget_per_day=100)
+NO_REVIEW = ReviewSettings(rate=0.0, new_labeller_tasks=0, min_per_stratum=0)
+ONTOLOGY = {"classes": [{"name": "car"}, {"name": "person"}, {"name": "bicycle"}, {"name": "night", "kind": "frame"}]}
+TOKEN = "operator-secret-for-tests"
+
+
+def tasks(engine) -> list[dict]:
+    with engine.connect() as connection:
+        rows = connection.execute(sa.select(LabelTask.__table__).order_by(LabelTask.frame_id)).mappings()
+        return [dict(r) for r in rows]
+
+
+def curated_status(engine, frame_id: str) -> int:
+    with engine.connect() as connection:
+        return connection.execute(
+            sa.text("SELECT status FROM curated_frames WHERE frame_id = :f"), {"f": frame_id}
+        ).scalar_one()
+
+
+async def test_selected_frames_become_tasks_with_the_detectors_prelabels(embedded_settings, model_repository) -> None:
+    settings = embedded_settings.model_copy(
+        update={"embed_backend": EmbedBackendKind.LOCAL, "model_repository": model_repository, "curate": CURATE}
+    )
+    await run_pipeline(settings, uploads("model-cam", count=9))
+    adapters = build_adapters(settings)
+    try:
+        with adapters.engine.connect() as connection:
+            selected = connection.execute(
+                sa.text("SELECT frame_id, detections FROM curated_frames WHERE status >= :s"),
+                {"s": int(Status.SELECTED)},
+            ).all()
+        made = tasks(adapters.engine)
+        assert selected
+        assert sorted(t["frame_id"] for t in made) == sorted(r.frame_id for r in selected)
+        assert all(t["has_detector"] and t["model"].startswith("tiny-test/") for t in made)
+        assert all((t["width"], t["height"]) == (640, 360) for t in made)
+        with_prelabels = [t for t in made if t["prelabels"]]
+        assert with_prelabels, "the tiny detector finds classes in bright frames"
+        for task in with_prelabels:
+            assert all(0 <= p["score"] <= 1 and len(p["box"]) == 4 for p in task["prelabels"])
+    finally:
+        adapters.close()
+
+
+async def test_a_labeller_works_through_the_http_api_and_curate_hears_it(embedded_settings) -> None:
+    settings = embedded_settings.model_copy(
+        update={"curate": CURATE, "operator_token": SecretStr(TOKEN), "label": LabelSettings(review=NO_REVIEW)}
+    )
+    frame_ids = await run_pipeline(settings, uploads("label-cam", count=9))
+    adapters = build_adapters(settings)
+    async with running(adapters, ["curate", "label"]) as runner:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{runner.http_port}") as client:
+            operator = {"authorization": f"Bearer {TOKEN}"}
+            # Write actions need an identity: the operator's token, a labeller's key.
+            assert (await client.put("/v1/labels/ontology", json=ONTOLOGY)).status_code == 401
+            version = await client.put("/v1/labels/ontology", json=ONTOLOGY, headers=operator)
+            assert (version.status_code, version.json()["version"], version.json()["changed"]) == (200, 1, True)
+            again = await client.put("/v1/labels/ontology", json=ONTOLOGY, headers=operator)
+            assert (again.json()["version"], again.json()["changed"]) == (1, False)
+            bad = await client.put("/v1/labels/ontology", json={"classes": [{"name": "Car!"}]}, headers=operator)
+            assert (bad.status_code, bad.json()["code"]) == (400, "invalid_ontology")
+            created = await client.post("/v1/labels/labellers", json={"labeller_id": "ann"}, headers=operator)
+            assert created.status_code == 201
+            ann = {"authorization": f"Bearer {created.json()['api_key']}"}
+            assert (await client.post("/v1/labels/tasks/next")).status_code == 401
+            wrong = await client.post("/v1/labels/tasks/next", headers={"authorization": "Bearer fsl_nope"})
+            assert (wrong.status_code, wrong.json()["code"]) == (401, "unauthenticated")
+
+            task = (await client.post("/v1/labels/tasks/next", headers=ann)).json()
+            assert task["frame_id"] in frame_ids
+            assert task["prelabels"] == []
+            assert "no detector" in task["prelabel_note"]
+            bad_box = {"annotations": [{"class": "car", "box": [0.1, 0.1, 1.5, 0.3]}]}
+            refused = await client.post(f"/v1/labels/tasks/{task['task_id']}/submit", json=bad_box, headers=ann)
+            assert (refused.status_code, refused.json()["code"]) == (400, "invalid_argument")
+            assert refused.json()["detail"].startswith("annotations[0].box:")
+            missing = await client.post("/v1/labels/tasks/no-such/submit", json={"annotations": []}, headers=ann)
+            assert missing.status_code == 404
+            body = {"annotations": [{"class": "car", "box": [0.1, 0.1, 0.3, 0.3]}], "frame_classes": ["night"]}
+            done = await client.post(f"/v1/labels/tasks/{task['task_id']}/submit", json=body, headers=ann)
+            assert done.status_code == 200
+            assert done.json()["state"] == "done"
+            assert done.json()["final_annotations"][0]["class_id"] == 1
+            twice = await client.post(f"/v1/labels/tasks/{task['task_id']}/submit", json=body, headers=ann)
+            assert (twice.status_code, twice.json()["code"]) == (409, "not_leased")
+
+            # labels.completed -> curate: the frame is labelled there.
+            await eventually(
+                lambda: curated_status(adapters.engine, task["frame_id"]) == Status.LABELLED,
+                timeout=30,
+                what="curate to fold labels.completed",
+            )
+            figures = (await client.get("/v1/labels/stats")).json()
+            assert figures["tasks"]["done"] == 1
+            assert figures["prelabels"]["median_seconds_without_prelabels"] is not None
+    adapters.close()
