@@ -30,14 +30,14 @@ def test_the_ontology_from_a_file_in_versions(cli, tmp_path) -> None:
         yaml.safe_dump(
             {"classes": [{"id": 1, "name": "vehicle"}, {"id": 2, "name": "person", "retired": True}, {"name": "bus"}]}
         )
-    )  # noqa: E501
+    )
     assert "made version 2 (2 active classes)" in cli("label", "ontology", "set", str(path)).output
     shown = json.loads(cli("label", "ontology", "show", "--json").output)
     assert [(c["id"], c["name"], c["retired"]) for c in shown["classes"]] == [
         (1, "vehicle", False),
         (2, "person", True),
         (3, "bus", False),
-    ]  # noqa: E501
+    ]
     older = json.loads(cli("label", "ontology", "show", "--version", "1", "--json").output)
     assert [c["name"] for c in older["classes"]] == ["car", "person"]
     table = cli("label", "ontology", "show").output
