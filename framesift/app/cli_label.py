@@ -184,3 +184,40 @@ def label_stats(as_json: bool) -> None:
 
 def _seconds(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
+
+
+@label.command("export")
+@click.option("--format", "kind", required=True, type=click.Choice(["coco", "yolo", "label-studio"]))
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="A new, empty directory.")
+@click.option("--no-images", is_flag=True, help="Name frames by object key instead of copying them.")
+@click.argument("query", nargs=-1)
+def export(kind: str, out: Path, no_images: bool, query: tuple[str, ...]) -> None:
+    """Labelled frames as a dataset version: QUERY is terms like camera:cam-1 class:car batch:W
+    split:val since:SECONDS until:SECONDS (default: the train and val splits, never evaluation)."""
+    import asyncio
+
+    from framesift.app.registry import build_adapters
+    from framesift.services.label import exports
+    from framesift.services.label.exports import DirectorySink, ExportError, ExportFormat, ExportQuery
+
+    settings = load_settings()
+
+    async def run() -> exports.Export:
+        adapters = build_adapters(settings, services=["label"])
+        await adapters.start()
+        try:
+            sink = DirectorySink(out)
+            return await exports.export_dataset(
+                adapters.engine, adapters.store, settings.splits, ExportFormat(kind), ExportQuery.parse(query),
+                lambda _id: (sink, str(out)), with_images=not no_images, now=time.time(),
+            )  # fmt: skip
+        finally:
+            adapters.close()
+
+    try:
+        made = asyncio.run(run())
+    except ExportError as exc:
+        raise click.ClickException(str(exc)) from exc
+    frames = ", ".join(f"{split} {count}" for split, count in made.manifest["frames"].items())
+    click.echo(f"dataset {made.dataset_id} ({kind}): {frames} frames, {made.manifest['annotations']} annotations")
+    click.echo(f"written to {out}; manifest sha-256 {made.manifest_sha256}")

@@ -14,6 +14,8 @@ from typing import Annotated
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from framesift.contracts.splits import SplitSettings
+
 
 class BusKind(StrEnum):
     INPROCESS = "inprocess"  # the embedded default: in this process, its log in a SQLite file
@@ -82,6 +84,10 @@ class PlatformSettings(BaseSettings):
     # The operator's token for write actions on the services (FlushWindows). On the embedded default
     # the app makes one in the data dir (operator-token, mode 0600) when none is set here.
     operator_token: SecretStr | None = None
+
+    # Train / val / evaluation shares of labelled frames: label exports by them and evaluate keeps
+    # the evaluation split, so both read the one setting (FRAMESIFT_SPLITS__EVALUATION=0.1).
+    splits: SplitSettings = SplitSettings()
 
     # Delivery: attempts per message before it goes to <topic>.dlq, and the backoff between them.
     max_attempts: Annotated[int, Field(ge=1)] = 3

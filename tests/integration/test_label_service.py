@@ -4,6 +4,8 @@ labels.completed reaches curate, whose status becomes labelled."""
 
 from __future__ import annotations
 
+import hashlib
+
 import httpx
 import sqlalchemy as sa
 from pydantic import SecretStr
@@ -110,6 +112,28 @@ async def test_a_labeller_works_through_the_http_api_and_curate_hears_it(embedde
                 timeout=30,
                 what="curate to fold labels.completed",
             )
+            # A dataset version through the API, in the object store, downloadable by the operator.
+            body = {"format": "coco", "query": "split:train split:val split:evaluation"}
+            assert (await client.post("/v1/labels/exports", json=body)).status_code == 401
+            made = await client.post("/v1/labels/exports", json=body, headers=operator)
+            assert made.status_code == 201
+            dataset = made.json()["dataset_id"]
+            assert sum(made.json()["frames"].values()) == 1
+            base = f"/v1/labels/exports/{dataset}/files"
+            manifest = await client.get(f"{base}/manifest.json", headers=operator)
+            assert manifest.json()["dataset_id"] == dataset
+            assert hashlib.sha256(manifest.content).hexdigest() == made.json()["manifest_sha256"]
+            listed = (await client.get("/v1/labels/exports", headers=operator)).json()["datasets"]
+            assert [d["dataset_id"] for d in listed] == [dataset]
+            assert (await client.get(f"{base}/nothing.json", headers=operator)).status_code == 404
+            traversal = await client.get(f"{base}/..%2F..%2Fframes", headers=operator)
+            assert traversal.status_code in (400, 404)
+            assert (
+                await client.get("/v1/labels/exports/ds-x/files/manifest.json", headers=operator)
+            ).status_code == 400
+            unknown = await client.post("/v1/labels/exports", json={"format": "voc"}, headers=operator)
+            assert (unknown.status_code, unknown.json()["code"]) == (400, "invalid_argument")
+
             figures = (await client.get("/v1/labels/stats")).json()
             assert figures["tasks"]["done"] == 1
             assert figures["prelabels"]["median_seconds_without_prelabels"] is not None

@@ -39,6 +39,7 @@ async def test_each_service_process_has_only_its_own_tables(embedded_settings, d
             "label_task_skips",
             "label_reviews",
             "labellers",
+            "label_datasets",
         },
     }
     seen: set[str] = set()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -16,17 +17,27 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
 from framesift.bus.base import BusUnavailableError
+from framesift.contracts.errors import shown
+from framesift.contracts.identifiers import checked_key
+from framesift.contracts.splits import SplitSettings
 from framesift.platform.operators import OperatorToken
+from framesift.store.base import ObjectNotFoundError, ObjectStore
 
-from . import ontology_store, stats
+from . import exports, ontology_store, stats
 from .completed import CompletedOutbox, final_annotations
 from .desk import ANY_TASK, LabelDesk, Outcome, QueueFilter, Verdict
+from .exports import ExportError, ExportFormat, ExportQuery, StoreSink
 from .labellers import ForbiddenError, Identity, Labellers
 from .ontology import OntologyFile, parse, read_file
 from .settings import LabelSettings
 from .submission import InvalidSubmissionError
 
 log = logging.getLogger(__name__)
+DATASET_ID = re.compile(r"ds-[0-9a-f]{20}")
+
+
+class DatasetFileNotFoundError(LookupError):
+    pass
 
 
 class UnavailableError(RuntimeError):
@@ -66,8 +77,11 @@ class LabelApi:
         outbox: CompletedOutbox,
         operator: OperatorToken,
         clock: Callable[[], float],
+        store: ObjectStore,
+        splits: SplitSettings,
     ) -> None:
         self.engine, self.settings, self.outbox, self.operator, self.clock = engine, settings, outbox, operator, clock
+        self.store, self.splits = store, splits
         self.desk = LabelDesk(engine, settings, clock)
         self.labellers = Labellers(engine, clock)
 
@@ -176,6 +190,51 @@ class LabelApi:
         self.operator.check(authorization)
         key = await self._run(self.labellers.add, labeller_id, reviewer=reviewer)
         return {"labeller_id": labeller_id, "reviewer": reviewer, "api_key": key}
+
+    # -- exports -----------------------------------------------------------------------------
+
+    async def export(self, authorization: str | None, kind: str, query: str, *, with_images: bool) -> dict:
+        """A dataset version written under exports/<dataset id>/ in the object store."""
+        self.operator.check(authorization)
+        try:
+            chosen = ExportFormat(kind)
+        except ValueError:
+            raise ExportError(f"format {kind!r}: one of coco, yolo, label-studio") from None
+        parsed = ExportQuery.parse(query.split())
+
+        def sink(dataset_id: str) -> tuple[StoreSink, str]:
+            target = StoreSink(self.store, dataset_id)
+            return target, f"object store {target.prefix}/"
+
+        try:
+            made = await exports.export_dataset(
+                self.engine, self.store, self.splits, chosen, parsed, sink, with_images=with_images, now=self.clock()
+            )
+        except OperationalError as exc:
+            raise UnavailableError(f"the label database is unavailable: {type(exc.orig or exc).__name__}") from exc
+        return {**made.manifest, "manifest_sha256": made.manifest_sha256}
+
+    async def datasets(self, authorization: str | None) -> dict:
+        self.operator.check(authorization)
+
+        def read() -> list[dict]:
+            with self.engine.connect() as connection:
+                return exports.datasets(connection)
+
+        return {"datasets": await self._run(read)}
+
+    async def dataset_file(self, authorization: str | None, dataset_id: str, path: str) -> bytes:
+        self.operator.check(authorization)
+        if not DATASET_ID.fullmatch(dataset_id):
+            raise ExportError(f"invalid dataset id {shown(dataset_id)}")
+        try:
+            key = checked_key(f"{exports.EXPORTS_PREFIX}/{dataset_id}/{path}")
+        except ValueError:
+            raise ExportError(f"invalid path {shown(path)}") from None
+        try:
+            return await self.store.get(key)
+        except ObjectNotFoundError:
+            raise DatasetFileNotFoundError(f"no file {shown(path)} in dataset {dataset_id}") from None
 
     async def stats(self, since: float = 0.0) -> dict:
         def read() -> dict:

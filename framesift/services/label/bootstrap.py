@@ -26,9 +26,11 @@ def label_api(adapters: Adapters, settings: LabelSettings) -> LabelApi:
     return LabelApi(
         adapters.engine,
         settings,
-        CompletedOutbox(adapters.engine, adapters.publisher()),
+        CompletedOutbox(adapters.engine, adapters.publisher(), adapters.settings.splits),
         OperatorToken(token.get_secret_value() if token else None),
         time.time,
+        adapters.store,
+        adapters.settings.splits,
     )
 
 

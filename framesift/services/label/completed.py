@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 
 from framesift.bus.base import BusUnavailableError
 from framesift.bus.events import EventPublisher
+from framesift.contracts.splits import SplitSettings, split_of
 from framesift.contracts.vocabulary import timestamp
 from framesift.v1 import frames_pb2, labels_pb2
 
@@ -35,7 +36,7 @@ def final_annotations(task: dict[str, Any]) -> list[dict[str, Any]]:
     return task["review_annotations"] if task["verdict"] == "corrected" else task["annotations"]
 
 
-def completed_event(task: dict[str, Any]) -> labels_pb2.LabelsCompleted:
+def completed_event(task: dict[str, Any], splits: SplitSettings) -> labels_pb2.LabelsCompleted:
     annotations = [
         labels_pb2.Annotation(
             class_name=a["class"],
@@ -60,12 +61,13 @@ def completed_event(task: dict[str, Any]) -> labels_pb2.LabelsCompleted:
         frame_classes=task["frame_classes"],
         labelling_seconds=task["labelling_seconds"] or 0.0,
         had_prelabels=bool(task["prelabels"]),
+        split=split_of(task["frame_id"], splits).value,
     )
 
 
 class CompletedOutbox:
-    def __init__(self, engine: Engine, publisher: EventPublisher) -> None:
-        self._engine, self._publisher = engine, publisher
+    def __init__(self, engine: Engine, publisher: EventPublisher, splits: SplitSettings) -> None:
+        self._engine, self._publisher, self._splits = engine, publisher, splits
         self._lock = asyncio.Lock()  # one publisher at a time in a process
 
     async def publish(self) -> int:
@@ -84,7 +86,7 @@ class CompletedOutbox:
             transaction = await asyncio.to_thread(connection.begin)
             pending = await asyncio.to_thread(_claim, connection)
             for task in pending:
-                await self._publisher.publish(completed_event(task))
+                await self._publisher.publish(completed_event(task, self._splits))
             await asyncio.to_thread(_mark, connection, [t["task_id"] for t in pending])
             await asyncio.to_thread(transaction.commit)  # a failure before this: all republished
         finally:

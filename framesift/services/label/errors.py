@@ -8,8 +8,9 @@ from framesift.contracts import errors as client_errors
 from framesift.contracts.errors import ClientError
 from framesift.platform.operators import UnauthenticatedError
 
-from .api import UnavailableError
+from .api import DatasetFileNotFoundError, UnavailableError
 from .desk import LeaseError, NoOntologyError, TaskNotFoundError
+from .exports import ExportError
 from .labellers import ForbiddenError, InvalidLabellerIdError, LabellerExistsError
 from .ontology import OntologyError
 from .submission import InvalidSubmissionError
@@ -17,6 +18,8 @@ from .submission import InvalidSubmissionError
 ERRORS: dict[type[Exception], ClientError] = {
     InvalidSubmissionError: ClientError(400, grpc.StatusCode.INVALID_ARGUMENT, "invalid_argument"),
     OntologyError: ClientError(400, grpc.StatusCode.INVALID_ARGUMENT, "invalid_ontology"),
+    ExportError: ClientError(400, grpc.StatusCode.INVALID_ARGUMENT, "invalid_argument"),
+    DatasetFileNotFoundError: ClientError(404, grpc.StatusCode.NOT_FOUND, "not_found"),
     TaskNotFoundError: ClientError(404, grpc.StatusCode.NOT_FOUND, "not_found"),
     LeaseError: ClientError(409, grpc.StatusCode.FAILED_PRECONDITION, "not_leased"),
     NoOntologyError: ClientError(412, grpc.StatusCode.FAILED_PRECONDITION, "no_ontology"),

@@ -38,6 +38,12 @@ class VerdictBody(BaseModel):
     note: str = Field(default="", max_length=2000)
 
 
+class ExportBody(BaseModel):
+    format: str
+    query: str = Field(default="", max_length=2000)  # camera:cam-1 class:car split:val ...
+    images: bool = True
+
+
 class NewLabeller(BaseModel):
     labeller_id: str
     reviewer: bool = False
@@ -116,6 +122,24 @@ def http_router(api: LabelApi) -> APIRouter:
     async def add_labeller(body: NewLabeller, authorization: str | None = Auth):
         """Create a labeller; the answer holds their API key, shown this once (operator token)."""
         return await _answer(api.add_labeller(authorization, body.labeller_id, reviewer=body.reviewer), status=201)
+
+    @router.post("/exports")
+    async def export(body: ExportBody, authorization: str | None = Auth):
+        """A dataset version (COCO, YOLO or Label Studio JSON) in the object store (operator token)."""
+        return await _answer(api.export(authorization, body.format, body.query, with_images=body.images), status=201)
+
+    @router.get("/exports")
+    async def datasets(authorization: str | None = Auth):
+        return await _answer(api.datasets(authorization))
+
+    @router.get("/exports/{dataset_id}/files/{path:path}")
+    async def dataset_file(dataset_id: str, path: str, authorization: str | None = Auth):
+        try:
+            data = await api.dataset_file(authorization, dataset_id, path)
+        except Exception as exc:
+            raise problem_for(exc, classify(exc)) from exc
+        kind = "application/json" if path.endswith(".json") else "application/octet-stream"
+        return Response(data, media_type=kind)
 
     @router.get("/stats")
     async def stats(since: float = 0.0):

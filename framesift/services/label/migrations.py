@@ -99,8 +99,27 @@ def _v1_tasks_ontology_reviews(connection: Connection) -> None:
     metadata.create_all(connection)
 
 
+def _v2_datasets(connection: Connection) -> None:
+    metadata = sa.MetaData()
+    sa.Table(
+        "label_datasets",
+        metadata,
+        sa.Column("dataset_id", sa.String(64), primary_key=True),
+        sa.Column("manifest_sha256", sa.String(64), nullable=False),
+        sa.Column("format", sa.String(16), nullable=False),
+        sa.Column("query", sa.String, nullable=False),
+        sa.Column("ontology_version", sa.Integer, nullable=False),
+        sa.Column("frames", sa.Integer, nullable=False),
+        sa.Column("annotations", sa.Integer, nullable=False),
+        sa.Column("location", sa.String, nullable=False),
+        sa.Column("created_at", sa.Float, nullable=False),
+    )
+    metadata.create_all(connection)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "label tasks, ontology versions, skips, reviews, labellers", _v1_tasks_ontology_reviews),
+    Migration(2, "exported dataset versions", _v2_datasets),
 ]
 
 

@@ -103,3 +103,19 @@ class Labeller(LabelTable, table=True):
     reviewer: bool = False  # may review (and label)
     disabled: bool = False
     created_at: float = 0.0
+
+
+class LabelDataset(LabelTable, table=True):
+    """An export: an immutable dataset version a training run can name (id + manifest hash)."""
+
+    __tablename__ = "label_datasets"
+
+    dataset_id: str = Field(primary_key=True, max_length=64)
+    manifest_sha256: str = Field(max_length=64)
+    format: str = Field(max_length=16)
+    query: str = ""
+    ontology_version: int = 0
+    frames: int = 0
+    annotations: int = 0
+    location: str = ""  # where it was written: a directory, or exports/<id>/ in the object store
+    created_at: float = 0.0
