@@ -58,14 +58,13 @@ def ontology_set(path: Path) -> None:
 @click.option("--version", "number", type=int, default=None, help="An earlier version (default: the latest).")
 @click.option("--json", "as_json", is_flag=True, help="The version as JSON.")
 def ontology_show(number: int | None, as_json: bool) -> None:
-    from framesift.services.label.ontology import OntologyError
-    from framesift.services.label.ontology_store import latest, version
+    from framesift.services.label.ontology_store import OntologyVersionNotFoundError, latest, version
 
     engine, _ = _engine()
     with engine.connect() as connection:
         try:
             found = latest(connection) if number is None else version(connection, number)
-        except OntologyError as exc:
+        except OntologyVersionNotFoundError as exc:
             raise click.ClickException(str(exc)) from exc
     if found is None:
         raise click.ClickException("no ontology yet: framesift label ontology set FILE")

@@ -5,6 +5,7 @@ labels.completed reaches curate, whose status becomes labelled."""
 from __future__ import annotations
 
 import hashlib
+import json
 
 import httpx
 import sqlalchemy as sa
@@ -89,9 +90,9 @@ async def test_a_labeller_works_through_the_http_api_and_curate_hears_it(embedde
             assert (wrong.status_code, wrong.json()["code"]) == (401, "unauthenticated")
 
             task = (await client.post("/v1/labels/tasks/next", headers=ann)).json()
-            assert task["frame_id"] in frame_ids
-            assert task["prelabels"] == []
-            assert "no detector" in task["prelabel_note"]
+            assert task["frame"]["frame_id"] in frame_ids
+            assert "prelabels" not in task  # proto JSON leaves empty lists out
+            assert "no detector" in task["why"]
             bad_box = {"annotations": [{"class": "car", "box": [0.1, 0.1, 1.5, 0.3]}]}
             refused = await client.post(f"/v1/labels/tasks/{task['task_id']}/submit", json=bad_box, headers=ann)
             assert (refused.status_code, refused.json()["code"]) == (400, "invalid_argument")
@@ -108,7 +109,7 @@ async def test_a_labeller_works_through_the_http_api_and_curate_hears_it(embedde
 
             # labels.completed -> curate: the frame is labelled there.
             await eventually(
-                lambda: curated_status(adapters.engine, task["frame_id"]) == Status.LABELLED,
+                lambda: curated_status(adapters.engine, task["frame"]["frame_id"]) == Status.LABELLED,
                 timeout=30,
                 what="curate to fold labels.completed",
             )
@@ -118,7 +119,7 @@ async def test_a_labeller_works_through_the_http_api_and_curate_hears_it(embedde
             made = await client.post("/v1/labels/exports", json=body, headers=operator)
             assert made.status_code == 201
             dataset = made.json()["dataset_id"]
-            assert sum(made.json()["frames"].values()) == 1
+            assert sum(made.json()["frames_by_split"].values()) == 1
             base = f"/v1/labels/exports/{dataset}/files"
             manifest = await client.get(f"{base}/manifest.json", headers=operator)
             assert manifest.json()["dataset_id"] == dataset
@@ -135,6 +136,110 @@ async def test_a_labeller_works_through_the_http_api_and_curate_hears_it(embedde
             assert (unknown.status_code, unknown.json()["code"]) == (400, "invalid_argument")
 
             figures = (await client.get("/v1/labels/stats")).json()
-            assert figures["tasks"]["done"] == 1
-            assert figures["prelabels"]["median_seconds_without_prelabels"] is not None
+            assert figures["tasks_by_state"]["done"] == 1
+            assert figures["median_seconds_without_prelabels"] >= 0
+            assert "median_seconds_with_prelabels" not in figures  # no task had pre-labels
+    adapters.close()
+
+
+async def test_label_service_over_grpc_with_review_and_status_codes(embedded_settings) -> None:
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+    from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+    from framesift.services.label.labellers import Labellers
+    from framesift.v1 import frames_pb2, labels_pb2, labels_pb2_grpc
+
+    review_all = ReviewSettings(rate=1.0, new_labeller_tasks=0, min_per_stratum=0)
+    settings = embedded_settings.model_copy(
+        update={"curate": CURATE, "operator_token": SecretStr(TOKEN), "label": LabelSettings(review=review_all)}
+    )
+    await run_pipeline(settings, uploads("grpc-cam", count=9))
+    adapters = build_adapters(settings)
+    async with running(adapters, ["curate", "label"]) as runner:
+        accounts = Labellers(adapters.engine)
+        ann = (("authorization", f"Bearer {accounts.add('ann')}"),)
+        rev = (("authorization", f"Bearer {accounts.add('rev', reviewer=True)}"),)
+        bob = (("authorization", f"Bearer {accounts.add('bob')}"),)
+        operator = (("authorization", f"Bearer {TOKEN}"),)
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{runner.grpc_port}") as channel:
+            health = health_pb2_grpc.HealthStub(channel)
+            answer = await health.Check(health_pb2.HealthCheckRequest(service="framesift.v1.LabelService"))
+            assert answer.status == health_pb2.HealthCheckResponse.SERVING
+            listing = reflection_pb2_grpc.ServerReflectionStub(channel).ServerReflectionInfo(
+                iter([reflection_pb2.ServerReflectionRequest(list_services="")])
+            )
+            assert "framesift.v1.LabelService" in [
+                s.name async for r in listing for s in r.list_services_response.service
+            ]
+
+            stub = labels_pb2_grpc.LabelServiceStub(channel)
+
+            async def code_of(call) -> grpc.StatusCode:
+                try:
+                    await call
+                except grpc.aio.AioRpcError as exc:
+                    return exc.code()
+                raise AssertionError("the call succeeded")
+
+            assert await code_of(stub.NextTask(labels_pb2.NextTaskRequest())) == grpc.StatusCode.UNAUTHENTICATED
+            assert await code_of(stub.GetOntology(labels_pb2.GetOntologyRequest())) == grpc.StatusCode.NOT_FOUND
+            document = labels_pb2.OntologyDocument(json=json.dumps(ONTOLOGY))
+            assert await code_of(stub.SetOntology(document, metadata=ann)) == grpc.StatusCode.UNAUTHENTICATED
+            made = await stub.SetOntology(document, metadata=operator)
+            assert (made.version, made.changed) == (1, True)
+
+            task = (await stub.NextTask(labels_pb2.NextTaskRequest(), metadata=ann)).task
+            assert task.task_id
+            assert task.state == "labelling"
+            bad = labels_pb2.SubmitTaskRequest(
+                task_id=task.task_id,
+                annotations=[labels_pb2.Annotation(class_name="truck", box=frames_pb2.Box(x_max=0.5, y_max=0.5))],
+            )
+            assert await code_of(stub.SubmitTask(bad, metadata=ann)) == grpc.StatusCode.INVALID_ARGUMENT
+            good = labels_pb2.SubmitTaskRequest(
+                task_id=task.task_id,
+                annotations=[
+                    labels_pb2.Annotation(
+                        class_name="car", box=frames_pb2.Box(x_min=0.1, y_min=0.1, x_max=0.5, y_max=0.5)
+                    )
+                ],
+            )
+            assert await code_of(stub.SubmitTask(good, metadata=bob)) == grpc.StatusCode.FAILED_PRECONDITION
+            missing = labels_pb2.SubmitTaskRequest(task_id="no-such-task")
+            assert await code_of(stub.SubmitTask(missing, metadata=ann)) == grpc.StatusCode.NOT_FOUND
+            submitted = await stub.SubmitTask(good, metadata=ann)
+            assert (submitted.state, submitted.review_reason) == ("review", "sampled")
+
+            assert (
+                await code_of(stub.NextReview(labels_pb2.NextReviewRequest(), metadata=bob))
+                == grpc.StatusCode.PERMISSION_DENIED
+            )
+            reviewing = (await stub.NextReview(labels_pb2.NextReviewRequest(), metadata=rev)).task
+            assert reviewing.task_id == task.task_id
+            fixed = labels_pb2.Annotation(
+                class_name="bicycle", box=frames_pb2.Box(x_min=0.1, y_min=0.1, x_max=0.5, y_max=0.5)
+            )
+            verdict = labels_pb2.ReviewTaskRequest(task_id=task.task_id, verdict="corrected", annotations=[fixed])
+            done = await stub.ReviewTask(verdict, metadata=rev)
+            assert done.state == "done"
+            assert [a.class_name for a in done.final_annotations] == ["bicycle"]
+            assert [a.class_name for a in done.annotations] == ["car"]  # the labeller's, kept
+
+            figures = await stub.GetLabelStats(labels_pb2.GetLabelStatsRequest())
+            assert (figures.overall.reviewed, figures.overall.errors) == (1, 1)
+            assert figures.by_labeller["ann"].high > 0.5
+            assert (
+                await code_of(stub.ExportDataset(labels_pb2.ExportDatasetRequest(format="coco"), metadata=ann))
+                == grpc.StatusCode.UNAUTHENTICATED
+            )
+            everything = labels_pb2.ExportDatasetRequest(format="yolo", query="split:train split:val split:evaluation")
+            exported = await stub.ExportDataset(everything, metadata=operator)
+            assert exported.dataset_id.startswith("ds-")
+            assert sum(exported.frames_by_split.values()) == 1
+        await eventually(
+            lambda: curated_status(adapters.engine, task.frame.frame_id) == Status.LABELLED,
+            timeout=30,
+            what="curate to fold labels.completed",
+        )
     adapters.close()

@@ -1,13 +1,15 @@
-"""The label service's operations for every transport (HTTP JSON now): who is asking, then the
+"""The label service's operations for every transport (gRPC and HTTP JSON): who is asking, then the
 desk's work in a thread, then labels.completed for whatever became done.
 
 Labellers and reviewers present their API key (Authorization: Bearer fsl_...); the ontology and
-labeller accounts need the operator token. Answers are plain dicts in the JSON shape clients see.
+labeller accounts and exports need the operator token. Answers are the protos of labels.proto
+(gRPC sends them, HTTP their canonical JSON).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -22,9 +24,10 @@ from framesift.contracts.identifiers import checked_key
 from framesift.contracts.splits import SplitSettings
 from framesift.platform.operators import OperatorToken
 from framesift.store.base import ObjectNotFoundError, ObjectStore
+from framesift.v1 import labels_pb2
 
-from . import exports, ontology_store, stats
-from .completed import CompletedOutbox, final_annotations
+from . import exports, messages, ontology_store, stats
+from .completed import CompletedOutbox
 from .desk import ANY_TASK, LabelDesk, Outcome, QueueFilter, Verdict
 from .exports import ExportError, ExportFormat, ExportQuery, StoreSink
 from .labellers import ForbiddenError, Identity, Labellers
@@ -47,26 +50,6 @@ class UnavailableError(RuntimeError):
 def bearer(authorization: str | None) -> str | None:
     scheme, _, token = (authorization or "").partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
-
-
-def task_view(task: Mapping[str, Any], why: str | None = None) -> dict[str, Any]:
-    """A task as clients see it (no lease internals beyond holder and expiry)."""
-    view = {
-        key: task[key]
-        for key in (
-            "task_id", "frame_id", "camera_id", "captured_at", "object_key", "width", "height", "priority",
-            "selection_batch", "model", "has_detector", "prelabels", "state", "lease_holder", "lease_expires",
-            "labeller", "ontology_version", "annotations", "frame_classes", "labelling_seconds", "review_reason",
-            "reviewer", "verdict", "review_annotations", "rejections", "skips",
-        )
-    }  # fmt: skip
-    view["qa_flags"] = [flag for flag in task["qa_flags"].split(",") if flag]
-    view["final_annotations"] = final_annotations(dict(task)) if task["state"] == "done" else None
-    if not task["has_detector"]:
-        view["prelabel_note"] = "no detector: the embed backend has none, so labelling starts empty"
-    if why is not None:
-        view["why"] = why
-    return view
 
 
 class LabelApi:
@@ -107,14 +90,14 @@ class LabelApi:
 
     # -- labelling ---------------------------------------------------------------------------
 
-    async def next_task(self, authorization: str | None, where: QueueFilter = ANY_TASK) -> dict | None:
+    async def next_task(self, authorization: str | None, where: QueueFilter = ANY_TASK) -> labels_pb2.LabelTask | None:
         who = await self.identify(authorization)
         task = await self._run(self.desk.next_task, who.labeller_id, where)
-        return task_view(task) if task else None
+        return messages.task(task) if task else None
 
-    async def get_task(self, authorization: str | None, task_id: str) -> dict:
+    async def get_task(self, authorization: str | None, task_id: str) -> labels_pb2.LabelTask:
         await self.identify(authorization)
-        return task_view(await self._run(self.desk.task, task_id))
+        return messages.task(await self._run(self.desk.task, task_id))
 
     async def skip(self, authorization: str | None, task_id: str, reason: str = "") -> None:
         who = await self.identify(authorization)
@@ -128,20 +111,20 @@ class LabelApi:
         frame_classes: Sequence[str] = (),
         *,
         accept_prelabels: bool = False,
-    ) -> dict:
+    ) -> labels_pb2.LabelTask:
         who = await self.identify(authorization)
         outcome: Outcome = await self._run(
             self.desk.submit, who.labeller_id, task_id, annotations, frame_classes, accept_prelabels=accept_prelabels
         )
         await self._publish()
-        return task_view(outcome.task, outcome.why)
+        return messages.task(outcome.task, outcome.why)
 
     # -- review ------------------------------------------------------------------------------
 
-    async def next_review(self, authorization: str | None) -> dict | None:
+    async def next_review(self, authorization: str | None) -> labels_pb2.LabelTask | None:
         who = await self.identify(authorization, reviewer=True)
         task = await self._run(self.desk.next_review, who.labeller_id)
-        return task_view(task) if task else None
+        return messages.task(task) if task else None
 
     async def verdict(
         self,
@@ -150,7 +133,7 @@ class LabelApi:
         verdict: str,
         annotations: Sequence[Mapping[str, Any]] | None = None,
         note: str = "",
-    ) -> dict:
+    ) -> labels_pb2.LabelTask:
         who = await self.identify(authorization, reviewer=True)
         try:
             chosen = Verdict(verdict)
@@ -160,11 +143,11 @@ class LabelApi:
             ) from None
         outcome = await self._run(self.desk.verdict, who.labeller_id, task_id, chosen, annotations, note)
         await self._publish()
-        return task_view(outcome.task, outcome.why)
+        return messages.task(outcome.task, outcome.why)
 
     # -- ontology, accounts, figures ---------------------------------------------------------
 
-    async def ontology(self, version: int | None = None) -> dict | None:
+    async def ontology(self, version: int | None = None) -> labels_pb2.OntologyDocument | None:
         def read() -> Any:
             with self.engine.connect() as connection:
                 if version is None:
@@ -172,11 +155,14 @@ class LabelApi:
                 return ontology_store.version(connection, version)
 
         found = await self._run(read)
-        return found.document() if found else None
+        return _document(found.document(), changed=False) if found else None
 
-    async def set_ontology(self, authorization: str | None, document: Any, author: str = "operator") -> dict:
+    async def set_ontology(
+        self, authorization: str | None, document: Any, author: str = "operator"
+    ) -> labels_pb2.OntologyDocument:
         self.operator.check(authorization)
-        return await self._run(self.apply_ontology, parse(document, source="the ontology body"), author)
+        made = await self._run(self.apply_ontology, parse(document, source="the ontology body"), author)
+        return _document(made, changed=made["changed"])
 
     def apply_ontology(self, proposed: OntologyFile, author: str) -> dict:
         with self.engine.begin() as connection:
@@ -193,7 +179,9 @@ class LabelApi:
 
     # -- exports -----------------------------------------------------------------------------
 
-    async def export(self, authorization: str | None, kind: str, query: str, *, with_images: bool) -> dict:
+    async def export(
+        self, authorization: str | None, kind: str, query: str, *, with_images: bool
+    ) -> labels_pb2.DatasetVersion:
         """A dataset version written under exports/<dataset id>/ in the object store."""
         self.operator.check(authorization)
         try:
@@ -204,7 +192,7 @@ class LabelApi:
 
         def sink(dataset_id: str) -> tuple[StoreSink, str]:
             target = StoreSink(self.store, dataset_id)
-            return target, f"object store {target.prefix}/"
+            return target, f"{target.prefix}/"
 
         try:
             made = await exports.export_dataset(
@@ -212,7 +200,7 @@ class LabelApi:
             )
         except OperationalError as exc:
             raise UnavailableError(f"the label database is unavailable: {type(exc.orig or exc).__name__}") from exc
-        return {**made.manifest, "manifest_sha256": made.manifest_sha256}
+        return messages.dataset(made.manifest, made.manifest_sha256, f"{exports.EXPORTS_PREFIX}/{made.dataset_id}/")
 
     async def datasets(self, authorization: str | None) -> dict:
         self.operator.check(authorization)
@@ -236,9 +224,14 @@ class LabelApi:
         except ObjectNotFoundError:
             raise DatasetFileNotFoundError(f"no file {shown(path)} in dataset {dataset_id}") from None
 
-    async def stats(self, since: float = 0.0) -> dict:
+    async def stats(self, since: float = 0.0) -> labels_pb2.LabelStats:
         def read() -> dict:
             with self.engine.connect() as connection:
                 return stats.summary(connection, since)
 
-        return await self._run(read)
+        return messages.stats(await self._run(read))
+
+
+def _document(document: dict[str, Any], *, changed: bool) -> labels_pb2.OntologyDocument:
+    body = {"classes": document["classes"]}
+    return labels_pb2.OntologyDocument(json=json.dumps(body), version=document["version"], changed=changed)

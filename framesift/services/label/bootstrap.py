@@ -13,6 +13,7 @@ from framesift.platform.runner import ServiceUnit
 from . import migrations
 from .api import LabelApi
 from .completed import CompletedOutbox, publish_forever
+from .grpc_api import LabelServicer, register_grpc
 from .handlers import HANDLERS, LabelDeps
 from .http_api import http_router
 from .settings import LabelSettings
@@ -46,6 +47,7 @@ def build(adapters: Adapters, settings: LabelSettings) -> ServiceUnit:
         name=NAME,
         consumers=[consumer_for(HANDLERS, LabelDeps(adapters.engine, time.time), group=settings.group)],
         routers=[http_router(api)],
+        grpc_services=[register_grpc(LabelServicer(api))],
         starters=[start],
         flushers=[api.outbox.publish],
         background=[lambda: publish_forever(api.outbox)],

@@ -13,6 +13,7 @@ from .desk import LeaseError, NoOntologyError, TaskNotFoundError
 from .exports import ExportError
 from .labellers import ForbiddenError, InvalidLabellerIdError, LabellerExistsError
 from .ontology import OntologyError
+from .ontology_store import OntologyVersionNotFoundError
 from .submission import InvalidSubmissionError
 
 ERRORS: dict[type[Exception], ClientError] = {
@@ -20,6 +21,7 @@ ERRORS: dict[type[Exception], ClientError] = {
     OntologyError: ClientError(400, grpc.StatusCode.INVALID_ARGUMENT, "invalid_ontology"),
     ExportError: ClientError(400, grpc.StatusCode.INVALID_ARGUMENT, "invalid_argument"),
     DatasetFileNotFoundError: ClientError(404, grpc.StatusCode.NOT_FOUND, "not_found"),
+    OntologyVersionNotFoundError: ClientError(404, grpc.StatusCode.NOT_FOUND, "not_found"),
     TaskNotFoundError: ClientError(404, grpc.StatusCode.NOT_FOUND, "not_found"),
     LeaseError: ClientError(409, grpc.StatusCode.FAILED_PRECONDITION, "not_leased"),
     NoOntologyError: ClientError(412, grpc.StatusCode.FAILED_PRECONDITION, "no_ontology"),

@@ -3,13 +3,16 @@ Errors are RFC 9457 problems with the codes in errors.py."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import APIRouter, Header, Response
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from google.protobuf.message import Message
 from pydantic import BaseModel, Field
 
+from framesift.platform.jsonform import as_json
 from framesift.platform.problems import Problem, problem_for
 
 from .api import LabelApi
@@ -56,7 +59,19 @@ async def _answer(call, *, status: int = 200):
         raise problem_for(exc, classify(exc)) from exc
     if result is None:
         return Response(status_code=204)
-    return JSONResponse(result, status_code=status)
+    return JSONResponse(as_json(result) if isinstance(result, Message) else result, status_code=status)
+
+
+async def _ontology(call):
+    """The ontology as JSON itself over HTTP (gRPC carries it as a JSON string)."""
+    try:
+        document = await call
+    except Exception as exc:
+        raise problem_for(exc, classify(exc)) from exc
+    if document is None:
+        raise Problem(404, "not_found", "no ontology yet: PUT one, or framesift label ontology set FILE")
+    body = {"version": document.version, "changed": document.changed, **json.loads(document.json)}
+    return JSONResponse(body)
 
 
 def http_router(api: LabelApi) -> APIRouter:
@@ -108,15 +123,12 @@ def http_router(api: LabelApi) -> APIRouter:
 
     @router.get("/ontology")
     async def ontology(version: int | None = None):
-        result = await _answer(api.ontology(version))
-        if result.status_code == 204:
-            raise Problem(404, "not_found", "no ontology yet")
-        return result
+        return await _ontology(api.ontology(version))
 
     @router.put("/ontology")
     async def set_ontology(body: dict[str, Any], authorization: str | None = Auth):
         """A new version when the body changes the ontology (needs the operator token)."""
-        return await _answer(api.set_ontology(authorization, body))
+        return await _ontology(api.set_ontology(authorization, body))
 
     @router.post("/labellers")
     async def add_labeller(body: NewLabeller, authorization: str | None = Auth):

@@ -12,6 +12,10 @@ from .tables import OntologyVersion
 VERSIONS = OntologyVersion.__table__
 
 
+class OntologyVersionNotFoundError(LookupError):
+    pass
+
+
 def _load(row) -> Ontology:
     return Ontology(version=row.version, classes=tuple(OntologyClass(**c) for c in row.classes))
 
@@ -24,7 +28,7 @@ def latest(connection: Connection) -> Ontology | None:
 def version(connection: Connection, number: int) -> Ontology:
     row = connection.execute(sa.select(VERSIONS).where(VERSIONS.c.version == number)).first()
     if row is None:
-        raise OntologyError(f"no ontology version {number}")
+        raise OntologyVersionNotFoundError(f"no ontology version {number}")
     return _load(row)
 
 
