@@ -208,6 +208,10 @@ async def test_label_service_over_grpc_with_review_and_status_codes(embedded_set
             assert await code_of(stub.SubmitTask(good, metadata=bob)) == grpc.StatusCode.FAILED_PRECONDITION
             missing = labels_pb2.SubmitTaskRequest(task_id="no-such-task")
             assert await code_of(stub.SubmitTask(missing, metadata=ann)) == grpc.StatusCode.NOT_FOUND
+            seen = await stub.GetTask(labels_pb2.GetTaskRequest(task_id=task.task_id), metadata=ann)
+            assert seen.lease_holder == "ann"
+            peek = stub.GetTask(labels_pb2.GetTaskRequest(task_id=task.task_id), metadata=bob)
+            assert await code_of(peek) == grpc.StatusCode.FAILED_PRECONDITION  # only through a lease
             submitted = await stub.SubmitTask(good, metadata=ann)
             assert (submitted.state, submitted.review_reason) == ("review", "sampled")
 

@@ -9,12 +9,13 @@ FOR UPDATE SKIP LOCKED in the transaction that marks them (PostgreSQL; SQLite is
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
-from framesift.contracts.vocabulary import Status, frame_ref
+from framesift.contracts.vocabulary import Status, frame_ref, timestamp
 from framesift.v1 import frames_pb2
 
 from .deps import CurateDeps
@@ -33,8 +34,9 @@ async def publish_outbox(deps: CurateDeps) -> int:
             pending = await asyncio.to_thread(_claim, connection)
             points = [row["point_id"] for row in pending if row["point_id"]]
             await deps.vector_call(deps.vectors.set_status(points, "selected"))
+            now = time.time()
             for row in pending:
-                await deps.publisher.publish(selected_event(row))
+                await deps.publisher.publish(selected_event(row, now))
             await asyncio.to_thread(_mark_published, connection, [row["frame_id"] for row in pending])
             await asyncio.to_thread(transaction.commit)  # a failure before this: all republished later
         finally:
@@ -42,7 +44,7 @@ async def publish_outbox(deps: CurateDeps) -> int:
     return len(pending)
 
 
-def selected_event(row: dict[str, Any]) -> frames_pb2.FrameSelected:
+def selected_event(row: dict[str, Any], selected_at: float) -> frames_pb2.FrameSelected:
     """The selection, with what labelling starts from: the detections curate folded in, the
     model that made them, and the image size."""
     model_name, _, model_version = (row["model"] or "").partition("/")
@@ -59,6 +61,7 @@ def selected_event(row: dict[str, Any]) -> frames_pb2.FrameSelected:
         has_detector=bool(row["has_detector"]),
         width=int(metrics.get("width", 0)),
         height=int(metrics.get("height", 0)),
+        selected_at=timestamp(selected_at),
     )
 
 

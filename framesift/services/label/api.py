@@ -28,7 +28,7 @@ from framesift.v1 import labels_pb2
 
 from . import exports, messages, ontology_store, stats
 from .completed import CompletedOutbox
-from .desk import ANY_TASK, LabelDesk, Outcome, QueueFilter, Verdict
+from .desk import ANY_TASK, LabelDesk, LeaseError, Outcome, QueueFilter, Verdict
 from .exports import ExportError, ExportFormat, ExportQuery, StoreSink
 from .labellers import ForbiddenError, Identity, Labellers
 from .ontology import OntologyFile, parse, read_file
@@ -96,8 +96,12 @@ class LabelApi:
         return messages.task(task) if task else None
 
     async def get_task(self, authorization: str | None, task_id: str) -> labels_pb2.LabelTask:
-        await self.identify(authorization)
-        return messages.task(await self._run(self.desk.task, task_id))
+        """A labeller sees a task through its lease (or one they labelled); reviewers see any."""
+        who = await self.identify(authorization)
+        task = await self._run(self.desk.task, task_id)
+        if not who.reviewer and who.labeller_id not in (task["lease_holder"], task["labeller"]):
+            raise LeaseError(f"task {task_id} is not leased to {who.labeller_id}: take tasks with next")
+        return messages.task(task)
 
     async def skip(self, authorization: str | None, task_id: str, reason: str = "") -> None:
         who = await self.identify(authorization)

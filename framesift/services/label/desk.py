@@ -106,7 +106,8 @@ def task_row(event: frames_pb2.FrameSelected, now: float) -> dict[str, Any]:
         "rejections": 0,
         "skips": 0,
         "published": False,
-        "created_at": now,
+        # The selection's time, so a replay of frames.selected makes identical tasks.
+        "created_at": seconds(event.selected_at) if event.HasField("selected_at") else now,
     }
 
 
