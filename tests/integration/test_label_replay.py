@@ -77,7 +77,7 @@ async def test_a_replay_and_a_redelivery_give_identical_tasks(embedded_settings,
     producer.close()
 
     snapshots = []
-    for run in range(2):
+    for _ in range(2):
         url = database()
         group = f"label-replay-{uuid.uuid4().hex[:6]}"
         replay = kafka.model_copy(update={"database_url": url, "label": LabelSettings(group=group)})
