@@ -35,7 +35,7 @@ def demo(fps: float, budget: int, once: bool) -> None:
     configure_logging("WARNING", json_lines=False)
     click.echo(
         f"framesift demo: 3 real clips sampled at {fps:g} fps, plus corrupt, dark, blurred, washed-out and\n"
-        "re-sent uploads, through ingest, quality, embed and curate\n"
+        "re-sent uploads, through ingest, quality, embed, curate and label\n"
         f"data: {settings.data_dir}"
     )
     try:
@@ -50,7 +50,8 @@ def demo(fps: float, budget: int, once: bool) -> None:
         "  framesift query 'status:selected sort:-priority'   what the budget bought, and why\n"
         "  framesift query 'reason:near_duplicate'            what was dropped (any reason, camera, metric)\n"
         f"  {url}/                        every HTTP endpoint; /docs to try them\n"
-        f"  {url}/v1/curation/stats       the reduction and the cost avoided"
+        f"  {url}/v1/curation/stats       the reduction and the cost avoided\n"
+        "  framesift label labellers add NAME                 then POST /v1/labels/tasks/next to label"
     )
     if once:
         click.echo("(framesift demo without --once serves these until Ctrl-C; the data stays in the data dir)")
@@ -95,6 +96,7 @@ async def _demo(settings, fps: float, say=lambda line: None) -> list[str]:
             say(f"{sum(outcomes.values())} uploads sent; choosing what to label from every window ...")
             await pipeline.finish()
         stats = curation_stats(adapters.engine, settings.curate)
+        labelling = _labelling_lines(adapters.engine, settings)
         chosen = table(
             record(row, settings.curate.lateness_s)
             for row in query_rows(adapters.engine, "status:selected sort:-priority", 5)
@@ -121,8 +123,36 @@ async def _demo(settings, fps: float, say=lambda line: None) -> list[str]:
         f"{stats.labelling_cost_avoided:.2f} at {stats.cost_per_frame:.2f} per frame",
         "top selected (priority: uncertainty, rarity, novelty and quality; see --json or Explain):",
         *chosen,
+        *labelling,
     ]
     return lines
+
+
+def _labelling_lines(engine, settings) -> list[str]:
+    """The label service's side: the tasks the selection made, and which the review would sample."""
+    import sqlalchemy as sa
+
+    from framesift.app.demo import DEMO_ONTOLOGY
+    from framesift.services.label import review
+    from framesift.services.label.desk import TASKS
+    from framesift.services.label.ontology import parse
+    from framesift.services.label.ontology_store import apply, latest
+
+    with engine.begin() as connection:
+        ontology = latest(connection)
+        if ontology is None:
+            ontology, _ = apply(connection, parse(DEMO_ONTOLOGY), author="framesift demo", now=time.time())
+        rows = connection.execute(sa.select(TASKS.c.task_id, TASKS.c.prelabels, TASKS.c.has_detector)).all()
+    rate = settings.label.review
+    sampled = sum(review.draw(row.task_id, rate.seed) < rate.rate for row in rows)
+    prelabels = sum(len(row.prelabels) for row in rows)
+    detector = "" if any(row.has_detector for row in rows) else " (no detector here: labelling starts empty)"
+    return [
+        f"tasks      {len(rows)} created for labelling, {prelabels} pre-labels{detector}",
+        f"ontology   v{ontology.version}, {len(ontology.active())} classes (framesift label ontology show)",
+        f"review     {sampled} of {len(rows)} sampled at rate {rate.rate:g} once labelled "
+        f"(and new labellers' first {rate.new_labeller_tasks}, QA flags)",
+    ]
 
 
 @click.command()

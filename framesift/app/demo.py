@@ -75,3 +75,19 @@ def _jpeg(image: Image.Image, quality: int = 90) -> bytes:
     out = io.BytesIO()
     image.save(out, "JPEG", quality=quality)
     return out.getvalue()
+
+
+# The demo's ontology: street classes with the attributes the seed's team labels.
+DEMO_ONTOLOGY = {
+    "classes": [
+        {"name": "person", "colour": "#e6194b", "attributes": ["occluded", "truncated"]},
+        {"name": "bicycle", "colour": "#3cb44b", "attributes": ["occluded", "truncated", "parked"]},
+        {"name": "car", "colour": "#4363d8", "attributes": ["occluded", "truncated", "parked"]},
+        {"name": "motorcycle", "colour": "#f58231", "attributes": ["occluded", "truncated", "parked"]},
+        {"name": "bus", "colour": "#911eb4", "attributes": ["occluded", "truncated"]},
+        {"name": "truck", "colour": "#46f0f0", "attributes": ["occluded", "truncated", "parked"]},
+        {"name": "animal", "colour": "#f032e6", "attributes": ["occluded"]},
+        {"name": "night", "kind": "frame"},
+        {"name": "rain", "kind": "frame"},
+    ]
+}

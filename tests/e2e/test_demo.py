@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -42,6 +43,8 @@ def test_demo_curates_real_footage_then_serves_queries_until_sigterm(tmp_path: P
         for reason in ("corrupt", "dark", "blurry", "overexposed", "near_duplicate"):
             assert f"  {reason}" in printed, printed
         assert "selected   6 for labelling" in printed
+        assert "tasks      6 created for labelling" in printed
+        assert re.search(r"review     \d of 6 sampled at rate 0.1", printed), printed
 
         stats = httpx.get(url + "/v1/curation/stats", timeout=10).json()
         assert int(stats["selected"]) == 6
