@@ -27,7 +27,8 @@ from framesift.v1 import frames_pb2
 
 from . import qa, review, submission
 from .ontology import Ontology
-from .ontology_store import latest
+from .ontology_store import VERSIONS as ONTOLOGIES
+from .ontology_store import version
 from .settings import LabelSettings
 from .tables import LabelTask, ReviewRecord, TaskSkip
 
@@ -139,6 +140,16 @@ class Outcome:
 class LabelDesk:
     def __init__(self, engine: Engine, settings: LabelSettings, clock: Callable[[], float] = time.time) -> None:
         self.engine, self.settings, self.clock = engine, settings, clock
+        self._ontology: Ontology | None = None  # the latest version, parsed once
+
+    def ontology(self, connection: Connection) -> Ontology:
+        """The latest version (one cheap query; parsed again only when a new version exists)."""
+        newest = connection.execute(sa.select(sa.func.max(ONTOLOGIES.c.version))).scalar()
+        if newest is None:
+            raise NoOntologyError("no ontology yet: set one with `framesift label ontology set FILE` or the API")
+        if self._ontology is None or self._ontology.version != newest:
+            self._ontology = version(connection, newest)
+        return self._ontology
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -158,19 +169,15 @@ class LabelDesk:
             held = _held(connection, labeller, TaskState.LABELLING, now)
             if held is not None:
                 return held
-            free = sa.or_(
-                TASKS.c.state == TaskState.QUEUED.value,
-                sa.and_(TASKS.c.state == TaskState.LABELLING.value, TASKS.c.lease_expires <= now),
-            )
             skipped = sa.exists().where(SKIPS.c.task_id == TASKS.c.task_id, SKIPS.c.labeller == labeller)
-            query = sa.select(TASKS.c.task_id).where(free, ~skipped)
+            query = sa.select(TASKS.c.task_id, TASKS.c.priority).where(~skipped)
             if where.camera:
                 query = query.where(TASKS.c.camera_id == where.camera)
             if where.label_class:
                 query = query.where(TASKS.c.classes.contains(f",{where.label_class},", autoescape=True))
             if where.batch:
                 query = query.where(TASKS.c.selection_batch == where.batch)
-            return _take(connection, query, free, TaskState.LABELLING, labeller, now, self.settings.lease_s)
+            return _take(connection, query, TaskState.QUEUED, TaskState.LABELLING, labeller, now, self.settings.lease_s)
 
     def skip(self, labeller: str, task_id: str, reason: str = "") -> None:
         """Give the task back; it never comes to this labeller again."""
@@ -202,7 +209,7 @@ class LabelDesk:
         now = self.clock()
         with self.engine.begin() as connection:
             task = _leased(connection, task_id, labeller, TaskState.LABELLING, lock=True)
-            ontology = _ontology(connection)
+            ontology = self.ontology(connection)
             if accept_prelabels:
                 stored = submission.from_prelabels(task["prelabels"], ontology)
             else:
@@ -258,12 +265,8 @@ class LabelDesk:
             held = _held(connection, reviewer, TaskState.REVIEWING, now)
             if held is not None:
                 return held
-            free = sa.or_(
-                TASKS.c.state == TaskState.REVIEW.value,
-                sa.and_(TASKS.c.state == TaskState.REVIEWING.value, TASKS.c.lease_expires <= now),
-            )
-            query = sa.select(TASKS.c.task_id).where(free, TASKS.c.labeller != reviewer)
-            return _take(connection, query, free, TaskState.REVIEWING, reviewer, now, self.settings.lease_s)
+            query = sa.select(TASKS.c.task_id, TASKS.c.priority).where(TASKS.c.labeller != reviewer)
+            return _take(connection, query, TaskState.REVIEW, TaskState.REVIEWING, reviewer, now, self.settings.lease_s)
 
     def verdict(
         self,
@@ -278,7 +281,7 @@ class LabelDesk:
             task = _leased(connection, task_id, reviewer, TaskState.REVIEWING, lock=True)
             corrected = None
             if verdict == Verdict.CORRECTED:
-                ontology = _ontology(connection)
+                ontology = self.ontology(connection)
                 corrected = submission.annotations(annotations or (), ontology, task["prelabels"])
             connection.execute(
                 REVIEWS.insert().values(
@@ -346,23 +349,33 @@ def _held(connection: Connection, who: str, state: TaskState, now: float) -> dic
 def _take(
     connection: Connection,
     candidates: sa.Select,
-    free: sa.ColumnElement[bool],
-    state: TaskState,
+    waiting: TaskState,
+    held: TaskState,
     who: str,
     now: float,
     lease_s: float,
     attempts: int = 8,
 ) -> dict[str, Any] | None:
-    """Lease the first candidate in priority order that nobody else takes first."""
-    ordered = candidates.order_by(TASKS.c.priority.desc(), TASKS.c.task_id).limit(1).with_for_update(skip_locked=True)
+    """Lease the highest-priority task waiting (or whose lease in `held` expired) that nobody
+    else takes first. Waiting and expired tasks are two index range scans on (state, priority,
+    task_id), merged here, rather than one OR the planner would scan the table for."""
+    order = (TASKS.c.priority.desc(), TASKS.c.task_id.desc())
+    expired = sa.and_(TASKS.c.state == held.value, TASKS.c.lease_expires <= now)
+    sources = [candidates.where(TASKS.c.state == waiting.value), candidates.where(expired)]
+    free = sa.or_(TASKS.c.state == waiting.value, expired)
     for _ in range(attempts):
-        task_id = connection.execute(ordered).scalar()
-        if task_id is None:
+        found = [
+            row
+            for source in sources
+            if (row := connection.execute(source.order_by(*order).limit(1).with_for_update(skip_locked=True)).first())
+        ]
+        if not found:
             return None
+        task_id = max(found, key=lambda row: (row.priority, row.task_id)).task_id
         won = connection.execute(
             TASKS.update()
             .where(TASKS.c.task_id == task_id, free)
-            .values(state=state.value, lease_holder=who, leased_at=now, lease_expires=now + lease_s)
+            .values(state=held.value, lease_holder=who, leased_at=now, lease_expires=now + lease_s)
         ).rowcount
         if won:
             return _task(connection, task_id)
@@ -378,13 +391,6 @@ def _leased(connection: Connection, task_id: str, who: str, state: TaskState, *,
             raise LeaseError(f"task {task_id} is leased to someone else")
         raise LeaseError(f"task {task_id} is {task['state']}, not leased to {who}: take it with next first")
     return task
-
-
-def _ontology(connection: Connection) -> Ontology:
-    found = latest(connection)
-    if found is None:
-        raise NoOntologyError("no ontology yet: set one with `framesift label ontology set FILE` or the API")
-    return found
 
 
 def _history(connection: Connection, labeller: str, since: float) -> review.History:

@@ -117,9 +117,22 @@ def _v2_datasets(connection: Connection) -> None:
     metadata.create_all(connection)
 
 
+def _v3_queue_indexes(connection: Connection) -> None:
+    """The queue's order as an index (state, then priority and task id, scanned backwards), and
+    the labeller's history (their submissions) without a table scan."""
+    for statement in (
+        "DROP INDEX IF EXISTS ix_label_tasks_state_priority",
+        "CREATE INDEX IF NOT EXISTS ix_label_tasks_queue ON label_tasks (state, priority, task_id)",
+        "CREATE INDEX IF NOT EXISTS ix_label_tasks_labeller ON label_tasks (labeller, submitted_at)",
+        "CREATE INDEX IF NOT EXISTS ix_label_reviews_labeller_at ON label_reviews (labeller, at)",
+    ):
+        connection.execute(sa.text(statement))
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "label tasks, ontology versions, skips, reviews, labellers", _v1_tasks_ontology_reviews),
     Migration(2, "exported dataset versions", _v2_datasets),
+    Migration(3, "queue order index (state, priority, task id); labeller history indexes", _v3_queue_indexes),
 ]
 
 
