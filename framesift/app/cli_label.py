@@ -103,6 +103,20 @@ def labellers_add(labeller_id: str, reviewer: bool) -> None:
     click.echo(f"{role} {labeller_id} created; their API key (shown only now): {key}")
 
 
+@labellers.command("disable")
+@click.argument("labeller_id")
+def labellers_disable(labeller_id: str) -> None:
+    """Stop a labeller's key (running services stop accepting it within 30 s)."""
+    from framesift.services.label.labellers import LabellerNotFoundError, Labellers
+
+    engine, _ = _engine()
+    try:
+        Labellers(engine).disable(labeller_id)
+    except LabellerNotFoundError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"labeller {labeller_id} disabled")
+
+
 @labellers.command("list")
 def labellers_list() -> None:
     from framesift.services.label.labellers import Labellers

@@ -60,6 +60,9 @@ def test_labellers_get_a_key_once_and_the_queue_and_stats_answer_when_empty(cli,
     listed = cli("label", "labellers", "list").output
     assert "ann" in listed
     assert "reviewer" in listed
+    assert "labeller ann disabled" in cli("label", "labellers", "disable", "ann").output
+    assert "disabled" in cli("label", "labellers", "list").output
+    assert "no labeller 'bob'" in cli("label", "labellers", "disable", "bob").output
     assert "queued 0" in cli("label", "queue").output
     figures = json.loads(cli("label", "stats", "--json").output)
     assert figures["tasks"] == {}

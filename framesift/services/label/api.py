@@ -74,11 +74,13 @@ class LabelApi:
         except OperationalError as exc:
             raise UnavailableError(f"the label database is unavailable: {type(exc.orig or exc).__name__}") from exc
 
-    async def _publish(self) -> None:
-        """labels.completed for what became done; a bus outage leaves it to the background retry
-        (the submission is stored: the caller must not be told it failed)."""
+    async def _publish(self, task: dict[str, Any]) -> None:
+        """labels.completed when the call finished the task; a bus outage leaves it to the
+        outbox's sweep (the submission is stored: the caller must not be told it failed)."""
+        if task["state"] != "done":
+            return
         try:
-            await self.outbox.publish()
+            await self.outbox.publish_done(task)
         except (BusUnavailableError, OperationalError) as exc:
             log.warning("labels.completed not published yet, will retry: %s", exc)
 
@@ -120,7 +122,7 @@ class LabelApi:
         outcome: Outcome = await self._run(
             self.desk.submit, who.labeller_id, task_id, annotations, frame_classes, accept_prelabels=accept_prelabels
         )
-        await self._publish()
+        await self._publish(outcome.task)
         return messages.task(outcome.task, outcome.why)
 
     # -- review ------------------------------------------------------------------------------
@@ -146,7 +148,7 @@ class LabelApi:
                 "verdict", f"{verdict!r} is not one of accepted, corrected, rejected"
             ) from None
         outcome = await self._run(self.desk.verdict, who.labeller_id, task_id, chosen, annotations, note)
-        await self._publish()
+        await self._publish(outcome.task)
         return messages.task(outcome.task, outcome.why)
 
     # -- ontology, accounts, figures ---------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 import sqlalchemy as sa
@@ -66,25 +67,41 @@ def completed_event(task: dict[str, Any], splits: SplitSettings) -> labels_pb2.L
 
 
 class CompletedOutbox:
-    def __init__(self, engine: Engine, publisher: EventPublisher, splits: SplitSettings) -> None:
-        self._engine, self._publisher, self._splits = engine, publisher, splits
-        self._lock = asyncio.Lock()  # one publisher at a time in a process
+    """The call that finishes a task publishes its event at once (then flags it); a sweep
+    publishes what such a call could not (the bus was down, the process died in between), for
+    tasks done more than `grace_s` ago, so it rarely races a call still publishing (a race
+    publishes twice, which at-least-once delivery allows)."""
 
-    async def publish(self) -> int:
-        """Publish every done task not yet published, a batch per transaction; returns how many."""
+    def __init__(self, engine: Engine, publisher: EventPublisher, splits: SplitSettings, grace_s: float = 10.0) -> None:
+        self._engine, self._publisher, self._splits, self._grace_s = engine, publisher, splits, grace_s
+        self._lock = asyncio.Lock()  # one sweep at a time in a process
+
+    async def publish_done(self, task: dict[str, Any]) -> None:
+        """The event of a task a call just finished, then its flag."""
+        await self._publisher.publish(completed_event(task, self._splits))
+        await asyncio.to_thread(self._mark_one, task["task_id"])
+
+    def _mark_one(self, task_id: str) -> None:
+        with self._engine.begin() as connection:
+            _mark(connection, [task_id])
+
+    async def publish(self, *, all_now: bool = True) -> int:
+        """Publish done tasks not yet published (all, or those past the grace period), a batch
+        per transaction; returns how many."""
+        before = None if all_now else time.time() - self._grace_s
         total = 0
         async with self._lock:
-            while batch := await self._publish_batch():
+            while batch := await self._publish_batch(before):
                 total += batch
                 if batch < _BATCH:
                     break
         return total
 
-    async def _publish_batch(self) -> int:
+    async def _publish_batch(self, before: float | None) -> int:
         connection = await asyncio.to_thread(self._engine.connect)
         try:
             transaction = await asyncio.to_thread(connection.begin)
-            pending = await asyncio.to_thread(_claim, connection)
+            pending = await asyncio.to_thread(_claim, connection, before)
             for task in pending:
                 await self._publisher.publish(completed_event(task, self._splits))
             await asyncio.to_thread(_mark, connection, [t["task_id"] for t in pending])
@@ -99,20 +116,18 @@ async def publish_forever(outbox: CompletedOutbox, every_s: float = 5.0) -> None
     while True:
         await asyncio.sleep(every_s)
         try:
-            await outbox.publish()
+            await outbox.publish(all_now=False)
         except (BusUnavailableError, OperationalError) as exc:
             log.warning("labels.completed not published yet, will retry: %s", exc)
 
 
-def _claim(connection: Connection) -> list[dict[str, Any]]:
-    rows = connection.execute(
-        sa.select(TASKS)
-        .where(TASKS.c.state == TaskState.DONE.value, TASKS.c.published.is_(False))
-        .order_by(TASKS.c.task_id)
-        .limit(_BATCH)
-        .with_for_update(skip_locked=True)
-    ).mappings()
-    return [dict(r) for r in rows]
+def _claim(connection: Connection, before: float | None) -> list[dict[str, Any]]:
+    query = sa.select(TASKS).where(TASKS.c.state == TaskState.DONE.value, TASKS.c.published.is_(False))
+    if before is not None:
+        done_at = sa.func.coalesce(TASKS.c.reviewed_at, TASKS.c.submitted_at)
+        query = query.where(done_at < before)
+    rows = connection.execute(query.order_by(TASKS.c.task_id).limit(_BATCH).with_for_update(skip_locked=True))
+    return [dict(r) for r in rows.mappings()]
 
 
 def _mark(connection: Connection, task_ids: list[str]) -> None:

@@ -250,6 +250,11 @@ class LabelDesk:
                 "submitted_at": now,
                 "qa_flags": packed(flags),
                 "review_reason": reason,
+                # A new round: an earlier round's verdict lives on in label_reviews.
+                "reviewer": None,
+                "verdict": None,
+                "review_annotations": None,
+                "reviewed_at": None,
                 "published": False,
             }
             connection.execute(TASKS.update().where(TASKS.c.task_id == task["task_id"]).values(**values))

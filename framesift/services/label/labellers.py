@@ -26,6 +26,10 @@ class LabellerExistsError(ValueError):
     pass
 
 
+class LabellerNotFoundError(LookupError):
+    pass
+
+
 class InvalidLabellerIdError(ValueError):
     pass
 
@@ -53,8 +57,11 @@ def hash_key(api_key: str) -> str:
 
 
 class Labellers:
+    identity_ttl_s = 30.0
+
     def __init__(self, engine: Engine, clock: Callable[[], float] = time.time) -> None:
         self._engine, self._clock = engine, clock
+        self._known: dict[str, tuple[float, Identity]] = {}  # key hash -> (when looked up, whose)
 
     def add(self, labeller_id: str, *, reviewer: bool = False) -> str:
         """Create a labeller; return the API key (the only time it is visible)."""
@@ -73,6 +80,15 @@ class Labellers:
             raise LabellerExistsError(f"labeller {labeller_id!r} already exists") from None
         return api_key
 
+    def disable(self, labeller_id: str) -> None:
+        """Their key stops working (within identity_ttl_s where a service remembered it)."""
+        with self._engine.begin() as connection:
+            changed = connection.execute(
+                LABELLERS.update().where(LABELLERS.c.labeller_id == labeller_id).values(disabled=True)
+            ).rowcount
+        if not changed:
+            raise LabellerNotFoundError(f"no labeller {labeller_id!r}")
+
     def all(self) -> list[dict]:
         with self._engine.connect() as connection:
             rows = connection.execute(
@@ -83,15 +99,23 @@ class Labellers:
             return [dict(r) for r in rows.mappings()]
 
     def identify(self, api_key: str | None) -> Identity:
-        """Whose key this is. Keys are 256 random bits: looking one up by its hash reveals nothing."""
+        """Whose key this is. Keys are 256 random bits: looking one up by its hash reveals nothing.
+        A known key is remembered for `identity_ttl_s` (a labeller's every call would otherwise
+        cost a query), so disabling an account takes effect within that time."""
         if not api_key or not api_key.startswith(KEY_PREFIX):
             raise UnauthenticatedError("this action needs a labeller's API key: authorization: Bearer fsl_...")
+        digest = hash_key(api_key)
+        now = time.monotonic()
+        known = self._known.get(digest)
+        if known is not None and now - known[0] < self.identity_ttl_s:
+            return known[1]
+        identity = self._look_up(digest)
+        self._known[digest] = (now, identity)
+        return identity
+
+    def _look_up(self, digest: str) -> Identity:
         with self._engine.connect() as connection:
-            row = (
-                connection.execute(sa.select(LABELLERS).where(LABELLERS.c.key_hash == hash_key(api_key)))
-                .mappings()
-                .first()
-            )
+            row = connection.execute(sa.select(LABELLERS).where(LABELLERS.c.key_hash == digest)).mappings().first()
         if row is None or row["disabled"]:
             raise UnauthenticatedError("the API key is not valid")
         return Identity(row["labeller_id"], row["reviewer"])
