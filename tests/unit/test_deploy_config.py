@@ -16,7 +16,7 @@ from framesift.app.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
-SECTIONS = ("ingest", "quality", "embed", "curate")
+SECTIONS = ("ingest", "quality", "embed", "curate", "label")
 SETTING_ENV_NAMES = {f"FRAMESIFT_{name.upper()}" for name in Settings.model_fields if name not in SECTIONS} | {
     f"FRAMESIFT_{section.upper()}__{name.upper()}"
     for section in SECTIONS
