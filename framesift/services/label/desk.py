@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -428,8 +429,8 @@ def _history(connection: Connection, labeller: str, since: float) -> review.Hist
 
 def _track_classes(
     connection: Connection, task: Mapping[str, Any], stored: Sequence[Mapping[str, Any]], within_s: float = 3600.0
-) -> dict[str, set[str]]:
-    """The classes other submitted frames of this camera (within an hour) gave each track id."""
+) -> dict[str, Counter[str]]:
+    """How often other submitted frames of this camera (within an hour) gave each track id each class."""
     tracks = {a["track_id"] for a in stored if a["track_id"]}
     if not tracks:
         return {}
@@ -441,9 +442,9 @@ def _track_classes(
             TASKS.c.captured_at.between(task["captured_at"] - within_s, task["captured_at"] + within_s),
         )
     ).scalars()
-    found: dict[str, set[str]] = {}
+    found: dict[str, Counter[str]] = {}
     for labels in rows:
         for a in labels:
             if a.get("track_id") in tracks:
-                found.setdefault(a["track_id"], set()).add(a["class"])
+                found.setdefault(a["track_id"], Counter())[a["class"]] += 1
     return found

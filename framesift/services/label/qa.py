@@ -8,6 +8,7 @@ frame's width and height.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -40,8 +41,8 @@ class Labelled:
     width: int
     height: int
     ontology: Ontology
-    # Other frames' classes for each track id this submission uses (same camera).
-    track_classes: Mapping[str, set[str]] = field(default_factory=dict)
+    # For each track id this submission uses: how many other frames (same camera) gave it each class.
+    track_classes: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -118,23 +119,67 @@ def _confident(s: Labelled, q: QaSettings) -> list[int]:
     return [i for i, p in enumerate(s.prelabels) if float(p.get("score", 0.0)) >= q.confident_score]
 
 
-def _loose_iou(q: QaSettings) -> float:
-    """Low enough that a box much tighter or wider than the pre-label still pairs with it."""
-    return min(q.match_iou, q.tight_area_ratio, 1 / q.wide_area_ratio) / 2
+def containment(a: Box, b: Box) -> float:
+    """How much of the smaller box lies inside the other (1: one holds the other)."""
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    smaller = min(area(a), area(b))
+    return ix * iy / smaller if smaller > 0 else 0.0
+
+
+def same_object(s: Labelled, q: QaSettings) -> dict[int, int]:
+    """{pre-label: label} for labels of the pre-label's class on its object, however badly sized:
+    one box mostly inside the other (a tight box sits inside, a wide one around), best IoU first."""
+    pairs = sorted(
+        (
+            (iou(_box(p), _box(a)), pi, ai)
+            for pi, p in enumerate(s.prelabels)
+            for ai, a in enumerate(s.annotations)
+            if p["class"] == a["class"] and not _degenerate(s, q, a) and containment(_box(p), _box(a)) >= q.contained
+        ),
+        reverse=True,
+    )
+    paired: dict[int, int] = {}
+    used: set[int] = set()
+    for _, pi, ai in pairs:
+        if pi not in paired and ai not in used:
+            paired[pi] = ai
+            used.add(ai)
+    return paired
+
+
+def _degenerate(s: Labelled, q: QaSettings, a: Mapping[str, Any]) -> bool:
+    x0, y0, x1, y1 = _box(a)
+    w, h = (x1 - x0) * s.width, (y1 - y0) * s.height
+    return w <= 0 or h <= 0 or min(w, h) < q.degenerate_px
+
+
+def _inside(point: tuple[float, float], box: Box, margin: float = 0.1) -> bool:
+    """In the box grown by `margin` of its size each side (a sliver drawn on an object's edge)."""
+    mx, my = (box[2] - box[0]) * margin, (box[3] - box[1]) * margin
+    return box[0] - mx <= point[0] <= box[2] + mx and box[1] - my <= point[1] <= box[3] + my
 
 
 def changed_or_missing(s: Labelled, q: QaSettings) -> list[Finding]:
-    """A confident pre-label's object: labelled with another class, or not labelled at all (a
-    badly sized box of its class on it is box_fit's finding, not a missing object)."""
+    """A confident pre-label's object: labelled with another class, or not labelled at all. A
+    badly sized box of its class on it is box_fit's finding, a degenerate one on it
+    degenerate_box's, not a missing object."""
     matched = match_boxes(s.annotations, s.prelabels, q.match_iou)
-    loose = match_boxes(s.annotations, s.prelabels, _loose_iou(q))
+    sized = same_object(s, q)
     found = []
     for pi in _confident(s, q):
         pre = s.prelabels[pi]
-        if pi not in matched and pi in loose and s.annotations[loose[pi]]["class"] == pre["class"]:
+        if pi in sized:
             continue
         if pi not in matched:
-            found.append(Finding(Issue.MISSING_OBJECT, None, f"no label on the {pre['class']} pre-label {pi}"))
+            broken = any(
+                a["class"] == pre["class"]
+                and _degenerate(s, q, a)
+                and _inside(((_box(a)[0] + _box(a)[2]) / 2, (_box(a)[1] + _box(a)[3]) / 2), _box(pre))
+                for a in s.annotations
+            )
+            if not broken:
+                found.append(Finding(Issue.MISSING_OBJECT, None, f"no label on the {pre['class']} pre-label {pi}"))
         elif s.annotations[matched[pi]]["class"] != pre["class"]:
             ai = matched[pi]
             found.append(
@@ -145,11 +190,10 @@ def changed_or_missing(s: Labelled, q: QaSettings) -> list[Finding]:
 
 def box_fit(s: Labelled, q: QaSettings) -> list[Finding]:
     """A label of the pre-label's class on the same object, much smaller or larger than it."""
-    matched = match_boxes(s.annotations, s.prelabels, _loose_iou(q))
     found = []
-    for pi, ai in matched.items():
+    for pi, ai in same_object(s, q).items():
         pre, label = s.prelabels[pi], s.annotations[ai]
-        if pre["class"] != label["class"] or area(_box(pre)) <= 0:
+        if area(_box(pre)) <= 0:
             continue
         ratio = area(_box(label)) / area(_box(pre))
         if ratio < q.tight_area_ratio:
@@ -163,7 +207,7 @@ def ontology_rules(s: Labelled, q: QaSettings) -> list[Finding]:
     found = []
     for i, a in enumerate(s.annotations):
         cls = s.ontology.by_name(a["class"])
-        if cls is None or not cls.min_box_px:
+        if cls is None or not cls.min_box_px or _degenerate(s, q, a):  # degenerate: its own finding
             continue
         x0, y0, x1, y1 = _box(a)
         side = min((x1 - x0) * s.width, (y1 - y0) * s.height)
@@ -173,12 +217,18 @@ def ontology_rules(s: Labelled, q: QaSettings) -> list[Finding]:
 
 
 def track_flips(s: Labelled, q: QaSettings) -> list[Finding]:
+    """A box whose class is in the minority of its track's frames (this one counted): a single
+    wrong frame is flagged, not the right frames around it; a tie flags nothing."""
     found = []
     for i, a in enumerate(s.annotations):
         track = a.get("track_id") or ""
-        others = s.track_classes.get(track, set()) - {a["class"]}
-        if track and others:
-            found.append(Finding(Issue.TRACK_CLASS_FLIP, i, f"track {track} is {', '.join(sorted(others))} elsewhere"))
+        if not track:
+            continue
+        votes = Counter(s.track_classes.get(track, {}))
+        votes[a["class"]] += 1
+        if votes[a["class"]] < max(votes.values()):
+            usual = votes.most_common(1)[0][0]
+            found.append(Finding(Issue.TRACK_CLASS_FLIP, i, f"track {track} is {usual} on most of its frames"))
     return found
 
 

@@ -49,6 +49,9 @@ class QaSettings(BaseModel):
     confident_score: Rate = 0.7
     # A label and a pre-label of the same object overlap at least this much (IoU).
     match_iou: Rate = 0.5
+    # A label of the pre-label's class is on the same object when one box lies mostly inside the
+    # other (this share of the smaller one): how a too tight or too wide box is told from another object.
+    contained: Rate = 0.8
     # Matched but this far off: the label's box is much smaller or larger than the pre-label's.
     tight_area_ratio: Annotated[float, Field(gt=0, lt=1)] = 0.6
     wide_area_ratio: Annotated[float, Field(gt=1)] = 1.67
