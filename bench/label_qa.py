@@ -17,7 +17,8 @@ Errors injected (one kind per frame, a third of frames left clean), each as a la
 is: too tight (area 0.25-0.5 of the truth), too wide (2.2-4x), class changed on a confidently
 pre-labelled object, a confidently pre-labelled object left out, a box drawn twice, a degenerate
 box (under 2 px), a box of an object at the left edge dragged 1-12 px past it, a box under the class's 12 px minimum,
-a track whose class flips on one frame.
+a track whose class flips on one frame (flagged on that frame when it is outvoted, at its own
+submission or when later frames of the track arrive, as the service does).
 
 What each frame's labels really have wrong is judged against the truth, whatever mistake made it
 (a flipped class is also a changed class where a confident pre-label shows it; a box dragged past
@@ -228,6 +229,9 @@ def run(frames: int, seed: int, settings: QaSettings) -> tuple[Counter, Counter,
         sequence = list(camera_frames(rng, source, 5))
         flip_at = rng.randrange(len(sequence)) if rng.random() < 0.15 else None
         history: dict[str, Counter] = {}
+        submitted: list[dict[str, str]] = []  # per frame so far: {track: class}, as submitted
+        raised: list[set[str]] = []  # per frame: the issues flagged on it, at once or later
+        really: list[set[str]] = []
         for position, truth in enumerate(sequence):
             prelabels = detector(rng, truth)
             labels = [{"class": t["class"], "box": jitter(rng, t["box"], 0.015, 1.0), "track_id": t["track_id"],
@@ -241,16 +245,23 @@ def run(frames: int, seed: int, settings: QaSettings) -> tuple[Counter, Counter,
                 [{k: v for k, v in label.items() if k not in ("truth", "truth_index")} for label in labels],
                 prelabels, WIDTH, HEIGHT, ONTOLOGY, history,
             )  # fmt: skip
-            issues = {f.issue.value for f in qa.check(submission, settings)}
-            really = true_issues(labels, truth, prelabels, settings)
-            present.update(really)
-            for issue in issues:
-                flagged[issue] += 1
-                hits[issue] += issue in really
+            raised.append({f.issue.value for f in qa.check(submission, settings)})
+            really.append(true_issues(labels, truth, prelabels, settings))
+            submitted.append({label["track_id"]: label["class"] for label in labels if label["track_id"]})
+            # The service sends an earlier frame this submission outvotes back to review.
+            for track in submitted[-1]:
+                votes = {str(j): frame[track] for j, frame in enumerate(submitted) if track in frame}
+                for j in qa.minority(votes):
+                    raised[int(j)].add("track_class_flip")
             for label in labels:  # as submitted, errors included: what the service would count
                 if label["track_id"]:
                     history.setdefault(label["track_id"], Counter())[label["class"]] += 1
             made += 1
+        for issues, truly in zip(raised, really, strict=True):
+            present.update(truly)
+            for issue in issues:
+                flagged[issue] += 1
+                hits[issue] += issue in truly
     return flagged, hits, present, made
 
 

@@ -326,3 +326,20 @@ def test_prelabel_costs_count_kept_adjusted_deleted_and_added(engine) -> None:
 def test_task_ids_are_the_same_on_every_replay() -> None:
     assert task_id_for("frame-1") == task_id_for("frame-1") != task_id_for("frame-2")
     assert uuid.UUID(task_id_for("frame-1")).version == 5
+
+
+def test_a_frame_labelled_wrong_first_is_sent_to_review_once_its_track_says_so(engine) -> None:
+    clock = Clock()
+    frames = [selected(f"f-{i}", priority=1 - i / 10) for i in range(3)]
+    desk = desk_with(engine, clock, frames)
+    person = {"class": "person", "box": [0.1, 0.1, 0.3, 0.3], "track_id": "t1"}
+    car = {**CAR, "track_id": "t1"}
+    outcomes = []
+    for given in (person, car, car):  # the first frame's class is the odd one out
+        task = desk.next_task("ann")
+        outcomes.append(desk.submit("ann", task["task_id"], [given]).task)
+    assert [o["state"] for o in outcomes] == [TaskState.DONE, TaskState.DONE, TaskState.DONE]
+    assert outcomes[1]["qa_flags"] == ""  # one frame each way: a tie says nothing
+    first = desk.task(task_id_for("f-0"))
+    assert (first["state"], first["review_reason"], first["qa_flags"]) == ("review", "qa", ",track_class_flip,")
+    assert desk.task(task_id_for("f-1"))["state"] == TaskState.DONE

@@ -216,6 +216,7 @@ class LabelDesk:
             else:
                 stored = submission.annotations(annotations or (), ontology, task["prelabels"])
             classes = submission.frame_classes(frame_classes, ontology)
+            tracks = _track_frames(connection, task, stored)
             findings = qa.check(
                 qa.Labelled(
                     annotations=stored,
@@ -223,7 +224,7 @@ class LabelDesk:
                     width=task["width"] or 1,
                     height=task["height"] or 1,
                     ontology=ontology,
-                    track_classes=_track_classes(connection, task, stored),
+                    track_classes={track: Counter(frames.values()) for track, frames in tracks.items()},
                 ),
                 self.settings.qa,
             )
@@ -259,6 +260,7 @@ class LabelDesk:
                 "published": False,
             }
             connection.execute(TASKS.update().where(TASKS.c.task_id == task["task_id"]).values(**values))
+            _flag_earlier_flips(connection, tracks, stored)
             return Outcome({**task, **values}, why)
 
     # -- review ------------------------------------------------------------------------------
@@ -427,24 +429,50 @@ def _history(connection: Connection, labeller: str, since: float) -> review.Hist
     )
 
 
-def _track_classes(
+def _track_frames(
     connection: Connection, task: Mapping[str, Any], stored: Sequence[Mapping[str, Any]], within_s: float = 3600.0
-) -> dict[str, Counter[str]]:
-    """How often other submitted frames of this camera (within an hour) gave each track id each class."""
+) -> dict[str, dict[str, str]]:
+    """For each track id in `stored`: the other submitted frames of this camera (within an hour)
+    that have it, as {task id: class}."""
     tracks = {a["track_id"] for a in stored if a["track_id"]}
     if not tracks:
         return {}
     rows = connection.execute(
-        sa.select(TASKS.c.annotations).where(
+        sa.select(TASKS.c.task_id, TASKS.c.annotations).where(
             TASKS.c.camera_id == task["camera_id"],
             TASKS.c.task_id != task["task_id"],
             TASKS.c.submitted_at.is_not(None),
             TASKS.c.captured_at.between(task["captured_at"] - within_s, task["captured_at"] + within_s),
         )
-    ).scalars()
-    found: dict[str, Counter[str]] = {}
-    for labels in rows:
-        for a in labels:
+    )
+    found: dict[str, dict[str, str]] = {}
+    for row in rows:
+        for a in row.annotations:
             if a.get("track_id") in tracks:
-                found.setdefault(a["track_id"], Counter())[a["class"]] += 1
+                found.setdefault(a["track_id"], {})[row.task_id] = a["class"]
     return found
+
+
+def _flag_earlier_flips(
+    connection: Connection, tracks: Mapping[str, Mapping[str, str]], stored: Sequence[Mapping[str, Any]]
+) -> None:
+    """An earlier frame whose class for a track this submission puts in the minority goes to
+    review (a done, unreviewed task back to review: its labels.completed is sent again after the
+    verdict), flagged track_class_flip. The wrong frame is often labelled first."""
+    mine = {a["track_id"]: a["class"] for a in stored if a["track_id"]}
+    for track, frames in tracks.items():
+        votes = {**frames, "": mine[track]}
+        for task_id in qa.minority(votes) - {""}:
+            flags = sa.func.replace(TASKS.c.qa_flags, ",track_class_flip,", ",") + "track_class_flip,"
+            flags = sa.case((TASKS.c.qa_flags == "", ",track_class_flip,"), else_=flags)
+            waiting = TASKS.c.state == TaskState.REVIEW.value
+            unreviewed = sa.and_(TASKS.c.state == TaskState.DONE.value, TASKS.c.verdict.is_(None))
+            connection.execute(
+                TASKS.update()
+                .where(TASKS.c.task_id == task_id, sa.or_(waiting, unreviewed))
+                .values(
+                    state=TaskState.REVIEW.value,
+                    qa_flags=flags,
+                    review_reason=sa.case((waiting, TASKS.c.review_reason), else_=review.QA),
+                )
+            )

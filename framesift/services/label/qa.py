@@ -232,6 +232,14 @@ def track_flips(s: Labelled, q: QaSettings) -> list[Finding]:
     return found
 
 
+def minority(votes: Mapping[str, str]) -> set[str]:
+    """Of one track's {frame: class}, the frames whose class fewer frames share than the most
+    common one (a tie: none)."""
+    counts = Counter(votes.values())
+    top = max(counts.values(), default=0)
+    return {frame for frame, cls in votes.items() if counts[cls] < top}
+
+
 CHECKS: tuple[Callable[[Labelled, QaSettings], list[Finding]], ...] = (
     degenerate_boxes,
     out_of_frame,
