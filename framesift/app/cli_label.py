@@ -183,12 +183,15 @@ def label_stats(as_json: bool) -> None:
             rates.add_row(group, who, str(r["reviewed"]), str(r["errors"]), f"{r['rate']:.3f}",
                           f"{r['low']:.3f} - {r['high']:.3f}")  # fmt: skip
     console.print(rates)
-    costs = Table(title="pre-labels by model and class")
-    for column in ("model", "class", "kept", "adjusted", "reclassed", "deleted", "added"):
+    costs = Table(title="pre-labels by model and class (kept %: of the pre-labels, unchanged)")
+    kinds = ("kept", "adjusted", "reclassed", "deleted", "added")
+    for column in ("model", "class", *kinds, "kept %"):
         costs.add_column(column)
     for model, classes in figures["prelabels"]["by_model"].items():
         for name, counts in classes.items():
-            costs.add_row(model, name, *(str(counts[k]) for k in ("kept", "adjusted", "reclassed", "deleted", "added")))
+            offered = sum(counts[k] for k in kinds[:4])
+            share = f"{100 * counts['kept'] / offered:.0f}" if offered else "-"
+            costs.add_row(model, name, *(str(counts[k]) for k in kinds), share)
     console.print(costs)
     with_pre = figures["prelabels"]["median_seconds_with_prelabels"]
     without = figures["prelabels"]["median_seconds_without_prelabels"]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 
+import sqlalchemy as sa
 from sqlalchemy import Engine, event
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import create_engine
 
 from .migrations import Migration, migrate
@@ -29,3 +32,17 @@ def migrate_all(engine: Engine, schemas: Mapping[str, Sequence[Migration]]) -> N
     """Bring each component's tables to their latest version (versioned migrations; idempotent)."""
     for component, migrations in schemas.items():
         migrate(engine, component, list(migrations))
+
+
+async def sql_ready(engine: Engine) -> bool:
+    """The database answers a trivial query (a readiness check: down means not ready, not dead)."""
+
+    def ping() -> bool:
+        with engine.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+        return True
+
+    try:
+        return await asyncio.to_thread(ping)
+    except SQLAlchemyError:
+        return False

@@ -9,6 +9,7 @@ from framesift.platform.adapters import Adapters
 from framesift.platform.handlers import consumer_for
 from framesift.platform.operators import OperatorToken
 from framesift.platform.runner import ServiceUnit
+from framesift.sql.engine import sql_ready
 
 from . import migrations
 from .api import LabelApi
@@ -48,6 +49,7 @@ def build(adapters: Adapters, settings: LabelSettings) -> ServiceUnit:
         consumers=[consumer_for(HANDLERS, LabelDeps(adapters.engine, time.time), group=settings.group)],
         routers=[http_router(api)],
         grpc_services=[register_grpc(LabelServicer(api))],
+        readiness=[lambda: sql_ready(adapters.engine)],
         starters=[start],
         flushers=[api.outbox.publish],
         background=[lambda: publish_forever(api.outbox)],
