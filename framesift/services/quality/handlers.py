@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from google.protobuf.message import Message
 from sqlalchemy.exc import OperationalError
+from sqlmodel import Session
 
 from framesift.bus.delivery import RetryableError
 from framesift.bus.events import EventPublisher
@@ -109,7 +110,15 @@ async def _decide(deps: QualityDeps, event: frames_pb2.FrameIngested, measured: 
 def _judge_and_record(
     deps: QualityDeps, event: frames_pb2.FrameIngested, assessment: Assessment, scope: str
 ) -> QualityFrame:
-    verdict = judge(assessment, deps.registry.lookup(scope), deps.limits.near_duplicate_radius)
+    # One session for the lookups and the record: one connection and transaction per decision.
+    with deps.registry.unit() as session:
+        return _judge_and_record_in(deps, event, assessment, scope, session)
+
+
+def _judge_and_record_in(
+    deps: QualityDeps, event: frames_pb2.FrameIngested, assessment: Assessment, scope: str, session: Session
+) -> QualityFrame:
+    verdict = judge(assessment, deps.registry.lookup(scope, session), deps.limits.near_duplicate_radius)
     outcome = verdict_event(event, assessment, verdict, deps.limits)
     row = QualityFrame(
         frame_id=event.frame_id,
@@ -122,7 +131,7 @@ def _judge_and_record(
         event=outcome.SerializeToString(deterministic=True),
         decided_at=datetime.now(UTC),
     )
-    stored = deps.registry.record(row)
+    stored = deps.registry.record(row, session)
     if stored is row:
         for reason in verdict.reasons:
             metrics.QUALITY_REASONS.labels(reason.value).inc()

@@ -9,8 +9,9 @@ dropped (and reloaded from SQL if they come back) when all of them together exce
 
 from __future__ import annotations
 
+import contextlib
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
@@ -28,62 +29,77 @@ class FrameRegistry:
         self._indexes: OrderedDict[str, HammingIndex] = OrderedDict()
         self._synced_to: dict[str, int] = {}
 
-    def decided(self, frame_id: str) -> QualityFrame | None:
+    @contextlib.contextmanager
+    def unit(self) -> Iterator[Session]:
+        """One session (one connection, one transaction) for a decision's lookups and its record."""
         with Session(self._engine) as session:
-            return session.exec(select(QualityFrame).where(QualityFrame.frame_id == frame_id)).first()
+            yield session
 
-    def lookup(self, scope: str) -> ScopeLookup:
-        return ScopeLookup(self, scope)
+    @contextlib.contextmanager
+    def _session(self, given: Session | None) -> Iterator[Session]:
+        if given is not None:
+            yield given
+            return
+        with Session(self._engine) as session:
+            yield session
 
-    def record(self, row: QualityFrame) -> QualityFrame:
+    def decided(self, frame_id: str, session: Session | None = None) -> QualityFrame | None:
+        with self._session(session) as s:
+            return s.exec(select(QualityFrame).where(QualityFrame.frame_id == frame_id)).first()
+
+    def lookup(self, scope: str, session: Session | None = None) -> ScopeLookup:
+        return ScopeLookup(self, scope, session)
+
+    def record(self, row: QualityFrame, session: Session | None = None) -> QualityFrame:
         """Insert the decision; if another worker decided this frame first, return its row."""
-        with Session(self._engine) as session:
-            session.add(row)
+        with self._session(session) as s:
+            s.add(row)
             try:
-                session.commit()
-                session.refresh(row)
+                s.commit()
+                s.refresh(row)
                 return row
             except IntegrityError:
-                session.rollback()
-        existing = self.decided(row.frame_id)
+                s.rollback()
+            existing = self.decided(row.frame_id, s)
         if existing is None:  # pragma: no cover - the conflicting row cannot vanish
             raise RuntimeError(f"decision for {row.frame_id} conflicted but is missing")
         return existing
 
-    def first_with_sha256(self, scope: str, sha256: str) -> str | None:
-        with Session(self._engine) as session:
+    def first_with_sha256(self, scope: str, sha256: str, session: Session | None = None) -> str | None:
+        with self._session(session) as s:
             query = (
                 select(QualityFrame.frame_id)
                 .where(QualityFrame.scope == scope, QualityFrame.sha256 == sha256)
                 .order_by(col(QualityFrame.id))
                 .limit(1)
             )
-            return session.exec(query).first()
+            return s.exec(query).first()
 
-    def nearest_kept(self, scope: str, phashes: Sequence[int], radius: int) -> str | None:
-        found = nearest_of(self._synced_index(scope), phashes, radius)
-        if found is None:
-            return None
-        with Session(self._engine) as session:
-            return session.exec(select(QualityFrame.frame_id).where(QualityFrame.id == found)).first()
+    def nearest_kept(
+        self, scope: str, phashes: Sequence[int], radius: int, session: Session | None = None
+    ) -> str | None:
+        with self._session(session) as s:
+            found = nearest_of(self._synced_index(scope, s), phashes, radius)
+            if found is None:
+                return None
+            return s.exec(select(QualityFrame.frame_id).where(QualityFrame.id == found)).first()
 
-    def _synced_index(self, scope: str) -> HammingIndex:
+    def _synced_index(self, scope: str, session: Session) -> HammingIndex:
         index = self._indexes.get(scope)
-        with Session(self._engine) as session:
-            kept = select(QualityFrame.id, QualityFrame.phashes).where(
-                QualityFrame.scope == scope, col(QualityFrame.kept).is_(True)
-            )
-            if index is None:
-                # Newest `capacity` kept hashes, oldest first.
-                frames = max(1, self._capacity // HASHES_PER_FRAME)
-                newest = session.exec(kept.order_by(col(QualityFrame.id).desc()).limit(frames)).all()
-                rows = list(reversed(newest))
-                index = HammingIndex(self._capacity)
-                self._indexes[scope] = index
-            else:
-                rows = session.exec(
-                    kept.where(col(QualityFrame.id) > self._synced_to[scope]).order_by(col(QualityFrame.id))
-                ).all()
+        kept = select(QualityFrame.id, QualityFrame.phashes).where(
+            QualityFrame.scope == scope, col(QualityFrame.kept).is_(True)
+        )
+        if index is None:
+            # Newest `capacity` kept hashes, oldest first.
+            frames = max(1, self._capacity // HASHES_PER_FRAME)
+            newest = session.exec(kept.order_by(col(QualityFrame.id).desc()).limit(frames)).all()
+            rows = list(reversed(newest))
+            index = HammingIndex(self._capacity)
+            self._indexes[scope] = index
+        else:
+            rows = session.exec(
+                kept.where(col(QualityFrame.id) > self._synced_to[scope]).order_by(col(QualityFrame.id))
+            ).all()
         for row_id, packed in rows:
             for phash in unpack_hashes(packed):
                 index.add(phash, row_id)
@@ -107,12 +123,13 @@ class FrameRegistry:
 class ScopeLookup:
     """The DuplicateLookup of one scope (a camera, or every camera) against the registry."""
 
-    def __init__(self, registry: FrameRegistry, scope: str) -> None:
+    def __init__(self, registry: FrameRegistry, scope: str, session: Session | None = None) -> None:
         self._registry = registry
         self._scope = scope
+        self._session = session
 
     def same_bytes(self, sha256: str) -> str | None:
-        return self._registry.first_with_sha256(self._scope, sha256)
+        return self._registry.first_with_sha256(self._scope, sha256, self._session)
 
     def similar(self, phashes: Sequence[int], radius: int) -> str | None:
-        return self._registry.nearest_kept(self._scope, phashes, radius)
+        return self._registry.nearest_kept(self._scope, phashes, radius, self._session)
