@@ -34,14 +34,16 @@ def up() -> None:
 
 
 @main.command()
-@click.argument("service")
-def run(service: str) -> None:
-    """One service as its own process, adapters from settings (for docker-compose and Kubernetes)."""
+@click.argument("service", nargs=-1, required=True)
+def run(service: tuple[str, ...]) -> None:
+    """A service as its own process, adapters from settings (for docker-compose and Kubernetes);
+    several names run those services in one process (embed and curate on one Qdrant local folder)."""
     from framesift.app.registry import SERVICES, unknown_service
 
-    if service not in SERVICES:
-        raise click.BadParameter(unknown_service(service), param_hint="SERVICE")
-    _run_services([service])
+    for name in service:
+        if name not in SERVICES:
+            raise click.BadParameter(unknown_service(name), param_hint="SERVICE")
+    _run_services(list(dict.fromkeys(service)))
 
 
 @main.group()

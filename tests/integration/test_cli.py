@@ -94,6 +94,10 @@ def test_run_refuses_unknown_services(cli) -> None:
     result = cli("run", "nope")
     assert result.exit_code != 0
     assert "unknown service 'nope'" in result.output
+    several = cli("run", "embed", "curate", "nope")  # every name is checked before anything starts
+    assert several.exit_code != 0
+    assert "unknown service 'nope'" in several.output
+    assert cli("run").exit_code != 0
 
 
 def test_cameras_list_and_clear_messages_for_unknown_cameras(cli, tmp_path) -> None:
