@@ -113,3 +113,18 @@ def triton_url(model_repository, tmp_path_factory: pytest.TempPathFactory) -> It
         unavailable(f"tritonserver could not start: {exc}")
     yield server.url
     server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request, tmp_path):
+    """A URL factory for empty databases of each kind (SQLite files, fresh PostgreSQL databases)."""
+    import contextlib
+
+    from tests.support.curation import fresh_postgres
+
+    if request.param == "sqlite":
+        yield lambda: f"sqlite:///{tmp_path / f'{uuid.uuid4().hex[:8]}.db'}"
+        return
+    postgres_url = request.getfixturevalue("postgres_url")
+    with contextlib.ExitStack() as stack:
+        yield lambda: stack.enter_context(fresh_postgres(postgres_url))

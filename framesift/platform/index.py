@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import html
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.responses import HTMLResponse
+from fastapi.routing import APIRoute
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>framesift</title>
@@ -34,3 +35,15 @@ def install(app: FastAPI, services: list[str]) -> None:
                     f"<tr><td><code>{method.upper()}</code></td><td><code>{link}</code></td><td>{summary}</td></tr>"
                 )
         return PAGE.format(services=html.escape(", ".join(services)), rows="".join(rows))
+
+
+def router_endpoints(router: APIRouter, service: str) -> dict:
+    """A router's own endpoint list (what `GET <prefix>` answers), from its route table."""
+    return {
+        "service": service,
+        "endpoints": [
+            {"methods": sorted(route.methods - {"HEAD"}), "path": route.path}
+            for route in router.routes
+            if isinstance(route, APIRoute)
+        ],
+    }

@@ -3,9 +3,6 @@ broker giving the same state, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import contextlib
-import uuid
-
 import pytest
 import sqlalchemy as sa
 from sqlmodel import SQLModel
@@ -25,21 +22,10 @@ from framesift.services.curate.settings import CurateSettings
 from framesift.services.curate.tables import CuratedFrame, CurateTable
 from framesift.services.label.tables import LabelTable
 from framesift.sql.engine import make_engine
-from tests.support.curation import fresh_postgres, run_pipeline, uploads
+from tests.support.curation import run_pipeline, uploads
 from tests.support.running import running
 from tests.support.servers import TansuBroker
 from tests.support.waiting import eventually
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request, tmp_path):
-    """A URL factory for empty databases of each kind."""
-    if request.param == "sqlite":
-        yield lambda: f"sqlite:///{tmp_path / f'{uuid.uuid4().hex[:8]}.db'}"
-        return
-    postgres_url = request.getfixturevalue("postgres_url")
-    with contextlib.ExitStack() as stack:
-        yield lambda: stack.enter_context(fresh_postgres(postgres_url))
 
 
 def test_migrations_are_versioned_idempotent_and_give_the_models_schema(database) -> None:

@@ -3,7 +3,6 @@ empty database) and a redelivery give identical tasks, on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 
 import pytest
@@ -15,7 +14,7 @@ from framesift.runtime.settings import BusKind
 from framesift.services.curate.settings import CurateSettings
 from framesift.services.label.settings import LabelSettings
 from framesift.services.label.tables import LabelTask
-from tests.support.curation import fresh_postgres, run_pipeline, uploads
+from tests.support.curation import run_pipeline, uploads
 from tests.support.running import running
 from tests.support.servers import TansuBroker
 from tests.support.waiting import eventually
@@ -29,16 +28,6 @@ def broker(tmp_path):
     server = TansuBroker(log_path=tmp_path / "tansu.log").start()
     yield server.bootstrap
     server.stop()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request, tmp_path):
-    if request.param == "sqlite":
-        yield lambda: f"sqlite:///{tmp_path / f'{uuid.uuid4().hex[:8]}.db'}"
-        return
-    postgres_url = request.getfixturevalue("postgres_url")
-    with contextlib.ExitStack() as stack:
-        yield lambda: stack.enter_context(fresh_postgres(postgres_url))
 
 
 def tasks(url: str) -> list[dict]:

@@ -2,33 +2,15 @@
 
 from __future__ import annotations
 
-import functools
-
 import grpc
 
+from framesift.platform.grpc_calls import abort, answering
 from framesift.v1 import curation_pb2, curation_pb2_grpc
 
 from .errors import classify
 from .queries import CurationApi
 
-
-async def _abort(context: grpc.aio.ServicerContext, exc: Exception) -> None:
-    """End the call with the client's error for `exc`; re-raises what is not one (a bug)."""
-    error = classify(exc)
-    if error is None:
-        raise exc
-    await context.abort(error.grpc_code, str(exc))
-
-
-def _answers(method):
-    @functools.wraps(method)
-    async def call(self, request, context: grpc.aio.ServicerContext):
-        try:
-            return await method(self, request, context)
-        except Exception as exc:
-            await _abort(context, exc)
-
-    return call
+_answers = answering(classify)
 
 
 class CurationServicer(curation_pb2_grpc.CurationServiceServicer):
@@ -74,7 +56,7 @@ class CurationServicer(curation_pb2_grpc.CurationServiceServicer):
             async for frame in self.api.watch(request.query):
                 yield frame
         except Exception as exc:
-            await _abort(context, exc)
+            await abort(context, exc, classify)
 
 
 def register_grpc(servicer: CurationServicer):

@@ -8,8 +8,8 @@ import json
 
 from fastapi import APIRouter, Header, Request, Response, UploadFile
 from fastapi.responses import JSONResponse, StreamingResponse
-from fastapi.routing import APIRoute
 
+from framesift.platform.index import router_endpoints
 from framesift.platform.jsonform import as_json
 from framesift.platform.problems import Problem, problem_for
 
@@ -51,14 +51,7 @@ def http_router(api: CurationApi) -> APIRouter:
     @router.get("")
     async def endpoints() -> dict:
         """The curation API's endpoints (the same operations as the gRPC CurationService)."""
-        return {
-            "service": "framesift.v1.CurationService",
-            "endpoints": [
-                {"methods": sorted(route.methods - {"HEAD"}), "path": route.path}
-                for route in router.routes
-                if isinstance(route, APIRoute)
-            ],
-        }
+        return router_endpoints(router, "framesift.v1.CurationService")
 
     @router.get("/frames/{frame_id}")
     async def get_frame(frame_id: str):

@@ -3,11 +3,11 @@ The caller's identity is the `authorization` metadata (Bearer fsl_... or the ope
 
 from __future__ import annotations
 
-import functools
 import json
 
 import grpc
 
+from framesift.platform.grpc_calls import answering
 from framesift.v1 import labels_pb2, labels_pb2_grpc
 
 from .api import LabelApi
@@ -20,18 +20,7 @@ def _authorization(context: grpc.aio.ServicerContext) -> str | None:
     return dict(context.invocation_metadata() or ()).get("authorization")
 
 
-def _answers(method):
-    @functools.wraps(method)
-    async def call(self, request, context: grpc.aio.ServicerContext):
-        try:
-            return await method(self, request, context)
-        except Exception as exc:
-            error = classify(exc)
-            if error is None:
-                raise
-            await context.abort(error.grpc_code, str(exc))
-
-    return call
+_answers = answering(classify)
 
 
 class LabelServicer(labels_pb2_grpc.LabelServiceServicer):

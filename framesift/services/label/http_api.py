@@ -8,10 +8,10 @@ from typing import Any
 
 from fastapi import APIRouter, Header, Response
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from google.protobuf.message import Message
 from pydantic import BaseModel, Field
 
+from framesift.platform.index import router_endpoints
 from framesift.platform.jsonform import as_json
 from framesift.platform.problems import Problem, problem_for
 
@@ -81,14 +81,7 @@ def http_router(api: LabelApi) -> APIRouter:
     @router.get("")
     async def endpoints() -> dict:
         """The label API's endpoints."""
-        return {
-            "service": "framesift label",
-            "endpoints": [
-                {"methods": sorted(route.methods - {"HEAD"}), "path": route.path}
-                for route in router.routes
-                if isinstance(route, APIRoute)
-            ],
-        }
+        return router_endpoints(router, "framesift label")
 
     @router.post("/tasks/next")
     async def next_task(body: NextTask | None = None, authorization: str | None = Auth):
