@@ -6,7 +6,6 @@ Each event writes only the columns it owns, and the status only moves forward (a
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,17 +14,12 @@ from sqlalchemy.exc import IntegrityError
 
 from framesift.contracts.vocabulary import Status, frame_ref, reason_names
 from framesift.contracts.vocabulary import seconds as _seconds
+from framesift.sql.columns import packed
 from framesift.v1 import frames_pb2, labels_pb2
 
 from .tables import CuratedFrame
 
 FRAMES = CuratedFrame.__table__
-
-
-def packed(names: Iterable[str]) -> str:
-    """ ",a,b," (sorted, unique): a column `LIKE '%,a,%'` matches exactly."""
-    unique = sorted(set(names))
-    return f",{','.join(unique)}," if unique else ""
 
 
 def _ensure(connection: Connection, frame: frames_pb2.FrameRef, frame_id: str, camera_id: str) -> None:

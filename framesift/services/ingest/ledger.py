@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
+
+from framesift.sql.columns import insert_for
 
 from .tables import UploadLedgerEntry
 
@@ -55,9 +56,8 @@ class UploadLedger:
 
     def _insert_new(self, camera_id: str, sha256: str, frame_id: str, now: datetime) -> bool:
         """INSERT .. ON CONFLICT DO NOTHING (PostgreSQL and SQLite): True when this call inserted."""
-        insert = postgresql.insert if self._engine.dialect.name == "postgresql" else sqlite.insert
         statement = (
-            insert(UploadLedgerEntry.__table__)
+            insert_for(self._engine.dialect.name, UploadLedgerEntry.__table__)
             .values(camera_id=camera_id, sha256=sha256, frame_id=frame_id, received_at=now, published=False)
             .on_conflict_do_nothing(index_elements=["camera_id", "sha256"])
         )

@@ -21,9 +21,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
-from sqlalchemy.dialects import postgresql, sqlite
 
 from framesift.contracts.vocabulary import seconds
+from framesift.sql.columns import insert_for, packed
 from framesift.v1 import frames_pb2
 
 from . import qa, review, submission
@@ -70,11 +70,6 @@ def task_id_for(frame_id: str) -> str:
     return str(uuid.uuid5(_TASK_NAMESPACE, frame_id))
 
 
-def packed(names: Sequence[str]) -> str:
-    unique = sorted(set(names))
-    return f",{','.join(unique)}," if unique else ""
-
-
 def task_row(event: frames_pb2.FrameSelected, now: float) -> dict[str, Any]:
     prelabels = [
         {
@@ -116,8 +111,9 @@ def task_row(event: frames_pb2.FrameSelected, now: float) -> dict[str, Any]:
 def create_task(connection: Connection, event: frames_pb2.FrameSelected, now: float) -> bool:
     """True when this call created it; a redelivery or a replay creates nothing."""
     row = task_row(event, now)
-    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[connection.dialect.name]
-    statement = insert(TASKS).values(**row).on_conflict_do_nothing(index_elements=["task_id"])
+    statement = (
+        insert_for(connection.dialect.name, TASKS).values(**row).on_conflict_do_nothing(index_elements=["task_id"])
+    )
     # RETURNING, not rowcount: psycopg reports -1 for this statement.
     return connection.execute(statement.returning(TASKS.c.task_id)).first() is not None
 
@@ -186,7 +182,7 @@ class LabelDesk:
         with self.engine.begin() as connection:
             task = _leased(connection, task_id, labeller, TaskState.LABELLING)
             connection.execute(
-                _insert(connection, SKIPS)
+                insert_for(connection.dialect.name, SKIPS)
                 .values(task_id=task_id, labeller=labeller, reason=reason[:500], at=now)
                 .on_conflict_do_nothing()
             )
@@ -326,10 +322,6 @@ class LabelDesk:
 
 
 # -- SQL pieces --------------------------------------------------------------------------------
-
-
-def _insert(connection: Connection, table: sa.Table):
-    return {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[connection.dialect.name](table)
 
 
 def _task(connection: Connection, task_id: str, *, lock: bool = False) -> dict[str, Any]:

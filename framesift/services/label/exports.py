@@ -29,10 +29,10 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 import yaml
 from sqlalchemy import Connection, Engine
-from sqlalchemy.dialects import postgresql, sqlite
 
 from framesift.contracts.identifiers import checked_key
 from framesift.contracts.splits import TRAINING_SPLITS, Split, SplitSettings, split_of
+from framesift.sql.columns import insert_for
 from framesift.store.base import ObjectStore
 
 from .completed import final_annotations
@@ -435,8 +435,11 @@ def _record(engine: Engine, export: Export, location: str, now: float) -> None:
         "created_at": now,
     }
     with engine.begin() as connection:
-        insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[connection.dialect.name]
-        connection.execute(insert(DATASETS).values(**row).on_conflict_do_nothing(index_elements=["dataset_id"]))
+        connection.execute(
+            insert_for(connection.dialect.name, DATASETS)
+            .values(**row)
+            .on_conflict_do_nothing(index_elements=["dataset_id"])
+        )
 
 
 def datasets(connection: Connection) -> list[dict[str, Any]]:
