@@ -470,10 +470,12 @@ def _print_scan_summary(summary, *, err: bool) -> None:
 
 def _register_groups() -> None:
     from framesift.app.cli_demo import demo, query
+    from framesift.app.cli_evaluate import evaluate
     from framesift.app.cli_label import label
     from framesift.app.cli_models import models
 
     main.add_command(label)
+    main.add_command(evaluate)
     main.add_command(models)
     main.add_command(demo)
     main.add_command(query)

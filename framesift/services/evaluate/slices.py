@@ -1,0 +1,205 @@
+"""Metrics by slice, each with its support and a bootstrap 95 % interval, worst first.
+
+A slice dimension is `class` (one slice per category: that class's AP over all images) or an
+image field of the ground truth (`camera` for framesift's camera_id, `time` for the time of day
+of captured_at, or any field the images carry, e.g. `weather`): one slice per value, the metrics
+over that value's images. Object-size slices are COCO's own ap_small/medium/large, in the summary.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from framesift.services.evaluate import bootstrap
+from framesift.services.evaluate.bootstrap import MatchTable
+from framesift.services.evaluate.coco_input import CocoInputError, GroundTruth
+
+ALIASES = {"camera": "camera_id", "time": "time_of_day"}
+# Hours (UTC, or the offset the timestamp carries) -> part of day; street scenes change most at
+# dawn and dusk, so night is its own slice rather than the tail of the evening.
+PARTS_OF_DAY = ((0, "night"), (6, "morning"), (12, "afternoon"), (17, "evening"), (21, "night"))
+_FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+
+
+@dataclass(frozen=True)
+class SliceResult:
+    dimension: str
+    value: str
+    images: int
+    objects: int
+    metrics: dict[str, float]
+    intervals: dict[str, tuple[float, float]]
+
+    @property
+    def name(self) -> str:
+        """As a query-language term: camera:cam-7, class:car, time:night."""
+        return f"{self.dimension}:{self.value}"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Model A minus model B on the same images and resamples (positive: A is better)."""
+
+    slice: str
+    images: int
+    difference: dict[str, float]
+    intervals: dict[str, tuple[float, float]]
+
+
+def dimension_name(text: str) -> str:
+    if not _FIELD.match(text):
+        raise CocoInputError(f"slice {text!r}: a slice is 'class' or an image field name such as camera or time")
+    return text
+
+
+def dimension_field(name: str) -> str:
+    """The image field a dimension reads (camera -> camera_id, time -> time_of_day)."""
+    return ALIASES.get(name, name)
+
+
+def image_groups(truth: GroundTruth, table: MatchTable, dimension: str) -> dict[str, np.ndarray]:
+    """Value -> positions (into table.image_ids) of the images having it."""
+    dimension = dimension_field(dimension)
+    by_id = {image["id"]: image for image in truth.images}
+    groups: dict[str, list[int]] = defaultdict(list)
+    for at, image_id in enumerate(table.image_ids):
+        value = _image_value(by_id[int(image_id)], dimension)
+        if value is not None:  # an image without the field is in no slice of this dimension
+            groups[value].append(at)
+    if not groups:
+        fields = "time_of_day, captured_at or date_captured" if dimension == "time_of_day" else repr(dimension)
+        raise CocoInputError(f"slice {dimension!r}: no image of the ground truth has the field {fields}")
+    return {value: np.array(positions) for value, positions in sorted(groups.items())}
+
+
+def _image_value(image: dict[str, Any], dimension: str) -> str | None:
+    if dimension == "time_of_day" and "time_of_day" not in image:
+        moment = image.get("captured_at", image.get("date_captured"))
+        return None if moment is None else part_of_day(moment)
+    value = image.get(dimension)
+    if value is None or isinstance(value, dict | list):
+        return None
+    return str(value)
+
+
+def part_of_day(moment: Any) -> str | None:
+    """A part of day from epoch seconds or an ISO 8601 time; None if it is neither."""
+    try:
+        if isinstance(moment, int | float) and not isinstance(moment, bool):
+            when = datetime.fromtimestamp(float(moment), UTC)
+        else:
+            when = datetime.fromisoformat(str(moment).replace("Z", "+00:00"))
+    except (ValueError, OverflowError, OSError):
+        return None
+    part = PARTS_OF_DAY[0][1]
+    for start, name in PARTS_OF_DAY:
+        if when.hour >= start:
+            part = name
+    return part
+
+
+def by_slice(
+    truth: GroundTruth,
+    table: MatchTable,
+    dimensions: Sequence[str],
+    *,
+    resamples: int,
+    seed: int,
+    class_names: dict[int, str],
+) -> list[SliceResult]:
+    results = []
+    for dimension in dimensions:
+        if dimension == "class":
+            results.extend(_class_slices(table, resamples, seed, class_names))
+            continue
+        for value, positions in image_groups(truth, table, dimension).items():
+            part = table.restricted(positions)
+            point = bootstrap.summary(bootstrap.average_precision(part, np.ones((1, part.images))))
+            samples = bootstrap.summary(
+                bootstrap.average_precision(part, bootstrap.draws(part.images, resamples, seed))
+            )
+            results.append(
+                SliceResult(
+                    dimension=dimension,
+                    value=value,
+                    images=part.images,
+                    objects=int(part.truth_per_image.sum()),
+                    metrics={name: float(values[0]) for name, values in point.items()},
+                    intervals={name: bootstrap.interval(values) for name, values in samples.items()},
+                )
+            )
+    return worst_first(results)
+
+
+def _class_slices(table: MatchTable, resamples: int, seed: int, class_names: dict[int, str]) -> list[SliceResult]:
+    point = bootstrap.average_precision(table, np.ones((1, table.images)))[0]  # [threshold, class]
+    samples = bootstrap.average_precision(table, bootstrap.draws(table.images, resamples, seed))
+    results = []
+    for k, category_id in enumerate(table.category_ids):
+        objects = int(table.truth_per_image[:, k].sum())
+        if objects == 0:
+            continue  # COCO leaves a class without ground truth out; so does the slice list
+        results.append(
+            SliceResult(
+                dimension="class",
+                value=class_names[category_id],
+                images=int((table.truth_per_image[:, k] > 0).sum()),
+                objects=objects,
+                metrics={"map": float(point[:, k].mean()), "ap50": float(point[0, k])},
+                intervals={
+                    "map": bootstrap.interval(samples[:, :, k].mean(axis=1)),
+                    "ap50": bootstrap.interval(samples[:, 0, k]),
+                },
+            )
+        )
+    return results
+
+
+def worst_first(results: list[SliceResult]) -> list[SliceResult]:
+    return sorted(results, key=lambda result: (result.metrics["map"], result.name))
+
+
+def compare(
+    truth: GroundTruth,
+    table_a: MatchTable,
+    table_b: MatchTable,
+    dimensions: Sequence[str],
+    *,
+    resamples: int,
+    seed: int,
+) -> list[Comparison]:
+    """Paired bootstrap of A - B: overall, then per image slice (same draws for both models)."""
+    parts: list[tuple[str, np.ndarray]] = [("all", np.arange(table_a.images))]
+    for dimension in dimensions:
+        if dimension != "class":
+            parts.extend(
+                (f"{dimension}:{value}", positions)
+                for value, positions in image_groups(truth, table_a, dimension).items()
+            )
+    comparisons = []
+    for name, positions in parts:
+        a, b = table_a.restricted(positions), table_b.restricted(positions)
+        ones = np.ones((1, a.images))
+        weights = bootstrap.draws(a.images, resamples, seed)
+        point_a, point_b = (
+            bootstrap.summary(bootstrap.average_precision(a, ones)),
+            bootstrap.summary(bootstrap.average_precision(b, ones)),
+        )
+        samples_a = bootstrap.summary(bootstrap.average_precision(a, weights))
+        samples_b = bootstrap.summary(bootstrap.average_precision(b, weights))
+        comparisons.append(
+            Comparison(
+                slice=name,
+                images=a.images,
+                difference={metric: float(point_a[metric][0] - point_b[metric][0]) for metric in point_a},
+                intervals={metric: bootstrap.interval(samples_a[metric] - samples_b[metric]) for metric in samples_a},
+            )
+        )
+    return comparisons
