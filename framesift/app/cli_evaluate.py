@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
@@ -73,3 +74,57 @@ def evaluate(
         return
     for line in lines(report):
         click.echo(line)
+
+
+@evaluate.command()
+@click.option(
+    "--seeds", default=5, show_default=True, type=click.IntRange(1, 100), help="Splits and pools to average over."
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("selection-report"),
+    show_default=True,
+    help="Folder for learning-curves.png and results.json.",
+)
+@click.option(
+    "--budgets", default="30,60,120,240", show_default=True, help="Label budgets to compare at, comma-separated."
+)
+@click.option(
+    "--digits",
+    type=click.IntRange(50),
+    default=None,
+    help="Use only this many source digits per seed (a quicker, noisier run); default all (~1 258).",
+)
+@click.option("--json", "as_json", is_flag=True, help="The results as one JSON object on stdout.")
+def selection(seeds: int, out: Path, budgets: str, digits: int | None, as_json: bool) -> None:
+    """framesift's selection against random selection at the same labelling budget, on real
+    labelled images (scikit-learn's digits) made into a pool with a fleet's duplicates and junk."""
+    from tqdm import tqdm
+
+    from framesift.app import selection_experiment as experiment
+
+    try:
+        spend = tuple(sorted({int(part) for part in budgets.split(",") if part.strip()}))
+    except ValueError:
+        raise click.BadParameter(
+            "a comma-separated list of whole numbers, e.g. 30,60,120", param_hint="--budgets"
+        ) from None
+    if not spend or spend[0] < 1:
+        raise click.BadParameter("at least one budget, each at least 1 label", param_hint="--budgets")
+    results = [
+        experiment.run_seed(seed, spend, source_limit=digits)
+        for seed in tqdm(range(seeds), unit="seed", disable=None, file=sys.stderr)
+    ]
+    summary = experiment.summarise(results, spend)
+    needed = experiment.labels_needed(summary)
+    out.mkdir(parents=True, exist_ok=True)
+    experiment.plot(summary, results, out / "learning-curves.png")
+    document = experiment.as_json(summary, results, needed)
+    (out / "results.json").write_text(json.dumps(document, indent=2) + "\n")
+    if as_json:
+        click.echo(json.dumps(document))
+        return
+    for line in experiment.lines(summary, results, needed):
+        click.echo(line)
+    click.echo(f"learning curves: {out / 'learning-curves.png'}")
