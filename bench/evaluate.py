@@ -98,7 +98,7 @@ def _evaluator_table(results: dict[str, dict]) -> None:
 
 def _bootstrap_table(truth_path: Path, found_path: Path, resamples: int) -> None:
     from framesift.services.evaluate import coco_input, detection_metrics, slices
-    from framesift.services.evaluate.bootstrap import MatchTable
+    from framesift.services.evaluate.resampling import MatchTable
 
     truth = coco_input.ground_truth(coco_input.read_json(truth_path), source="gt")
     found = coco_input.predictions(coco_input.read_json(found_path), truth, source="pred")

@@ -20,6 +20,7 @@ from framesift.platform.embedded import EmbeddedPipeline
 from framesift.platform.runner import ServiceRunner, ServiceUnit, retry_policy
 from framesift.services.curate import bootstrap as curate
 from framesift.services.embed import bootstrap as embed
+from framesift.services.evaluate import bootstrap as evaluate
 from framesift.services.ingest import bootstrap as ingest
 from framesift.services.label import bootstrap as label
 from framesift.services.quality import bootstrap as quality
@@ -42,7 +43,7 @@ class Service:
 # The pipeline's services in order; a service is listed once it exists.
 SERVICES: dict[str, Service] = {
     module.NAME: Service(module.NAME, module.build, module.MIGRATIONS)
-    for module in (ingest, quality, embed, curate, label)
+    for module in (ingest, quality, embed, curate, label, evaluate)
 }
 
 

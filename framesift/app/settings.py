@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 from framesift.runtime.settings import BusKind, PlatformSettings
 from framesift.services.curate.settings import CurateSettings
 from framesift.services.embed.settings import EmbedSettings
+from framesift.services.evaluate.settings import EvaluateSettings
 from framesift.services.ingest.settings import IngestSettings
 from framesift.services.label.settings import LabelSettings
 from framesift.services.quality.settings import QualitySettings
@@ -67,6 +68,7 @@ class Settings(PlatformSettings):
     embed: EmbedSettings = EmbedSettings()
     curate: CurateSettings = CurateSettings()
     label: LabelSettings = LabelSettings()
+    evaluate: EvaluateSettings = EvaluateSettings()
 
     @classmethod
     def settings_customise_sources(

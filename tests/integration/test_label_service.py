@@ -15,6 +15,7 @@ from framesift.app.registry import build_adapters
 from framesift.contracts.vocabulary import Status
 from framesift.runtime.settings import EmbedBackendKind
 from framesift.services.curate.settings import CurateSettings
+from framesift.services.evaluate.tables import Truth
 from framesift.services.label.settings import LabelSettings, ReviewSettings
 from framesift.services.label.tables import LabelTask
 from tests.support.curation import run_pipeline, uploads
@@ -31,6 +32,11 @@ def tasks(engine) -> list[dict]:
     with engine.connect() as connection:
         rows = connection.execute(sa.select(LabelTask.__table__).order_by(LabelTask.frame_id)).mappings()
         return [dict(r) for r in rows]
+
+
+def evaluated_truth(engine, frame_id: str):
+    with engine.connect() as connection:
+        return connection.execute(sa.select(Truth.__table__).where(Truth.frame_id == frame_id)).one_or_none()
 
 
 def curated_status(engine, frame_id: str) -> int:
@@ -71,7 +77,7 @@ async def test_a_labeller_works_through_the_http_api_and_curate_hears_it(embedde
     )
     frame_ids = await run_pipeline(settings, uploads("label-cam", count=9))
     adapters = build_adapters(settings)
-    async with running(adapters, ["curate", "label"]) as runner:
+    async with running(adapters, ["curate", "label", "evaluate"]) as runner:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{runner.http_port}") as client:
             operator = {"authorization": f"Bearer {TOKEN}"}
             # Write actions need an identity: the operator's token, a labeller's key.
@@ -113,6 +119,15 @@ async def test_a_labeller_works_through_the_http_api_and_curate_hears_it(embedde
                 timeout=30,
                 what="curate to fold labels.completed",
             )
+            # ... and evaluate keeps the frame's truth, in pixels of the frame's own size.
+            await eventually(
+                lambda: evaluated_truth(adapters.engine, task["frame"]["frame_id"]) is not None,
+                timeout=30,
+                what="evaluate to fold labels.completed",
+            )
+            truth = evaluated_truth(adapters.engine, task["frame"]["frame_id"])
+            assert (truth.width, truth.height, truth.camera_id) == (640, 360, "label-cam")
+            assert [a["class"] for a in truth.annotations] == ["car"]
             # A dataset version through the API, in the object store, downloadable by the operator.
             body = {"format": "coco", "query": "split:train split:val split:evaluation"}
             assert (await client.post("/v1/labels/exports", json=body)).status_code == 401

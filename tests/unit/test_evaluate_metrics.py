@@ -12,7 +12,7 @@ import pytest
 from pycocotools.coco import COCO as ReferenceCOCO
 from pycocotools.cocoeval import COCOeval as ReferenceEval
 
-from framesift.services.evaluate import bootstrap, coco_input, detection_metrics, report, slices
+from framesift.services.evaluate import coco_input, detection_metrics, report, resampling, slices
 from tests.support import coco_sets
 
 # Both libraries compute in double precision but sum in different orders.
@@ -60,9 +60,9 @@ def test_per_class_ap_averages_to_the_map():
 def test_resampling_with_every_weight_one_gives_cocos_own_ap():
     _, _, truth, found = _inputs()
     evaluation = detection_metrics.evaluate(truth, found, with_matches=True)
-    table = bootstrap.MatchTable.from_evaluation(evaluation)
-    ap = bootstrap.average_precision(table, np.ones((1, table.images)))
-    both = bootstrap.summary(ap)
+    table = resampling.MatchTable.from_evaluation(evaluation)
+    ap = resampling.average_precision(table, np.ones((1, table.images)))
+    both = resampling.summary(ap)
     assert both["map"][0] == pytest.approx(evaluation.metrics["map"], abs=CLOSE)
     assert both["ap50"][0] == pytest.approx(evaluation.metrics["ap50"], abs=CLOSE)
     for k, item in enumerate(evaluation.classes):
@@ -71,9 +71,9 @@ def test_resampling_with_every_weight_one_gives_cocos_own_ap():
 
 def test_an_image_drawn_twice_counts_as_cocos_evaluation_of_that_image_repeated():
     truth_doc, found_doc, truth, found = _inputs(images=60)
-    table = bootstrap.MatchTable.from_evaluation(detection_metrics.evaluate(truth, found, with_matches=True))
+    table = resampling.MatchTable.from_evaluation(detection_metrics.evaluate(truth, found, with_matches=True))
     weights = np.random.default_rng(3).integers(0, 4, size=table.images)  # 0: left out, 3: three copies
-    ours = bootstrap.summary(bootstrap.average_precision(table, weights[None, :]))
+    ours = resampling.summary(resampling.average_precision(table, weights[None, :]))
 
     # The same resample written out: each drawn image copied under new ids.
     repeated = {"images": [], "categories": truth_doc["categories"], "annotations": []}

@@ -17,8 +17,8 @@ from rich.console import Console
 from rich.table import Table
 
 from framesift.services.evaluate import coco_input, detection_metrics, slices
-from framesift.services.evaluate.bootstrap import MatchTable
 from framesift.services.evaluate.detection_metrics import ClassMetrics, DetectionEvaluation
+from framesift.services.evaluate.resampling import MatchTable
 from framesift.services.evaluate.slices import Comparison, SliceResult
 
 DEFAULT_RESAMPLES = 1000

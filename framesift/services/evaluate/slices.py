@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from framesift.services.evaluate import bootstrap
-from framesift.services.evaluate.bootstrap import MatchTable
+from framesift.services.evaluate import resampling
 from framesift.services.evaluate.coco_input import CocoInputError, GroundTruth
+from framesift.services.evaluate.resampling import MatchTable
 
 ALIASES = {"camera": "camera_id", "time": "time_of_day"}
 # Hours (UTC, or the offset the timestamp carries) -> part of day; street scenes change most at
@@ -121,9 +121,9 @@ def by_slice(
             continue
         for value, positions in image_groups(truth, table, dimension).items():
             part = table.restricted(positions)
-            point = bootstrap.summary(bootstrap.average_precision(part, np.ones((1, part.images))))
-            samples = bootstrap.summary(
-                bootstrap.average_precision(part, bootstrap.draws(part.images, resamples, seed))
+            point = resampling.summary(resampling.average_precision(part, np.ones((1, part.images))))
+            samples = resampling.summary(
+                resampling.average_precision(part, resampling.draws(part.images, resamples, seed))
             )
             results.append(
                 SliceResult(
@@ -132,15 +132,15 @@ def by_slice(
                     images=part.images,
                     objects=int(part.truth_per_image.sum()),
                     metrics={name: float(values[0]) for name, values in point.items()},
-                    intervals={name: bootstrap.interval(values) for name, values in samples.items()},
+                    intervals={name: resampling.interval(values) for name, values in samples.items()},
                 )
             )
     return worst_first(results)
 
 
 def _class_slices(table: MatchTable, resamples: int, seed: int, class_names: dict[int, str]) -> list[SliceResult]:
-    point = bootstrap.average_precision(table, np.ones((1, table.images)))[0]  # [threshold, class]
-    samples = bootstrap.average_precision(table, bootstrap.draws(table.images, resamples, seed))
+    point = resampling.average_precision(table, np.ones((1, table.images)))[0]  # [threshold, class]
+    samples = resampling.average_precision(table, resampling.draws(table.images, resamples, seed))
     results = []
     for k, category_id in enumerate(table.category_ids):
         objects = int(table.truth_per_image[:, k].sum())
@@ -154,8 +154,8 @@ def _class_slices(table: MatchTable, resamples: int, seed: int, class_names: dic
                 objects=objects,
                 metrics={"map": float(point[:, k].mean()), "ap50": float(point[0, k])},
                 intervals={
-                    "map": bootstrap.interval(samples[:, :, k].mean(axis=1)),
-                    "ap50": bootstrap.interval(samples[:, 0, k]),
+                    "map": resampling.interval(samples[:, :, k].mean(axis=1)),
+                    "ap50": resampling.interval(samples[:, 0, k]),
                 },
             )
         )
@@ -187,19 +187,19 @@ def compare(
     for name, positions in parts:
         a, b = table_a.restricted(positions), table_b.restricted(positions)
         ones = np.ones((1, a.images))
-        weights = bootstrap.draws(a.images, resamples, seed)
+        weights = resampling.draws(a.images, resamples, seed)
         point_a, point_b = (
-            bootstrap.summary(bootstrap.average_precision(a, ones)),
-            bootstrap.summary(bootstrap.average_precision(b, ones)),
+            resampling.summary(resampling.average_precision(a, ones)),
+            resampling.summary(resampling.average_precision(b, ones)),
         )
-        samples_a = bootstrap.summary(bootstrap.average_precision(a, weights))
-        samples_b = bootstrap.summary(bootstrap.average_precision(b, weights))
+        samples_a = resampling.summary(resampling.average_precision(a, weights))
+        samples_b = resampling.summary(resampling.average_precision(b, weights))
         comparisons.append(
             Comparison(
                 slice=name,
                 images=a.images,
                 difference={metric: float(point_a[metric][0] - point_b[metric][0]) for metric in point_a},
-                intervals={metric: bootstrap.interval(samples_a[metric] - samples_b[metric]) for metric in samples_a},
+                intervals={metric: resampling.interval(samples_a[metric] - samples_b[metric]) for metric in samples_a},
             )
         )
     return comparisons

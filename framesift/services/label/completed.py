@@ -63,6 +63,9 @@ def completed_event(task: dict[str, Any], splits: SplitSettings) -> labels_pb2.L
         labelling_seconds=task["labelling_seconds"] or 0.0,
         had_prelabels=bool(task["prelabels"]),
         split=split_of(task["frame_id"], splits).value,
+        width=task["width"],
+        height=task["height"],
+        captured_at=timestamp(task["captured_at"]),
     )
 
 

@@ -1,0 +1,109 @@
+"""The evaluate service's operations for every transport (gRPC and HTTP JSON). Running an
+evaluation is a write (it stores a run and sends it) and needs the operator token; reading
+reports and comparing models do not. Answers are the protos of evaluation.proto."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
+
+from framesift.bus.base import BusUnavailableError
+from framesift.platform.operators import OperatorToken
+from framesift.v1 import evaluation_pb2
+
+from . import runs, slices
+from .runs import ReportOutbox
+from .settings import EvaluateSettings
+
+log = logging.getLogger(__name__)
+MAX_SLICES = 8
+MAX_MODEL_LENGTH = 256
+
+
+class UnavailableError(RuntimeError):
+    """The database is down: nothing was done; retrying later is safe."""
+
+
+class InvalidRequestError(ValueError):
+    pass
+
+
+class EvaluateApi:
+    def __init__(
+        self,
+        engine: Engine,
+        settings: EvaluateSettings,
+        outbox: ReportOutbox,
+        operator: OperatorToken,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.engine, self.settings, self.outbox, self.operator, self.clock = engine, settings, outbox, operator, clock
+        self._one_run = asyncio.Semaphore(1)  # a run is CPU-bound: one at a time per replica
+
+    async def _run(self, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await asyncio.to_thread(call, *args, **kwargs)
+        except OperationalError as exc:
+            raise UnavailableError(f"the evaluate database is unavailable: {type(exc.orig or exc).__name__}") from exc
+
+    def _dimensions(self, given: Sequence[str]) -> list[str]:
+        chosen = list(given) or list(self.settings.slices)
+        if len(chosen) > MAX_SLICES:
+            raise InvalidRequestError(f"slices: at most {MAX_SLICES} dimensions, got {len(chosen)}")
+        return [slices.dimension_name(name) for name in chosen]
+
+    @staticmethod
+    def _model(name: str, field: str = "model_version") -> str:
+        if not name or len(name) > MAX_MODEL_LENGTH:
+            raise InvalidRequestError(f"{field}: a model version as embed reports it (name/version), required")
+        return name
+
+    async def run(
+        self, authorization: str | None, model: str, dimensions: Sequence[str] = ()
+    ) -> evaluation_pb2.EvaluationReport:
+        self.operator.check(authorization)
+        model, chosen = self._model(model), self._dimensions(dimensions)
+        async with self._one_run:
+            result = await self._run(
+                runs.evaluate_model, self.engine, model, self.settings.split.value, chosen,
+                resamples=self.settings.resamples, seed=self.settings.seed,
+            )  # fmt: skip
+            result.requested_by = "operator"
+            await self._run(runs.store_run, self.engine, result, self.clock)
+        try:
+            await self.outbox.publish()
+        except (BusUnavailableError, OperationalError) as exc:
+            log.warning("eval.reports not sent yet, will retry: %s", exc)
+        return result
+
+    async def report(self, run_id: str) -> evaluation_pb2.EvaluationReport:
+        if not run_id or len(run_id) > 64:
+            raise InvalidRequestError("run_id: required, at most 64 characters")
+        return await self._run(runs.get_report, self.engine, run_id)
+
+    async def reports(self, model: str = "", limit: int = 20) -> evaluation_pb2.ListReportsResponse:
+        if len(model) > MAX_MODEL_LENGTH:
+            raise InvalidRequestError(f"model_version: at most {MAX_MODEL_LENGTH} characters")
+        if not 0 <= limit <= 500:
+            raise InvalidRequestError("limit: 1 to 500 (0: the default, 20)")
+        found = await self._run(runs.list_reports, self.engine, model or None, limit or 20)
+        return evaluation_pb2.ListReportsResponse(reports=found)
+
+    async def compare(
+        self, model_a: str, model_b: str, dimensions: Sequence[str] = ()
+    ) -> evaluation_pb2.ModelComparison:
+        model_a, model_b = self._model(model_a, "model_a"), self._model(model_b, "model_b")
+        if model_a == model_b:
+            raise InvalidRequestError("model_a and model_b are the same model version")
+        chosen = self._dimensions(dimensions)
+        async with self._one_run:
+            return await self._run(
+                runs.compare_models, self.engine, model_a, model_b, self.settings.split.value, chosen,
+                resamples=self.settings.resamples, seed=self.settings.seed,
+            )  # fmt: skip

@@ -1,0 +1,51 @@
+"""The evaluate service's migrations. Each step's DDL is written out, never taken from tables.py,
+so a deployed schema stays what its version says."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy import Connection
+
+from framesift.sql.migrations import Migration
+
+COMPONENT = "evaluate"
+
+
+def _v1_truth_predictions_runs(connection: Connection) -> None:
+    metadata = sa.MetaData()
+    sa.Table(
+        "eval_truth",
+        metadata,
+        sa.Column("frame_id", sa.String(128), primary_key=True),
+        sa.Column("camera_id", sa.String(64), nullable=False),
+        sa.Column("captured_at", sa.Float, nullable=False),
+        sa.Column("width", sa.Integer, nullable=False),
+        sa.Column("height", sa.Integer, nullable=False),
+        sa.Column("split", sa.String(16), nullable=False, index=True),
+        sa.Column("ontology_version", sa.String(16), nullable=False),
+        sa.Column("annotations", sa.JSON, nullable=False),
+        sa.Column("completed_at", sa.Float, nullable=False),
+    )
+    sa.Table(
+        "eval_predictions",
+        metadata,
+        sa.Column("frame_id", sa.String(128), primary_key=True),
+        sa.Column("model_version", sa.String(256), primary_key=True),
+        sa.Column("detections", sa.JSON, nullable=False),
+        sa.Column("metrics", sa.JSON, nullable=False),
+    )
+    sa.Table(
+        "eval_runs",
+        metadata,
+        sa.Column("run_id", sa.String(64), primary_key=True),
+        sa.Column("model_version", sa.String(256), nullable=False, index=True),
+        sa.Column("created_at", sa.Float, nullable=False, index=True),
+        sa.Column("report", sa.LargeBinary, nullable=False),  # the EvaluationReport proto
+        sa.Column("published", sa.Boolean, nullable=False),
+    )
+    metadata.create_all(connection)
+
+
+MIGRATIONS: list[Migration] = [
+    Migration(1, "labelled frames, each model version's detections, evaluation runs", _v1_truth_predictions_runs),
+]

@@ -1,0 +1,196 @@
+"""An evaluation run: the split's COCO documents for one model version, the metrics by slice,
+the stored report, then eval.reports. The report is stored whole in one transaction before it is
+sent (a run that fails midway stores and sends nothing); a report not yet sent is sent by the
+next sweep (at start, at shutdown, on a timer), so a bus outage delays it and loses nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import uuid
+from collections.abc import Callable, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy import Engine
+
+from framesift.bus.base import BusUnavailableError
+from framesift.bus.events import EventPublisher
+from framesift.contracts.vocabulary import timestamp
+from framesift.v1 import evaluation_pb2
+
+from . import records, report, slices
+from .records import EvaluationSet
+from .tables import Run
+
+RUNS = Run.__table__
+log = logging.getLogger(__name__)
+
+
+class UnknownModelError(LookupError):
+    """No frames.embedded of this model version reached evaluate."""
+
+
+class EmptySplitError(ValueError):
+    """Nothing to evaluate: the split has no labelled frame this model ran on."""
+
+
+class ReportNotFoundError(LookupError):
+    pass
+
+
+def checked_model(engine: Engine, model: str) -> None:
+    with engine.connect() as connection:
+        known = records.known_models(connection)
+    if model not in known:
+        hint = f"known: {', '.join(sorted(known))}" if known else "no model's detections have arrived yet"
+        raise UnknownModelError(f"model version {model!r} has no detections here; {hint}")
+
+
+def _loaded(engine: Engine, model: str, split: str, frame_ids: set[str] | None = None) -> EvaluationSet:
+    with engine.connect() as connection:
+        found = records.evaluation_set(connection, model, split, frame_ids)
+    if not found.truth.images:
+        raise EmptySplitError(
+            f"the {split} split has no labelled frame that model {model} ran on "
+            f"({found.frames_without_predictions} labelled frames without its detections)"
+        )
+    return found
+
+
+def evaluate_model(
+    engine: Engine, model: str, split: str, dimensions: Sequence[str], *, resamples: int, seed: int
+) -> evaluation_pb2.EvaluationReport:
+    checked_model(engine, model)
+    found = _loaded(engine, model, split)
+    result, _ = report.evaluate(found.truth, found.predictions, dimensions=dimensions, resamples=resamples, seed=seed)
+    return evaluation_pb2.EvaluationReport(
+        model_version=model,
+        metrics={name: value for name, value in result.metrics.items() if value >= 0},  # COCO's -1: undefined
+        slices=[_slice(item) for item in result.slices],
+        split=split,
+        images=result.images,
+        objects=result.objects,
+        detections=result.detections,
+        frames_without_predictions=found.frames_without_predictions,
+        detections_outside_ontology=found.outside_ontology,
+        resamples=resamples,
+    )
+
+
+def compare_models(
+    engine: Engine, model_a: str, model_b: str, split: str, dimensions: Sequence[str], *, resamples: int, seed: int
+) -> evaluation_pb2.ModelComparison:
+    """A - B on the split's frames both models ran on: the same images, the same resamples."""
+    from .detection_metrics import evaluate
+    from .resampling import MatchTable
+
+    for model in (model_a, model_b):
+        checked_model(engine, model)
+    with engine.connect() as connection:
+        both = records.frames_of(connection, model_a) & records.frames_of(connection, model_b)
+    a = _loaded(engine, model_a, split, both)
+    b = _loaded(engine, model_b, split, both)
+    names = [slices.dimension_name(text) for text in dimensions if text != "class"]
+    table_a = MatchTable.from_evaluation(evaluate(a.truth, a.predictions, with_matches=True))
+    table_b = MatchTable.from_evaluation(evaluate(b.truth, b.predictions, with_matches=True))
+    differences = slices.compare(a.truth, table_a, table_b, names, resamples=resamples, seed=seed)
+    return evaluation_pb2.ModelComparison(
+        model_a=model_a,
+        model_b=model_b,
+        images=len(a.truth.images),
+        slices=[
+            evaluation_pb2.SliceDifference(
+                slice=item.slice,
+                support=item.images,
+                difference=item.difference,
+                ci95_low={k: low for k, (low, _) in item.intervals.items() if _defined(low)},
+                ci95_high={k: high for k, (_, high) in item.intervals.items() if _defined(high)},
+                verdict=report.verdict(item),
+            )
+            for item in differences
+        ],
+    )
+
+
+def _slice(item: slices.SliceResult) -> evaluation_pb2.SliceMetrics:
+    return evaluation_pb2.SliceMetrics(
+        slice=item.name,
+        metrics={k: v for k, v in item.metrics.items() if _defined(v)},
+        support=item.images,
+        objects=item.objects,
+        ci95_low={k: low for k, (low, _) in item.intervals.items() if _defined(low)},
+        ci95_high={k: high for k, (_, high) in item.intervals.items() if _defined(high)},
+    )
+
+
+def _defined(value: float) -> bool:
+    """A number to send: nan (no ground truth drawn) is left out of a proto map."""
+    return not math.isnan(value)
+
+
+def store_run(engine: Engine, result: evaluation_pb2.EvaluationReport, clock: Callable[[], float]) -> None:
+    now = clock()
+    result.run_id = f"run-{uuid.uuid4().hex[:20]}"
+    result.created_at.CopyFrom(timestamp(now))
+    with engine.begin() as connection:
+        connection.execute(
+            RUNS.insert().values(
+                run_id=result.run_id,
+                model_version=result.model_version,
+                created_at=now,
+                report=result.SerializeToString(),
+                published=False,
+            )
+        )
+
+
+def get_report(engine: Engine, run_id: str) -> evaluation_pb2.EvaluationReport:
+    with engine.connect() as connection:
+        data = connection.execute(sa.select(RUNS.c.report).where(RUNS.c.run_id == run_id)).scalar()
+    if data is None:
+        raise ReportNotFoundError(f"no evaluation run {run_id!r}")
+    return evaluation_pb2.EvaluationReport.FromString(data)
+
+
+def list_reports(engine: Engine, model: str | None, limit: int) -> list[evaluation_pb2.EvaluationReport]:
+    query = sa.select(RUNS.c.report).order_by(RUNS.c.created_at.desc(), RUNS.c.run_id).limit(limit)
+    if model:
+        query = query.where(RUNS.c.model_version == model)
+    with engine.connect() as connection:
+        return [evaluation_pb2.EvaluationReport.FromString(data) for data in connection.execute(query).scalars()]
+
+
+class ReportOutbox:
+    """Sends stored reports not yet sent, then flags them (a crash in between sends one twice,
+    which at-least-once delivery allows: a report is keyed by its run id)."""
+
+    def __init__(self, engine: Engine, publisher: EventPublisher) -> None:
+        self._engine, self._publisher = engine, publisher
+        self._lock = asyncio.Lock()
+
+    async def publish(self) -> int:
+        async with self._lock:
+            pending = await asyncio.to_thread(self._pending)
+            for run_id, data in pending:
+                await self._publisher.publish(evaluation_pb2.EvaluationReport.FromString(data))
+                await asyncio.to_thread(self._mark, run_id)
+            return len(pending)
+
+    def _pending(self) -> list[tuple[str, bytes]]:
+        query = sa.select(RUNS.c.run_id, RUNS.c.report).where(RUNS.c.published.is_(False)).order_by(RUNS.c.created_at)
+        with self._engine.connect() as connection:
+            return [(row.run_id, row.report) for row in connection.execute(query)]
+
+    def _mark(self, run_id: str) -> None:
+        with self._engine.begin() as connection:
+            connection.execute(RUNS.update().where(RUNS.c.run_id == run_id).values(published=True))
+
+
+async def publish_forever(outbox: ReportOutbox, every_s: float = 10.0) -> None:
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            await outbox.publish()
+        except BusUnavailableError as exc:
+            log.warning("eval.reports not sent yet, will retry: %s", exc)

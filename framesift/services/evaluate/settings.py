@@ -1,0 +1,19 @@
+"""The evaluate service's settings section (FRAMESIFT_EVALUATE__*)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, Field
+
+from framesift.contracts.splits import Split
+
+
+class EvaluateSettings(BaseModel):
+    group: str = "evaluate"
+    # The split runs score against: the evaluation split is never exported for training.
+    split: Split = Split.EVALUATION
+    # Slices every run reports (class, camera, time of day, or an image field).
+    slices: list[str] = ["camera", "time", "class"]
+    resamples: Annotated[int, Field(ge=10, le=100_000)] = 1000
+    seed: int = 0

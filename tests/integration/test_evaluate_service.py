@@ -1,0 +1,274 @@
+"""The evaluate service: labels.completed and frames.embedded folded into SQL (idempotent, newest
+labels win), runs of a model version on the evaluation split over the API, HTTP and gRPC, reports
+on eval.reports through a real broker, two model versions compared; on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+
+import grpc
+import httpx
+import pytest
+import sqlalchemy as sa
+from pydantic import SecretStr
+
+from framesift.app.registry import build_adapters, create_schema
+from framesift.contracts.splits import Split
+from framesift.contracts.topics import EVAL_REPORTS
+from framesift.contracts.vocabulary import timestamp
+from framesift.platform.operators import OperatorToken, UnauthenticatedError
+from framesift.runtime.settings import BusKind
+from framesift.services.evaluate import report as coco_report
+from framesift.services.evaluate.api import EvaluateApi
+from framesift.services.evaluate.coco_input import ground_truth, predictions
+from framesift.services.evaluate.handlers import EvaluateDeps, record_detections, record_labels
+from framesift.services.evaluate.runs import EmptySplitError, ReportOutbox, UnknownModelError
+from framesift.services.evaluate.settings import EvaluateSettings
+from framesift.services.evaluate.tables import Prediction, Truth
+from framesift.v1 import evaluation_pb2, evaluation_pb2_grpc, frames_pb2, labels_pb2
+from tests.support import coco_sets
+from tests.support.running import running
+from tests.support.servers import TansuBroker
+from tests.support.waiting import eventually
+
+TOKEN = "operator-secret-for-tests"
+STRONG, WEAK = "tiny-det/2", "tiny-det/1"
+FAST = EvaluateSettings(resamples=200)
+
+
+def _relative(box: list[float]) -> frames_pb2.Box:
+    x, y, w, h = box
+    width, height = coco_sets.WIDTH, coco_sets.HEIGHT
+    return frames_pb2.Box(x_min=x / width, y_min=y / height, x_max=(x + w) / width, y_max=(y + h) / height)
+
+
+def frame_events(images: int = 80, seed: int = 3):
+    truth = coco_sets.ground_truth(images, seed=seed, crowd=0.0)
+    found = {STRONG: coco_sets.detections(truth, seed=seed + 1, skill=0.9),
+             WEAK: coco_sets.detections(truth, seed=seed + 2, skill=0.45)}  # fmt: skip
+    names = {c["id"]: c["name"] for c in truth["categories"]}
+    labels, embedded = [], []
+    for image in truth["images"]:
+        frame_id = f"frame-{image['id']:05d}"
+        labels.append(
+            labels_pb2.LabelsCompleted(
+                frame_id=frame_id, camera_id=image["camera_id"], task_id=f"t-{frame_id}", ontology_version="1",
+                annotations=[
+                    labels_pb2.Annotation(class_name=names[a["category_id"]], class_id=a["category_id"],
+                                          box=_relative(a["bbox"]))
+                    for a in truth["annotations"] if a["image_id"] == image["id"]
+                ],
+                completed_at=timestamp(1_000.0), split=Split.EVALUATION.value,
+                width=coco_sets.WIDTH, height=coco_sets.HEIGHT, captured_at=timestamp(image["captured_at"]),
+            )
+        )  # fmt: skip
+        for model, detections in found.items():
+            name, version = model.split("/")
+            embedded.append(
+                frames_pb2.FrameEmbedded(
+                    frame_id=frame_id, camera_id=image["camera_id"], model_name=name, model_version=version,
+                    has_detector=True, metrics={"brightness": 0.4},
+                    detections=[
+                        frames_pb2.Detection(class_name=names[d["category_id"]], score=d["score"],
+                                             box=_relative(d["bbox"]))
+                        for d in detections if d["image_id"] == image["id"]
+                    ],
+                )
+            )  # fmt: skip
+    return truth, found, labels, embedded
+
+
+@pytest.fixture
+def engine(database):
+    made = sa.create_engine(database())
+    create_schema(made, ["evaluate"])
+    yield made
+    made.dispose()
+
+
+def _count(engine, table) -> int:
+    with engine.connect() as connection:
+        return connection.execute(sa.select(sa.func.count()).select_from(table.__table__)).scalar_one()
+
+
+async def test_folds_are_idempotent_and_the_newest_labels_win(engine) -> None:
+    _, _, labels, embedded = frame_events(images=5)
+    deps = EvaluateDeps(engine)
+    for event in [*labels, *labels[:2]]:  # two redelivered
+        await record_labels(event, deps)
+    for event in [*embedded, *embedded[:3]]:
+        await record_detections(event, deps)
+    assert (_count(engine, Truth), _count(engine, Prediction)) == (5, 10)
+
+    corrected = labels_pb2.LabelsCompleted()
+    corrected.CopyFrom(labels[0])
+    del corrected.annotations[:]
+    corrected.completed_at.CopyFrom(timestamp(2_000.0))
+    stale = labels_pb2.LabelsCompleted()
+    stale.CopyFrom(labels[0])
+    stale.completed_at.CopyFrom(timestamp(500.0))
+    await record_labels(corrected, deps)
+    await record_labels(stale, deps)  # an older event arriving late changes nothing
+    with engine.connect() as connection:
+        row = connection.execute(sa.select(Truth.__table__).where(Truth.frame_id == labels[0].frame_id)).one()
+    assert (row.annotations, row.completed_at) == ([], 2_000.0)
+
+    # Frames of the weights-free descriptor backend carry no detections to score: not stored.
+    await record_detections(
+        frames_pb2.FrameEmbedded(frame_id="frame-x", model_name="descriptor", model_version="1"), deps
+    )
+    assert _count(engine, Prediction) == 10
+
+
+async def test_a_bad_event_is_refused_with_its_reason(engine) -> None:
+    from framesift.contracts.codec import MalformedMessageError
+
+    _, _, labels, _ = frame_events(images=1)
+    sizeless = labels_pb2.LabelsCompleted()
+    sizeless.CopyFrom(labels[0])
+    sizeless.width = 0
+    with pytest.raises(MalformedMessageError, match="no frame size"):
+        await record_labels(sizeless, EvaluateDeps(engine))
+    odd_split = labels_pb2.LabelsCompleted()
+    odd_split.CopyFrom(labels[0])
+    odd_split.split = "holdout"
+    with pytest.raises(MalformedMessageError, match="split 'holdout'"):
+        await record_labels(odd_split, EvaluateDeps(engine))
+    assert _count(engine, Truth) == 0
+
+
+class _Sent:
+    """eval.reports as an in-memory list: this test is about the run; the broker test sends them."""
+
+    def __init__(self) -> None:
+        self.events: list = []
+
+    async def publish(self, event) -> None:
+        self.events.append(event)
+
+
+async def test_a_run_scores_the_model_as_framesift_evaluate_does_and_is_stored(engine) -> None:
+    truth_doc, found, labels, embedded = frame_events()
+    deps = EvaluateDeps(engine)
+    for event in [*labels, *embedded]:
+        await (record_labels if isinstance(event, labels_pb2.LabelsCompleted) else record_detections)(event, deps)
+    sent = _Sent()
+    api = EvaluateApi(engine, FAST, ReportOutbox(engine, sent), OperatorToken(TOKEN), clock=lambda: 5_000.0)
+    operator = f"Bearer {TOKEN}"
+
+    with pytest.raises(UnauthenticatedError):
+        await api.run(None, STRONG)
+    with pytest.raises(UnknownModelError, match="known: tiny-det/1, tiny-det/2"):
+        await api.run(operator, "tiny-det/9")
+    result = await api.run(operator, STRONG)
+
+    truth = ground_truth(truth_doc, source="gt")
+    direct, _ = coco_report.evaluate(truth, predictions(found[STRONG], truth, source="pred"))
+    assert (result.images, result.objects, result.detections) == (80, direct.objects, direct.detections)
+    # Boxes travel as float32 fractions of the frame and are clipped to it: equal to ~1e-3.
+    assert result.metrics["map"] == pytest.approx(direct.metrics["map"], abs=0.01)
+    assert result.metrics["ap50"] == pytest.approx(direct.metrics["ap50"], abs=0.01)
+    assert result.frames_without_predictions == 0
+    names = [item.slice for item in result.slices]
+    assert {"camera:cam-0", "class:car"} <= set(names)
+    assert any(name.startswith("time:") for name in names)
+    maps = [item.metrics["map"] for item in result.slices]
+    assert maps == sorted(maps)  # worst first
+    assert all(item.ci95_low["map"] <= item.metrics["map"] <= item.ci95_high["map"] for item in result.slices)
+
+    assert [event.run_id for event in sent.events] == [result.run_id]
+    assert (await api.report(result.run_id)) == result
+    weak = await api.run(operator, WEAK)
+    listed = await api.reports()
+    assert {r.run_id for r in listed.reports} == {result.run_id, weak.run_id}
+    assert [r.run_id for r in (await api.reports(WEAK)).reports] == [weak.run_id]
+    assert weak.metrics["map"] < result.metrics["map"]
+
+    comparison = await api.compare(STRONG, WEAK, ["camera"])
+    overall = comparison.slices[0]
+    assert (overall.slice, overall.support) == ("all", 80)
+    assert overall.difference["map"] == pytest.approx(result.metrics["map"] - weak.metrics["map"], abs=1e-9)
+    assert overall.ci95_low["map"] > 0
+    assert overall.verdict == "better"
+    assert {item.slice for item in comparison.slices[1:]} == {f"camera:cam-{k}" for k in range(4)}
+
+
+async def test_an_empty_split_is_an_error_saying_so(engine) -> None:
+    _, _, labels, embedded = frame_events(images=4)
+    deps = EvaluateDeps(engine)
+    for event in labels:
+        await record_labels(event, deps)
+    for event in embedded:
+        await record_detections(event, deps)
+    val_only = EvaluateSettings(split=Split.VAL, resamples=50)
+    api = EvaluateApi(engine, val_only, ReportOutbox(engine, _Sent()), OperatorToken(TOKEN))
+    with pytest.raises(EmptySplitError, match="the val split has no labelled frame that model tiny-det/2 ran on"):
+        await api.run(f"Bearer {TOKEN}", STRONG)
+    assert (await api.reports()).reports == []  # nothing half-written
+
+
+@pytest.fixture
+def broker(tmp_path):
+    server = TansuBroker(log_path=tmp_path / "tansu.log").start()
+    yield server.bootstrap
+    server.stop()
+
+
+async def test_through_the_broker_over_http_and_grpc(embedded_settings, broker, postgres_url) -> None:
+    from tests.support.curation import fresh_postgres
+
+    _, _, labels, embedded = frame_events(images=40)
+    with fresh_postgres(postgres_url) as url:
+        settings = embedded_settings.model_copy(
+            update={
+                "bus": BusKind.KAFKA, "kafka_bootstrap_servers": broker, "kafka_idempotence": False,
+                "database_url": url, "operator_token": SecretStr(TOKEN),
+                "evaluate": EvaluateSettings(group=f"evaluate-{uuid.uuid4().hex[:6]}", resamples=100),
+            }
+        )  # fmt: skip
+        adapters = build_adapters(settings, services=["evaluate"])
+        async with running(adapters, ["evaluate"]) as runner:
+            publisher = adapters.publisher()
+            for event in [*labels, *embedded]:
+                await publisher.publish(event)
+
+            def folded() -> bool:
+                return _count(adapters.engine, Truth) == 40 and _count(adapters.engine, Prediction) == 80
+
+            await eventually(folded, timeout=60, what="evaluate to fold both topics")
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{runner.http_port}") as client:
+                refused = await client.post("/v1/evaluations/runs", json={"model_version": STRONG})
+                assert (refused.status_code, refused.json()["code"]) == (401, "unauthenticated")
+                headers = {"authorization": f"Bearer {TOKEN}"}
+                unknown = await client.post("/v1/evaluations/runs", json={"model_version": "x/1"}, headers=headers)
+                assert (unknown.status_code, unknown.json()["code"]) == (404, "unknown_model")
+                bad = await client.post(
+                    "/v1/evaluations/runs", json={"model_version": STRONG, "slices": ["no such!"]}, headers=headers
+                )
+                assert (bad.status_code, bad.json()["code"]) == (400, "invalid_argument")
+                made = await client.post(
+                    "/v1/evaluations/runs", json={"model_version": STRONG, "slices": ["camera"]}, headers=headers
+                )
+                assert made.status_code == 201, made.text
+                run_id = made.json()["run_id"]
+                assert made.json()["metrics"]["map"] > 0
+                assert (await client.get(f"/v1/evaluations/runs/{run_id}")).json()["run_id"] == run_id
+                missing = await client.get("/v1/evaluations/runs/run-nope")
+                assert (missing.status_code, missing.json()["code"]) == (404, "not_found")
+
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{runner.grpc_port}") as channel:
+                stub = evaluation_pb2_grpc.EvaluationServiceStub(channel)
+                compared = await stub.CompareModels(evaluation_pb2.CompareModelsRequest(model_a=STRONG, model_b=WEAK))
+                assert compared.slices[0].verdict == "better"
+                with pytest.raises(grpc.aio.AioRpcError) as refused_grpc:
+                    await stub.RunEvaluation(evaluation_pb2.RunEvaluationRequest(model_version=STRONG))
+                assert refused_grpc.value.code() == grpc.StatusCode.UNAUTHENTICATED
+                listed = await stub.ListReports(evaluation_pb2.ListReportsRequest(model_version=STRONG))
+                assert [r.run_id for r in listed.reports] == [run_id]
+
+            async def reported() -> bool:
+                sent = await adapters.bus.read(EVAL_REPORTS.name)
+                return any(evaluation_pb2.EvaluationReport.FromString(r.value).run_id == run_id for r in sent)
+
+            await eventually(reported, timeout=30, what="the run on eval.reports")
+        adapters.close()
