@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -128,3 +129,125 @@ def selection(seeds: int, out: Path, budgets: str, digits: int | None, as_json: 
     for line in experiment.lines(summary, results, needed):
         click.echo(line)
     click.echo(f"learning curves: {out / 'learning-curves.png'}")
+
+
+def _engine():
+    from framesift.app.process import load_settings
+    from framesift.app.registry import create_schema
+    from framesift.sql.engine import make_engine
+
+    settings = load_settings()
+    if settings.database_url is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.sql_url)
+    create_schema(engine, ["evaluate"])
+    return engine, settings
+
+
+def _service_errors(call):
+    """The evaluate service's own errors, as a one-line CLI error."""
+    from framesift.services.evaluate.errors import classify
+
+    try:
+        return call()
+    except Exception as exc:
+        if classify(exc) is None:
+            raise
+        raise click.ClickException(str(exc)) from None
+
+
+def _report_lines(found) -> list[str]:
+    from framesift.services.evaluate.report import grid, render
+
+    metrics = "  ".join(
+        f"{name} {found.metrics[name]:.3f}" for name in ("map", "ap50", "ap75", "ar100") if name in found.metrics
+    )
+    out = [
+        f"{found.run_id}  {found.model_version}  split {found.split}: {found.images} frames, {found.objects} objects, "
+        f"{found.detections} detections",
+        metrics,
+    ]
+    if found.frames_without_predictions:
+        out.append(f"{found.frames_without_predictions} labelled frames without this model's detections (left out)")
+    if found.detections_outside_ontology:
+        out.append(f"{found.detections_outside_ontology} detections of classes outside the ontology (left out)")
+    if found.slices:
+        table = grid(("slice", 28), ("frames", 7), ("objects", 8), ("mAP", 6), ("95 % CI", 14), ("AP50", 6))
+        for item in found.slices:
+            low, high = item.ci95_low.get("map"), item.ci95_high.get("map")
+            span = "-" if low is None else f"[{low:.3f}, {high:.3f}]"
+            table.add_row(
+                item.slice, str(item.support), str(item.objects), f"{item.metrics.get('map', float('nan')):.3f}", span,
+                f"{item.metrics.get('ap50', float('nan')):.3f}",
+            )  # fmt: skip
+        out += ["", "slices, worst first", *render(table)]
+    return out
+
+
+@evaluate.command("model")
+@click.argument("model_version")
+@click.option("--slice", "dimensions", multiple=True, help="Slice dimensions (default: FRAMESIFT_EVALUATE__SLICES).")
+@click.option("--json", "as_json", is_flag=True, help="The report as JSON.")
+def evaluate_model(model_version: str, dimensions: tuple[str, ...], as_json: bool) -> None:
+    """Evaluate a model version (name/version, as embed reports it) on the evaluation split of the
+    local database; the run is stored, and the evaluate service sends it on eval.reports."""
+    from framesift.platform.jsonform import as_json as proto_json
+    from framesift.services.evaluate import runs, slices
+
+    engine, settings = _engine()
+    chosen = [slices.dimension_name(name) for name in (dimensions or settings.evaluate.slices)]
+    found = _service_errors(
+        lambda: runs.evaluate_model(
+            engine, model_version, settings.evaluate.split.value, chosen,
+            resamples=settings.evaluate.resamples, seed=settings.evaluate.seed,
+        )
+    )  # fmt: skip
+    found.requested_by = "cli"
+    runs.store_run(engine, found, time.time)
+    if as_json:
+        click.echo(json.dumps(proto_json(found)))
+        return
+    for line in _report_lines(found):
+        click.echo(line)
+
+
+@evaluate.command("reports")
+@click.option("--model", "model_version", default="", help="Only this model version's runs.")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 500))
+def evaluate_reports(model_version: str, limit: int) -> None:
+    """Stored evaluation runs, newest first."""
+    from framesift.services.evaluate import runs
+
+    engine, _ = _engine()
+    found = runs.list_reports(engine, model_version or None, limit)
+    if not found:
+        click.echo("no evaluation runs yet")
+    for item in found:
+        when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(item.created_at.seconds))
+        click.echo(
+            f"{item.run_id}  {when}  {item.model_version:<24} map {item.metrics.get('map', 0):.3f} {item.images} frames"
+        )
+
+
+@evaluate.command("compare")
+@click.argument("model_a")
+@click.argument("model_b")
+@click.option("--slice", "dimensions", multiple=True, help="Image slices to compare on too (camera, time, ...).")
+def evaluate_compare(model_a: str, model_b: str, dimensions: tuple[str, ...]) -> None:
+    """MODEL_A minus MODEL_B on the evaluation frames both ran on, with paired bootstrap intervals."""
+    from framesift.services.evaluate import runs
+
+    engine, settings = _engine()
+    found = _service_errors(
+        lambda: runs.compare_models(
+            engine, model_a, model_b, settings.evaluate.split.value, list(dimensions),
+            resamples=settings.evaluate.resamples, seed=settings.evaluate.seed,
+        )
+    )  # fmt: skip
+    click.echo(f"{model_a} minus {model_b} on {found.images} frames (paired bootstrap)")
+    for item in found.slices:
+        low, high = item.ci95_low.get("map"), item.ci95_high.get("map")
+        span = "-" if low is None else f"[{low:+.3f}, {high:+.3f}]"
+        click.echo(
+            f"  {item.slice:<28} {item.support:>6}  map {item.difference['map']:+.3f}  {span:<18} {item.verdict}"
+        )

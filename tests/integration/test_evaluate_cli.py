@@ -128,3 +128,40 @@ def test_not_json_and_unknown_slice_field_are_clear(files, tmp_path):
     result = _run("--gt", str(files / "gt.json"))
     assert result.exit_code == 2
     assert "give --gt and --pred" in result.output
+
+
+async def test_model_reports_and_compare_on_the_local_database(tmp_path, monkeypatch):
+    import sqlalchemy as sa
+
+    from framesift.app.registry import create_schema
+    from framesift.services.evaluate.handlers import EvaluateDeps, record_detections, record_labels
+    from tests.support.coco_sets import STRONG, WEAK, frame_events
+
+    # The CLI reads its settings from the environment, as a person's shell gives them.
+    monkeypatch.setenv("FRAMESIFT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("FRAMESIFT_EVALUATE__RESAMPLES", "100")
+    (tmp_path / "data").mkdir()
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'data' / 'framesift.db'}")
+    create_schema(engine, ["evaluate"])
+    _, _, labels, embedded = frame_events(images=30)
+    for event in labels:
+        await record_labels(event, EvaluateDeps(engine))
+    for event in embedded:
+        await record_detections(event, EvaluateDeps(engine))
+    engine.dispose()
+
+    assert "no evaluation runs yet" in _run("reports").output
+    made = _run("model", STRONG, "--slice", "camera", "--json")
+    assert made.exit_code == 0, made.output
+    document = json.loads(made.output)
+    assert document["images"] == 30
+    assert {s["slice"] for s in document["slices"]} == {f"camera:cam-{k}" for k in range(4)}
+    listed = _run("reports").output
+    assert document["run_id"] in listed
+    assert STRONG in listed
+    unknown = _run("model", "nope/1")
+    assert (unknown.exit_code, "model version 'nope/1' has no detections here" in unknown.output) == (1, True)
+    compared = _run("compare", STRONG, WEAK)
+    assert compared.exit_code == 0, compared.output
+    assert compared.output.splitlines()[1].split()[0] == "all"
+    assert compared.output.splitlines()[1].split()[-1] == "better"

@@ -26,56 +26,13 @@ from framesift.services.evaluate.runs import EmptySplitError, ReportOutbox, Unkn
 from framesift.services.evaluate.settings import EvaluateSettings
 from framesift.services.evaluate.tables import Prediction, Truth
 from framesift.v1 import evaluation_pb2, evaluation_pb2_grpc, frames_pb2, labels_pb2
-from tests.support import coco_sets
+from tests.support.coco_sets import STRONG, WEAK, frame_events
 from tests.support.running import running
 from tests.support.servers import TansuBroker
 from tests.support.waiting import eventually
 
 TOKEN = "operator-secret-for-tests"
-STRONG, WEAK = "tiny-det/2", "tiny-det/1"
 FAST = EvaluateSettings(resamples=200)
-
-
-def _relative(box: list[float]) -> frames_pb2.Box:
-    x, y, w, h = box
-    width, height = coco_sets.WIDTH, coco_sets.HEIGHT
-    return frames_pb2.Box(x_min=x / width, y_min=y / height, x_max=(x + w) / width, y_max=(y + h) / height)
-
-
-def frame_events(images: int = 80, seed: int = 3):
-    truth = coco_sets.ground_truth(images, seed=seed, crowd=0.0)
-    found = {STRONG: coco_sets.detections(truth, seed=seed + 1, skill=0.9),
-             WEAK: coco_sets.detections(truth, seed=seed + 2, skill=0.45)}  # fmt: skip
-    names = {c["id"]: c["name"] for c in truth["categories"]}
-    labels, embedded = [], []
-    for image in truth["images"]:
-        frame_id = f"frame-{image['id']:05d}"
-        labels.append(
-            labels_pb2.LabelsCompleted(
-                frame_id=frame_id, camera_id=image["camera_id"], task_id=f"t-{frame_id}", ontology_version="1",
-                annotations=[
-                    labels_pb2.Annotation(class_name=names[a["category_id"]], class_id=a["category_id"],
-                                          box=_relative(a["bbox"]))
-                    for a in truth["annotations"] if a["image_id"] == image["id"]
-                ],
-                completed_at=timestamp(1_000.0), split=Split.EVALUATION.value,
-                width=coco_sets.WIDTH, height=coco_sets.HEIGHT, captured_at=timestamp(image["captured_at"]),
-            )
-        )  # fmt: skip
-        for model, detections in found.items():
-            name, version = model.split("/")
-            embedded.append(
-                frames_pb2.FrameEmbedded(
-                    frame_id=frame_id, camera_id=image["camera_id"], model_name=name, model_version=version,
-                    has_detector=True, metrics={"brightness": 0.4},
-                    detections=[
-                        frames_pb2.Detection(class_name=names[d["category_id"]], score=d["score"],
-                                             box=_relative(d["bbox"]))
-                        for d in detections if d["image_id"] == image["id"]
-                    ],
-                )
-            )  # fmt: skip
-    return truth, found, labels, embedded
 
 
 @pytest.fixture

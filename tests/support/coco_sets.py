@@ -9,6 +9,10 @@ from typing import Any
 
 import numpy as np
 
+from framesift.contracts.splits import Split
+from framesift.contracts.vocabulary import timestamp
+from framesift.v1 import frames_pb2, labels_pb2
+
 CLASSES = (
     {"id": 1, "name": "car"},
     {"id": 2, "name": "person"},
@@ -17,6 +21,7 @@ CLASSES = (
 )
 WIDTH, HEIGHT = 1280, 720
 START = 1_764_547_200  # 2025-12-01T00:00:00Z
+STRONG, WEAK = "tiny-det/2", "tiny-det/1"  # two model versions of frame_events
 
 
 def ground_truth(
@@ -81,3 +86,47 @@ def detections(truth: dict[str, Any], *, seed: int, skill: float = 0.7, false_al
 
 def _detection(image_id: int, category_id: int, box: list[float], score: float) -> dict[str, Any]:
     return {"image_id": image_id, "category_id": category_id, "bbox": [round(v, 2) for v in box], "score": score}
+
+
+# The same frames as the pipeline's events: labels.completed (all in the evaluation split) and
+# frames.embedded of two detector versions, a strong one and a weak one.
+def _relative(box: list[float]) -> frames_pb2.Box:
+    x, y, w, h = box
+    width, height = WIDTH, HEIGHT
+    return frames_pb2.Box(x_min=x / width, y_min=y / height, x_max=(x + w) / width, y_max=(y + h) / height)
+
+
+def frame_events(images: int = 80, seed: int = 3):
+    truth = ground_truth(images, seed=seed, crowd=0.0)
+    found = {STRONG: detections(truth, seed=seed + 1, skill=0.9),
+             WEAK: detections(truth, seed=seed + 2, skill=0.45)}  # fmt: skip
+    names = {c["id"]: c["name"] for c in truth["categories"]}
+    labels, embedded = [], []
+    for image in truth["images"]:
+        frame_id = f"frame-{image['id']:05d}"
+        labels.append(
+            labels_pb2.LabelsCompleted(
+                frame_id=frame_id, camera_id=image["camera_id"], task_id=f"t-{frame_id}", ontology_version="1",
+                annotations=[
+                    labels_pb2.Annotation(class_name=names[a["category_id"]], class_id=a["category_id"],
+                                          box=_relative(a["bbox"]))
+                    for a in truth["annotations"] if a["image_id"] == image["id"]
+                ],
+                completed_at=timestamp(1_000.0), split=Split.EVALUATION.value,
+                width=WIDTH, height=HEIGHT, captured_at=timestamp(image["captured_at"]),
+            )
+        )  # fmt: skip
+        for model, boxes in found.items():
+            name, version = model.split("/")
+            embedded.append(
+                frames_pb2.FrameEmbedded(
+                    frame_id=frame_id, camera_id=image["camera_id"], model_name=name, model_version=version,
+                    has_detector=True, metrics={"brightness": 0.4},
+                    detections=[
+                        frames_pb2.Detection(class_name=names[d["category_id"]], score=d["score"],
+                                             box=_relative(d["bbox"]))
+                        for d in boxes if d["image_id"] == image["id"]
+                    ],
+                )
+            )  # fmt: skip
+    return truth, found, labels, embedded

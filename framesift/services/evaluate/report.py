@@ -172,41 +172,41 @@ def lines(report: Report) -> list[str]:
         "  ".join(f"{name} {_fixed(report.metrics[name])}" for name in ("ap_small", "ap_medium", "ap_large")),
         "",
     ]
-    grid = _grid(("class", 20), ("AP", 6), ("AP50", 6), ("objects", 8), ("detections", 10))
+    table = grid(("class", 20), ("AP", 6), ("AP50", 6), ("objects", 8), ("detections", 10))
     for item in sorted(report.classes, key=lambda item: (_sort_key(item.ap), item.name)):
-        grid.add_row(item.name, _fixed(item.ap), _fixed(item.ap50), str(item.ground_truth), str(item.detections))
-    out += _render(grid)
+        table.add_row(item.name, _fixed(item.ap), _fixed(item.ap50), str(item.ground_truth), str(item.detections))
+    out += render(table)
     if report.slices:
         out += ["", f"slices, worst first (95 % intervals from {report.resamples} image resamples)"]
-        grid = _grid(("slice", 28), ("images", 7), ("objects", 8), ("mAP", 6), ("95 % CI", 14), ("AP50", 6))
+        table = grid(("slice", 28), ("images", 7), ("objects", 8), ("mAP", 6), ("95 % CI", 14), ("AP50", 6))
         for item in report.slices:
-            grid.add_row(
+            table.add_row(
                 item.name, str(item.images), str(item.objects), _fixed(item.metrics["map"]),
                 _span(item.intervals["map"]), _fixed(item.metrics["ap50"]),
             )  # fmt: skip
-        out += _render(grid)
+        out += render(table)
     if report.comparison:
         out += ["", "model minus baseline (paired bootstrap, same images)"]
-        grid = _grid(("slice", 28), ("images", 7), ("mAP diff", 9), ("95 % CI", 16), ("verdict", 22))
+        table = grid(("slice", 28), ("images", 7), ("mAP diff", 9), ("95 % CI", 16), ("verdict", 22))
         for item in report.comparison:
             difference = f"{item.difference['map']:+.3f}"
-            grid.add_row(
+            table.add_row(
                 item.slice, str(item.images), difference, _span(item.intervals["map"], signed=True), verdict(item)
             )
-        out += _render(grid)
+        out += render(table)
     return out
 
 
-def _grid(*columns: tuple[str, int]) -> Table:
-    grid = Table(box=None, pad_edge=False, show_edge=False, header_style="", padding=(0, 1, 0, 0))
+def grid(*columns: tuple[str, int]) -> Table:
+    table = Table(box=None, pad_edge=False, show_edge=False, header_style="", padding=(0, 1, 0, 0))
     for name, width in columns:
-        grid.add_column(name, min_width=width, no_wrap=True)
-    return grid
+        table.add_column(name, min_width=width, no_wrap=True)
+    return table
 
 
-def _render(grid: Table) -> list[str]:
+def render(table: Table) -> list[str]:
     buffer = io.StringIO()
-    Console(file=buffer, width=WIDTH, color_system=None, legacy_windows=False).print(grid)
+    Console(file=buffer, width=WIDTH, color_system=None, legacy_windows=False).print(table)
     return [line.rstrip() for line in buffer.getvalue().splitlines()]
 
 
