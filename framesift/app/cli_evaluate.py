@@ -31,6 +31,12 @@ import click
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
     help="Write each detection's and ground-truth box's outcome at IoU 0.5 (tp / fp / fn, IoU) as JSON lines.",
 )
+@click.option(
+    "--label-errors",
+    "errors_path",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write label-error candidates (overlooked, badly_located, swapped; most severe first) as JSON lines.",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout instead of the tables.")
 @click.pass_context
 def evaluate(
@@ -42,6 +48,7 @@ def evaluate(
     resamples: int,
     seed: int,
     objects: Path | None,
+    errors_path: Path | None,
     as_json: bool,
 ) -> None:
     """Evaluate detections against ground truth (COCO mAP@[.5:.95], AP50, AP75, AR, per class,
@@ -64,17 +71,51 @@ def evaluate(
     except CocoInputError as error:
         raise click.ClickException(str(error)) from None
     if objects is not None:
-        # Written whole, then renamed: an interrupted run leaves no half a file behind.
-        partial = objects.with_name(objects.name + ".partial")
-        with partial.open("w") as sink:
-            for row in object_outcomes(evaluation):
-                sink.write(json.dumps(row) + "\n")
-        partial.replace(objects)
+        _write_lines(objects, object_outcomes(evaluation))
+    if errors_path is not None:
+        found_errors = _label_errors(truth, found)
+        _write_lines(errors_path, found_errors)
+        counts = {
+            issue: sum(1 for row in found_errors if row["issue"] == issue)
+            for issue in ("overlooked", "badly_located", "swapped")
+        }
+        click.echo("label-error candidates: " + ", ".join(f"{n} {issue}" for issue, n in counts.items()), err=True)
     if as_json:
         click.echo(json.dumps(report.as_json()))
         return
     for line in lines(report):
         click.echo(line)
+
+
+def _write_lines(path: Path, rows) -> None:
+    """Written whole, then renamed: an interrupted run leaves no half a file behind."""
+    partial = path.with_name(path.name + ".partial")
+    with partial.open("w") as sink:
+        for row in rows:
+            sink.write(json.dumps(row) + "\n")
+    partial.replace(path)
+
+
+def _label_errors(truth_path: Path, found_path: Path) -> list[dict]:
+    from framesift.app.process import load_settings
+    from framesift.services.evaluate import coco_input, label_errors
+
+    thresholds = load_settings().evaluate.label_errors
+    truth = coco_input.ground_truth(coco_input.read_json(truth_path), source=str(truth_path))
+    found = coco_input.predictions(coco_input.read_json(found_path), truth, source=str(found_path))
+    scores = label_errors.box_scores(truth, found, confident_score=thresholds.confident_score)
+    return [
+        {
+            "issue": c.issue.value,
+            "image_id": c.image_id,
+            "score": round(c.score, 6),
+            "bbox": [round(v, 2) for v in c.box],
+            "category_id": c.category_id,
+            "annotation_id": c.annotation_id,
+            "suggested_category_id": c.suggested_category_id,
+        }
+        for c in label_errors.candidates(scores, thresholds)
+    ]
 
 
 @evaluate.command()
@@ -196,14 +237,16 @@ def evaluate_model(model_version: str, dimensions: tuple[str, ...], as_json: boo
 
     engine, settings = _engine()
     chosen = [slices.dimension_name(name) for name in (dimensions or settings.evaluate.slices)]
-    found = _service_errors(
+    errors = settings.evaluate.label_errors if settings.evaluate.flag_label_errors else None
+    made = _service_errors(
         lambda: runs.evaluate_model(
             engine, model_version, settings.evaluate.split.value, chosen,
-            resamples=settings.evaluate.resamples, seed=settings.evaluate.seed,
+            resamples=settings.evaluate.resamples, seed=settings.evaluate.seed, label_errors=errors,
         )
     )  # fmt: skip
-    found.requested_by = "cli"
-    runs.store_run(engine, found, time.time)
+    made.report.requested_by = "cli"
+    runs.store_run(engine, made, time.time)
+    found = made.report
     if as_json:
         click.echo(json.dumps(proto_json(found)))
         return

@@ -48,6 +48,7 @@ _EVENT_TYPES: tuple[type[Message], ...] = (
     frames_pb2.FrameSelected,
     labels_pb2.LabelsCompleted,
     evaluation_pb2.EvaluationReport,
+    evaluation_pb2.LabelFlagged,
 )
 
 TOPICS: dict[str, Topic] = {topic.name: topic for topic in map(_declared, _EVENT_TYPES)}
@@ -60,6 +61,7 @@ FRAMES_EMBEDDED = _BY_TYPE[frames_pb2.FrameEmbedded]
 FRAMES_SELECTED = _BY_TYPE[frames_pb2.FrameSelected]
 LABELS_COMPLETED = _BY_TYPE[labels_pb2.LabelsCompleted]
 EVAL_REPORTS = _BY_TYPE[evaluation_pb2.EvaluationReport]
+LABELS_FLAGGED = _BY_TYPE[evaluation_pb2.LabelFlagged]
 
 
 def topic_for(message: Message | type[Message]) -> Topic:

@@ -165,3 +165,15 @@ async def test_model_reports_and_compare_on_the_local_database(tmp_path, monkeyp
     assert compared.exit_code == 0, compared.output
     assert compared.output.splitlines()[1].split()[0] == "all"
     assert compared.output.splitlines()[1].split()[-1] == "better"
+
+
+def test_label_errors_file_lists_candidates_most_severe_first(files, tmp_path):
+    target = tmp_path / "errors.jsonl"
+    result = _run("--gt", str(files / "gt.json"), "--pred", str(files / "pred.json"), "--label-errors", str(target))
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in target.read_text().splitlines()]
+    assert rows, "a model of skill 0.8 disagrees with some labels"
+    assert {row["issue"] for row in rows} <= {"overlooked", "badly_located", "swapped"}
+    assert [row["score"] for row in rows] == sorted(row["score"] for row in rows)
+    assert all((row["annotation_id"] is None) == (row["issue"] == "overlooked") for row in rows)
+    assert "label-error candidates:" in result.output

@@ -5,6 +5,7 @@ on eval.reports through a real broker, two model versions compared; on SQLite an
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 
 import grpc
 import httpx
@@ -133,7 +134,13 @@ async def test_a_run_scores_the_model_as_framesift_evaluate_does_and_is_stored(e
     assert maps == sorted(maps)  # worst first
     assert all(item.ci95_low["map"] <= item.metrics["map"] <= item.ci95_high["map"] for item in result.slices)
 
-    assert [event.run_id for event in sent.events] == [result.run_id]
+    reports = [e for e in sent.events if isinstance(e, evaluation_pb2.EvaluationReport)]
+    flags = [e for e in sent.events if isinstance(e, evaluation_pb2.LabelFlagged)]
+    assert [event.run_id for event in reports] == [result.run_id]
+    # The label-error candidates went out with it, counted in the report, all of this run.
+    assert {flag.run_id for flag in flags} <= {result.run_id}
+    assert dict(result.label_issues) == dict(Counter(flag.issue for flag in flags))
+    assert all(flag.frame_id.startswith("frame-") and 0 <= flag.score <= 1 for flag in flags)
     assert (await api.report(result.run_id)) == result
     weak = await api.run(operator, WEAK)
     listed = await api.reports()

@@ -343,3 +343,35 @@ def test_a_frame_labelled_wrong_first_is_sent_to_review_once_its_track_says_so(e
     first = desk.task(task_id_for("f-0"))
     assert (first["state"], first["review_reason"], first["qa_flags"]) == ("review", "qa", ",track_class_flip,")
     assert desk.task(task_id_for("f-1"))["state"] == TaskState.DONE
+
+
+async def test_a_label_evaluate_flags_goes_to_review_once_unless_a_reviewer_judged_it(engine) -> None:
+    from framesift.contracts.codec import MalformedMessageError
+    from framesift.services.label.handlers import LabelDeps, record_flagged
+    from framesift.v1 import evaluation_pb2
+
+    clock = Clock()
+    desk = desk_with(engine, clock, [selected("f-done"), selected("f-judged")], rate=0.0)
+    for _ in range(2):
+        task = desk.next_task("ann")
+        assert desk.submit("ann", task["task_id"], [CAR]).task["state"] == TaskState.DONE
+    judged = desk.task(task_id_for("f-judged"))
+    with engine.begin() as connection:  # as if a reviewer had accepted it already
+        connection.execute(
+            sa.text("UPDATE label_tasks SET verdict = 'accepted' WHERE task_id = :t"), {"t": judged["task_id"]}
+        )
+
+    deps = LabelDeps(engine, clock)
+    for frame_id in ("f-done", "f-done", "f-judged", "f-unknown"):  # a redelivery; a frame without a task
+        flag = evaluation_pb2.LabelFlagged(frame_id=frame_id, issue="swapped", score=0.02, class_name="car",
+                                           suggested_class="person", model_version="det/2", run_id="run-1")  # fmt: skip
+        await record_flagged(flag, deps)
+    flagged = desk.task(task_id_for("f-done"))
+    assert (flagged["state"], flagged["review_reason"], flagged["qa_flags"]) == (
+        TaskState.REVIEW, "label_error", ",model_swapped,",
+    )  # fmt: skip
+    assert desk.task(task_id_for("f-judged"))["state"] == TaskState.DONE
+    review = desk.next_review("rev")
+    assert review["task_id"] == flagged["task_id"]
+    with pytest.raises(MalformedMessageError, match="issue 'mislabelled'"):
+        await record_flagged(evaluation_pb2.LabelFlagged(frame_id="f-done", issue="mislabelled"), deps)

@@ -14,6 +14,7 @@ def test_topics_come_from_the_contract() -> None:
         "frames.selected",
         "labels.completed",
         "eval.reports",
+        "labels.flagged",
     }
     assert FRAMES_INGESTED.key_field == "camera_id"
     assert LABELS_COMPLETED.key_field == "frame_id"

@@ -70,17 +70,18 @@ class EvaluateApi:
         self.operator.check(authorization)
         model, chosen = self._model(model), self._dimensions(dimensions)
         async with self._one_run:
-            result = await self._run(
+            errors = self.settings.label_errors if self.settings.flag_label_errors else None
+            made = await self._run(
                 runs.evaluate_model, self.engine, model, self.settings.split.value, chosen,
-                resamples=self.settings.resamples, seed=self.settings.seed,
+                resamples=self.settings.resamples, seed=self.settings.seed, label_errors=errors,
             )  # fmt: skip
-            result.requested_by = "operator"
-            await self._run(runs.store_run, self.engine, result, self.clock)
+            made.report.requested_by = "operator"
+            await self._run(runs.store_run, self.engine, made, self.clock)
         try:
             await self.outbox.publish()
         except (BusUnavailableError, OperationalError) as exc:
             log.warning("eval.reports not sent yet, will retry: %s", exc)
-        return result
+        return made.report
 
     async def report(self, run_id: str) -> evaluation_pb2.EvaluationReport:
         if not run_id or len(run_id) > 64:

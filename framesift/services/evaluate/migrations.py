@@ -43,9 +43,21 @@ def _v1_truth_predictions_runs(connection: Connection) -> None:
         sa.Column("report", sa.LargeBinary, nullable=False),  # the EvaluationReport proto
         sa.Column("published", sa.Boolean, nullable=False),
     )
+    sa.Table(
+        "eval_flags",
+        metadata,
+        sa.Column("run_id", sa.String(64), primary_key=True),
+        sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("frame_id", sa.String(128), nullable=False),
+        sa.Column("flag", sa.LargeBinary, nullable=False),  # the LabelFlagged proto
+    )
     metadata.create_all(connection)
 
 
 MIGRATIONS: list[Migration] = [
-    Migration(1, "labelled frames, each model version's detections, evaluation runs", _v1_truth_predictions_runs),
+    Migration(
+        1,
+        "labelled frames, each model version's detections, evaluation runs and their label flags",
+        _v1_truth_predictions_runs,
+    ),
 ]

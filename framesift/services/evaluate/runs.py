@@ -9,7 +9,9 @@ import asyncio
 import logging
 import math
 import uuid
+from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from sqlalchemy import Engine
@@ -17,13 +19,16 @@ from sqlalchemy import Engine
 from framesift.bus.base import BusUnavailableError
 from framesift.bus.events import EventPublisher
 from framesift.contracts.vocabulary import timestamp
-from framesift.v1 import evaluation_pb2
+from framesift.v1 import evaluation_pb2, frames_pb2
 
 from . import records, report, slices
+from .label_errors import LabelErrorThresholds
 from .records import EvaluationSet
-from .tables import Run
+from .tables import Flag
+from .tables import Run as RunRow
 
-RUNS = Run.__table__
+RUNS = RunRow.__table__
+FLAGS = Flag.__table__
 log = logging.getLogger(__name__)
 
 
@@ -58,13 +63,28 @@ def _loaded(engine: Engine, model: str, split: str, frame_ids: set[str] | None =
     return found
 
 
+@dataclass
+class Run:
+    report: evaluation_pb2.EvaluationReport
+    flags: list[evaluation_pb2.LabelFlagged] = field(default_factory=list)
+
+
 def evaluate_model(
-    engine: Engine, model: str, split: str, dimensions: Sequence[str], *, resamples: int, seed: int
-) -> evaluation_pb2.EvaluationReport:
+    engine: Engine,
+    model: str,
+    split: str,
+    dimensions: Sequence[str],
+    *,
+    resamples: int,
+    seed: int,
+    label_errors: LabelErrorThresholds | None = None,
+) -> Run:
+    """The run's report and, with `label_errors` thresholds, its label-error candidates."""
     checked_model(engine, model)
     found = _loaded(engine, model, split)
     result, _ = report.evaluate(found.truth, found.predictions, dimensions=dimensions, resamples=resamples, seed=seed)
-    return evaluation_pb2.EvaluationReport(
+    flags = _flags(found, model, label_errors) if label_errors is not None else []
+    made = evaluation_pb2.EvaluationReport(
         model_version=model,
         metrics={name: value for name, value in result.metrics.items() if value >= 0},  # COCO's -1: undefined
         slices=[_slice(item) for item in result.slices],
@@ -75,7 +95,36 @@ def evaluate_model(
         frames_without_predictions=found.frames_without_predictions,
         detections_outside_ontology=found.outside_ontology,
         resamples=resamples,
+        label_issues=Counter(flag.issue for flag in flags),
     )
+    return Run(made, flags)
+
+
+def _flags(found: EvaluationSet, model: str, thresholds: LabelErrorThresholds) -> list[evaluation_pb2.LabelFlagged]:
+    """Candidates where the labels and the model disagree, most severe first, as labels.flagged."""
+    from .label_errors import box_scores, candidates
+
+    images = {image["id"]: image for image in found.truth.images}
+    names = {category["id"]: category["name"] for category in found.truth.categories}
+    scores = box_scores(found.truth, found.predictions, confident_score=thresholds.confident_score)
+    flags = []
+    for candidate in candidates(scores, thresholds):
+        image = images[candidate.image_id]
+        x, y, w, h = candidate.box
+        width, height = image["width"], image["height"]
+        suggested = candidate.suggested_category_id
+        flags.append(
+            evaluation_pb2.LabelFlagged(
+                frame_id=image["file_name"],
+                issue=candidate.issue.value,
+                score=candidate.score,
+                box=frames_pb2.Box(x_min=x / width, y_min=y / height, x_max=(x + w) / width, y_max=(y + h) / height),
+                class_name=names[candidate.category_id],
+                suggested_class=names.get(suggested, "") if suggested is not None else "",
+                model_version=model,
+            )
+        )
+    return flags
 
 
 def compare_models(
@@ -129,10 +178,14 @@ def _defined(value: float) -> bool:
     return not math.isnan(value)
 
 
-def store_run(engine: Engine, result: evaluation_pb2.EvaluationReport, clock: Callable[[], float]) -> None:
+def store_run(engine: Engine, run: Run, clock: Callable[[], float]) -> None:
+    """The report and its flags in one transaction (a run stored is a run whole)."""
     now = clock()
+    result = run.report
     result.run_id = f"run-{uuid.uuid4().hex[:20]}"
     result.created_at.CopyFrom(timestamp(now))
+    for flag in run.flags:
+        flag.run_id = result.run_id
     with engine.begin() as connection:
         connection.execute(
             RUNS.insert().values(
@@ -143,6 +196,14 @@ def store_run(engine: Engine, result: evaluation_pb2.EvaluationReport, clock: Ca
                 published=False,
             )
         )
+        if run.flags:
+            connection.execute(
+                FLAGS.insert(),
+                [
+                    {"run_id": result.run_id, "seq": seq, "frame_id": flag.frame_id, "flag": flag.SerializeToString()}
+                    for seq, flag in enumerate(run.flags)
+                ],
+            )
 
 
 def get_report(engine: Engine, run_id: str) -> evaluation_pb2.EvaluationReport:
@@ -174,8 +235,15 @@ class ReportOutbox:
             pending = await asyncio.to_thread(self._pending)
             for run_id, data in pending:
                 await self._publisher.publish(evaluation_pb2.EvaluationReport.FromString(data))
+                for flag in await asyncio.to_thread(self._flags, run_id):
+                    await self._publisher.publish(flag)
                 await asyncio.to_thread(self._mark, run_id)
             return len(pending)
+
+    def _flags(self, run_id: str) -> list[evaluation_pb2.LabelFlagged]:
+        query = sa.select(FLAGS.c.flag).where(FLAGS.c.run_id == run_id).order_by(FLAGS.c.seq)
+        with self._engine.connect() as connection:
+            return [evaluation_pb2.LabelFlagged.FromString(data) for data in connection.execute(query).scalars()]
 
     def _pending(self) -> list[tuple[str, bytes]]:
         query = sa.select(RUNS.c.run_id, RUNS.c.report).where(RUNS.c.published.is_(False)).order_by(RUNS.c.created_at)

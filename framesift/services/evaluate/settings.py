@@ -8,6 +8,8 @@ from pydantic import BaseModel, Field
 
 from framesift.contracts.splits import Split
 
+from .label_errors import LabelErrorThresholds
+
 
 class EvaluateSettings(BaseModel):
     group: str = "evaluate"
@@ -17,3 +19,6 @@ class EvaluateSettings(BaseModel):
     slices: list[str] = ["camera", "time", "class"]
     resamples: Annotated[int, Field(ge=10, le=100_000)] = 1000
     seed: int = 0
+    # Label-error candidates of each run, sent on labels.flagged (label routes them to review).
+    label_errors: LabelErrorThresholds = LabelErrorThresholds()
+    flag_label_errors: bool = True

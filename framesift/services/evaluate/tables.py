@@ -53,3 +53,14 @@ class Run(EvaluateTable, table=True):
     created_at: float = Field(index=True)
     report: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     published: bool = False
+
+
+class Flag(EvaluateTable, table=True):
+    """A label-error candidate of a run, as sent on labels.flagged (with the run's report)."""
+
+    __tablename__ = "eval_flags"
+
+    run_id: str = Field(primary_key=True, max_length=64)
+    seq: int = Field(primary_key=True)
+    frame_id: str = Field(max_length=128)
+    flag: bytes = Field(sa_column=Column(LargeBinary, nullable=False))

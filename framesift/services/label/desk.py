@@ -455,16 +455,25 @@ def _flag_earlier_flips(
     for track, frames in tracks.items():
         votes = {**frames, "": mine[track]}
         for task_id in qa.minority(votes) - {""}:
-            flags = sa.func.replace(TASKS.c.qa_flags, ",track_class_flip,", ",") + "track_class_flip,"
-            flags = sa.case((TASKS.c.qa_flags == "", ",track_class_flip,"), else_=flags)
-            waiting = TASKS.c.state == TaskState.REVIEW.value
-            unreviewed = sa.and_(TASKS.c.state == TaskState.DONE.value, TASKS.c.verdict.is_(None))
-            connection.execute(
-                TASKS.update()
-                .where(TASKS.c.task_id == task_id, sa.or_(waiting, unreviewed))
-                .values(
-                    state=TaskState.REVIEW.value,
-                    qa_flags=flags,
-                    review_reason=sa.case((waiting, TASKS.c.review_reason), else_=review.QA),
-                )
-            )
+            send_to_review(connection, TASKS.c.task_id == task_id, "track_class_flip", review.QA)
+
+
+def send_to_review(connection: Connection, which: Any, flag: str, reason: str) -> int:
+    """Tasks matching `which` that wait for review, or are done and were never reviewed, get
+    `flag` (once) and wait for review; a task a reviewer already judged, or one being labelled
+    again, is left as it is. Returns how many tasks it changed."""
+    flags = sa.func.replace(TASKS.c.qa_flags, f",{flag},", ",") + f"{flag},"
+    flags = sa.case((TASKS.c.qa_flags == "", f",{flag},"), else_=flags)
+    waiting = TASKS.c.state == TaskState.REVIEW.value
+    unreviewed = sa.and_(TASKS.c.state == TaskState.DONE.value, TASKS.c.verdict.is_(None))
+    changed = connection.execute(
+        TASKS.update()
+        .where(which, sa.or_(waiting, unreviewed))
+        .values(
+            state=TaskState.REVIEW.value,
+            qa_flags=flags,
+            review_reason=sa.case((waiting, TASKS.c.review_reason), else_=reason),
+        )
+        .returning(TASKS.c.task_id)
+    )
+    return len(changed.all())

@@ -6,6 +6,7 @@ A task is reviewed when any rule below says so; the first that applies is its re
   new_labeller one of the labeller's first `new_labeller_tasks`
   stratum      its labeller or one of its classes has fewer than `min_per_stratum` reviews this period
   sampled      its draw (from the task id and the seed, so a replay draws the same) is under the rate
+  label_error  evaluate's model disagrees with its labels (labels.flagged: overlooked, badly located, swapped)
 Only `sampled` reviews are a random sample, so only they estimate the error rate (the others are
 chosen because an error is more likely, or are few by design).
 """
@@ -21,6 +22,7 @@ from scipy.stats import binomtest
 from .settings import ReviewSettings
 
 QA, RELABELLED, NEW_LABELLER, STRATUM, SAMPLED = "qa", "relabelled", "new_labeller", "stratum", "sampled"
+LABEL_ERROR = "label_error"  # evaluate's model disagrees with the labels (labels.flagged)
 ERRORS = ("corrected", "rejected")  # the verdicts that mean the labeller's labels were wrong
 
 
