@@ -37,6 +37,12 @@ import click
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
     help="Write label-error candidates (overlooked, badly_located, swapped; most severe first) as JSON lines.",
 )
+@click.option(
+    "--plots",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for precision-recall.png (per class) and slices.png (mAP by slice with intervals).",
+)
+@click.option("--svg", is_flag=True, help="Plots as SVG instead of PNG.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout instead of the tables.")
 @click.pass_context
 def evaluate(
@@ -49,6 +55,8 @@ def evaluate(
     seed: int,
     objects: Path | None,
     errors_path: Path | None,
+    plots: Path | None,
+    svg: bool,
     as_json: bool,
 ) -> None:
     """Evaluate detections against ground truth (COCO mAP@[.5:.95], AP50, AP75, AR, per class,
@@ -80,6 +88,11 @@ def evaluate(
             for issue in ("overlooked", "badly_located", "swapped")
         }
         click.echo("label-error candidates: " + ", ".join(f"{n} {issue}" for issue, n in counts.items()), err=True)
+    if plots is not None:
+        from framesift.services.evaluate.plots import write_all
+
+        for path in write_all(report, plots, ".svg" if svg else ".png"):
+            click.echo(f"plot: {path}", err=True)
     if as_json:
         click.echo(json.dumps(report.as_json()))
         return

@@ -177,3 +177,22 @@ def test_label_errors_file_lists_candidates_most_severe_first(files, tmp_path):
     assert [row["score"] for row in rows] == sorted(row["score"] for row in rows)
     assert all((row["annotation_id"] is None) == (row["issue"] == "overlooked") for row in rows)
     assert "label-error candidates:" in result.output
+
+
+def test_plots_and_the_pr_curves_as_data(files, tmp_path):
+    from xml.etree import ElementTree
+
+    from PIL import Image
+
+    args = ["--gt", str(files / "gt.json"), "--pred", str(files / "pred.json"), "--slice", "camera"]
+    result = _run(*args, "--resamples", "50", "--plots", str(tmp_path / "svg"), "--svg", "--json")
+    assert result.exit_code == 0, result.output
+    for name in ("precision-recall.svg", "slices.svg"):
+        assert ElementTree.parse(tmp_path / "svg" / name).getroot().tag.endswith("svg")
+    document = json.loads(result.output.splitlines()[-1])
+    curves = {item["name"]: item["pr50"] for item in document["classes"]}
+    assert all(len(curve) == 101 for curve in curves.values())
+    assert all(curve == sorted(curve, reverse=True) for curve in curves.values())  # an envelope never rises
+    assert _run(*args, "--resamples", "50", "--plots", str(tmp_path / "png")).exit_code == 0
+    with Image.open(tmp_path / "png" / "slices.png") as image:
+        assert image.format == "PNG"

@@ -41,6 +41,8 @@ class ClassMetrics:
     ap50: float
     ground_truth: int
     detections: int
+    # COCO's interpolated precision at its 101 recall points, IoU 0.5, all sizes (empty: no truth).
+    precision_at_recall: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,7 @@ def _classes(run: COCOeval_faster, ground: COCO, found: COCO) -> list[ClassMetri
         valid = area_all > -1
         ap = float(area_all[valid].mean()) if valid.any() else float("nan")
         at50 = area_all[0][area_all[0] > -1]
+        curve = tuple(float(v) for v in area_all[0]) if (area_all[0] > -1).all() else ()
         classes.append(
             ClassMetrics(
                 category_id=int(category_id),
@@ -129,6 +132,7 @@ def _classes(run: COCOeval_faster, ground: COCO, found: COCO) -> list[ClassMetri
                 ap50=float(at50.mean()) if at50.size else float("nan"),
                 ground_truth=len(ground.getAnnIds(catIds=[category_id], iscrowd=False)),
                 detections=len(found.getAnnIds(catIds=[category_id])),
+                precision_at_recall=curve,
             )
         )
     return classes

@@ -51,6 +51,8 @@ class Report:
                     "ap50": _number(item.ap50),
                     "objects": item.ground_truth,
                     "detections": item.detections,
+                    # precision at recall 0, 0.01, ..., 1 (IoU 0.5): the PR curve, for a UI to draw
+                    "pr50": [round(v, 4) for v in item.precision_at_recall],
                 }
                 for item in self.classes
             ],
