@@ -41,6 +41,7 @@ async def test_each_service_process_has_only_its_own_tables(embedded_settings, d
             "labellers",
             "label_datasets",
         },
+        "evaluate": {"schema_versions", "eval_truth", "eval_predictions", "eval_runs", "eval_flags"},
     }
     seen: set[str] = set()
     for service, own in expected.items():
@@ -56,6 +57,6 @@ async def test_each_service_process_has_only_its_own_tables(embedded_settings, d
 
 
 def test_the_registry_knows_every_service_with_tables() -> None:
-    assert list(schemas_of()) == ["ingest", "quality", "curate", "label"]
+    assert list(schemas_of()) == ["ingest", "quality", "curate", "label", "evaluate"]
     with pytest.raises(ValueError, match="unknown service 'nope'"):
         schemas_of(["nope"])
