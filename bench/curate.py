@@ -37,6 +37,7 @@ import numpy as np
 import sqlalchemy as sa
 from qdrant_client import AsyncQdrantClient, models
 
+from framesift.contracts.query import parse
 from framesift.contracts.vocabulary import Status
 from framesift.services.curate.changes import FrameChanges
 from framesift.services.curate.chosen import ChosenVectors
@@ -44,7 +45,6 @@ from framesift.services.curate.grpc_api import CurationServicer
 from framesift.services.curate.migrations import migrate
 from framesift.services.curate.queries import CurationApi
 from framesift.services.curate.query import sql
-from framesift.services.curate.query.language import parse
 from framesift.services.curate.selection import Budget, Candidate, RarityShare, select
 from framesift.services.curate.settings import CurateSettings
 from framesift.services.curate.tables import CuratedFrame

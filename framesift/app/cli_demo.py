@@ -167,7 +167,7 @@ def query(text: str, limit: int, as_json: bool, target: str | None) -> None:
     the embedded default).
     """
 
-    from framesift.services.curate.query.language import QueryError
+    from framesift.contracts.query import QueryError
 
     try:
         if target:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from framesift.app.registry import create_schema
+from framesift.contracts.query import parse
 from framesift.services.curate.query.ids import AmbiguousIdError, NotFoundError, frame_row, resolve, resolve_query_ids
-from framesift.services.curate.query.language import parse
 from framesift.sql.engine import make_engine
 from tests.support.curation import insert_frame
 

@@ -10,12 +10,12 @@ import pytest
 import sqlalchemy as sa
 
 from framesift.app.registry import build_adapters
+from framesift.contracts.query import parse
 from framesift.contracts.vocabulary import Status
 from framesift.inference.backends.base import TextSearchUnavailableError
 from framesift.runtime.settings import EmbedBackendKind
 from framesift.services.curate.changes import FrameChanges
 from framesift.services.curate.queries import CurationApi
-from framesift.services.curate.query.language import parse
 from framesift.services.curate.settings import CurateSettings
 from framesift.services.curate.tables import CuratedFrame
 from framesift.services.embed.bootstrap import build_backend, build_vectors

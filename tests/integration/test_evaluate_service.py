@@ -21,7 +21,7 @@ from framesift.platform.operators import OperatorToken, UnauthenticatedError
 from framesift.runtime.settings import BusKind
 from framesift.services.evaluate import report as coco_report
 from framesift.services.evaluate.api import EvaluateApi
-from framesift.services.evaluate.coco_input import ground_truth, predictions
+from framesift.services.evaluate.coco_input import CocoInputError, ground_truth, predictions
 from framesift.services.evaluate.handlers import EvaluateDeps, record_detections, record_labels
 from framesift.services.evaluate.runs import EmptySplitError, ReportOutbox, UnknownModelError
 from framesift.services.evaluate.settings import EvaluateSettings
@@ -147,6 +147,12 @@ async def test_a_run_scores_the_model_as_framesift_evaluate_does_and_is_stored(e
     assert {r.run_id for r in listed.reports} == {result.run_id, weak.run_id}
     assert [r.run_id for r in (await api.reports(WEAK)).reports] == [weak.run_id]
     assert weak.metrics["map"] < result.metrics["map"]
+
+    # A slice in the query language reads the frames' quality metrics from frames.embedded.
+    bright = await api.run(operator, STRONG, ["brightness<0.5"])
+    assert [(item.slice, item.support) for item in bright.slices] == [("brightness<0.5", 80)]
+    with pytest.raises(CocoInputError, match="no image matches it"):
+        await api.run(operator, STRONG, ["brightness>0.5"])
 
     comparison = await api.compare(STRONG, WEAK, ["camera"])
     overall = comparison.slices[0]

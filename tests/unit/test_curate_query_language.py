@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from framesift.contracts.query import Comparison, QueryError, parse
 from framesift.contracts.vocabulary import Status
-from framesift.services.curate.query.language import Comparison, QueryError, parse
 
 
 def test_the_documented_example_parses_into_every_part() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
+import re
 
 import numpy as np
 import pytest
@@ -194,3 +195,46 @@ def test_no_detections_at_all_is_a_zero_not_a_crash():
 )
 def test_part_of_day(moment, part):
     assert slices.part_of_day(moment) == part
+
+
+def test_a_query_slice_is_the_same_slice_as_its_dimension_value():
+    _, _, truth, found = _inputs(images=160)
+    result, _ = report.evaluate(
+        truth, found, dimensions=["camera", "class", "camera:cam-2", "class:bus", "camera:cam-2 class:bus"],
+        resamples=100,
+    )  # fmt: skip
+    named = {item.name: item for item in result.slices}
+    grouped, queried = (x for x in result.slices if x.name == "camera:cam-2")
+    assert queried.images == grouped.images
+    for name in ("map", "ap50"):
+        assert queried.metrics[name] == pytest.approx(grouped.metrics[name], abs=CLOSE)
+        assert queried.intervals[name] == pytest.approx(grouped.intervals[name], abs=CLOSE)
+    one_class = [x for x in result.slices if x.name == "class:bus"]
+    assert one_class[0].metrics["map"] == pytest.approx(one_class[1].metrics["map"], abs=CLOSE)
+    both = named["camera:cam-2 class:bus"]
+    assert both.images == grouped.images
+    assert both.objects < grouped.objects
+
+
+def test_query_slices_on_time_and_image_fields_and_their_errors():
+    truth_doc = coco_sets.ground_truth(120, seed=12)
+    for image in truth_doc["images"]:
+        image["brightness"] = (image["id"] % 10) / 10  # a tenth of the frames at each level
+    truth = coco_input.ground_truth(truth_doc, source="gt")
+    found = coco_input.predictions(coco_sets.detections(truth_doc, seed=13), truth, source="pred")
+    dark = "brightness<0.2"
+    late = f"from:{coco_sets.START + 12 * 3600}"
+    result, _ = report.evaluate(truth, found, dimensions=[dark, late], resamples=50)
+    named = {item.name: item for item in result.slices}
+    assert named[dark].images == sum(1 for image in truth_doc["images"] if image["brightness"] < 0.2) == 24
+    assert named[late].images == sum(
+        1 for image in truth_doc["images"] if image["captured_at"] >= coco_sets.START + 43200
+    )
+    for bad, message in [
+        ("status:checked", "a slice selects by camera:, class:, id:, from:, to:"),
+        ("brightnes<0.2", "did you mean brightness?"),
+        ("class:tram", "no class 'tram'"),
+        ("camera:cam-9", "no image matches it"),
+    ]:
+        with pytest.raises(coco_input.CocoInputError, match=re.escape(message)):
+            report.evaluate(truth, found, dimensions=[bad], resamples=10)

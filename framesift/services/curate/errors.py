@@ -6,12 +6,12 @@ import grpc
 
 from framesift.contracts import errors as client_errors
 from framesift.contracts.errors import ClientError
+from framesift.contracts.query import QueryError
 from framesift.inference.backends.base import TextSearchUnavailableError
 from framesift.platform.operators import UnauthenticatedError
 
 from .queries import UnavailableError
 from .query.ids import AmbiguousIdError, NotFoundError
-from .query.language import QueryError
 
 ERRORS: dict[type[Exception], ClientError] = {
     QueryError: ClientError(400, grpc.StatusCode.INVALID_ARGUMENT, "invalid_argument"),

@@ -11,6 +11,7 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
+from framesift.contracts.query import Query, QueryError, parse
 from framesift.contracts.vocabulary import Reason, Status, frame_ref, timestamp
 from framesift.inference.backends.base import EmbeddingBackend, TextSearchUnavailableError, close_backend
 from framesift.inference.preprocess import UndecodableFrameError, prepare
@@ -26,7 +27,6 @@ from .images import FrameImage, FrameImages, ImageMissingError, ImageUnavailable
 from .messages import priority_parts
 from .query import sql
 from .query.ids import NotFoundError, frame_row, resolve_query_ids
-from .query.language import Query, QueryError, parse
 from .tables import CuratedFrame, SelectionWindow
 from .windows import selected_on_day, window_span
 

@@ -4,6 +4,11 @@ A slice dimension is `class` (one slice per category: that class's AP over all i
 image field of the ground truth (`camera` for framesift's camera_id, `time` for the time of day
 of captured_at, or any field the images carry, e.g. `weather`): one slice per value, the metrics
 over that value's images. Object-size slices are COCO's own ap_small/medium/large, in the summary.
+
+A slice may also be a query in framesift's query language (framesift.contracts.query), one slice
+of the images it matches: `camera:cam-7`, `from:2026-12-01T18:00Z to:2026-12-02T06:00Z`,
+`brightness<0.2` (an image field of that name, or the frame's quality metric in the service),
+`class:bicycle` (that class's AP), `id:FRAME`, or several terms at once (all must hold).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from framesift.contracts.query import Query, QueryError, parse
 from framesift.services.evaluate import resampling
 from framesift.services.evaluate.coco_input import CocoInputError, GroundTruth
 from framesift.services.evaluate.resampling import MatchTable
@@ -39,8 +45,8 @@ class SliceResult:
 
     @property
     def name(self) -> str:
-        """As a query-language term: camera:cam-7, class:car, time:night."""
-        return f"{self.dimension}:{self.value}"
+        """As a query-language term: camera:cam-7, class:car, time:night (a query slice: itself)."""
+        return self.value if self.dimension == "query" else f"{self.dimension}:{self.value}"
 
 
 @dataclass(frozen=True)
@@ -54,9 +60,74 @@ class Comparison:
 
 
 def dimension_name(text: str) -> str:
+    """A dimension (class, camera, time, an image field) or a query slice, checked."""
+    if is_query(text):
+        query_slice(text)
+        return text
     if not _FIELD.match(text):
-        raise CocoInputError(f"slice {text!r}: a slice is 'class' or an image field name such as camera or time")
+        raise CocoInputError(
+            f"slice {text!r}: a slice is 'class', an image field name such as camera or time, or a query"
+        )
     return text
+
+
+def is_query(text: str) -> bool:
+    return any(mark in text for mark in ":<>= ")
+
+
+_NOT_SLICES = ("statuses", "reasons", "windows")
+
+
+def query_slice(text: str) -> Query:
+    try:
+        query = parse(text)
+    except QueryError as exc:
+        raise CocoInputError(f"slice {text!r}: {exc}") from None
+    if any(getattr(query, name) for name in _NOT_SLICES) or query.text or query.sort_given or query.failed is not None:
+        raise CocoInputError(
+            f"slice {text!r}: a slice selects by camera:, class:, id:, from:, to: and FIELD<N comparisons"
+        )
+    return query
+
+
+def _matches(image: dict[str, Any], query: Query) -> bool:
+    if query.cameras and str(image.get("camera_id", image.get("camera"))) not in query.cameras:
+        return False
+    if query.frame_ids and str(image.get("file_name")) not in query.frame_ids:
+        return False
+    if query.since is not None or query.until is not None or any(c.field == "captured_at" for c in query.comparisons):
+        moment = _epoch(image.get("captured_at", image.get("date_captured")))
+        if moment is None:
+            return False
+        if (query.since is not None and moment < query.since) or (query.until is not None and moment >= query.until):
+            return False
+    for comparison in query.comparisons:
+        value = moment if comparison.field == "captured_at" else _field_number(image, comparison.field)
+        if value is None or not _holds(value, comparison.op, comparison.value):
+            return False
+    return True
+
+
+def _field_number(image: dict[str, Any], name: str) -> float | None:
+    for key in (name, f"quality_{name}"):
+        value = image.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+    return None
+
+
+def _holds(value: float, op: str, bound: float) -> bool:
+    return {"<": value < bound, "<=": value <= bound, ">": value > bound, ">=": value >= bound, "=": value == bound}[op]
+
+
+def _epoch(moment: Any) -> float | None:
+    if isinstance(moment, int | float) and not isinstance(moment, bool):
+        return float(moment)
+    try:
+        when = datetime.fromisoformat(str(moment).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
 
 
 def dimension_field(name: str) -> str:
@@ -119,6 +190,9 @@ def by_slice(
         if dimension == "class":
             results.extend(_class_slices(table, resamples, seed, class_names))
             continue
+        if is_query(dimension):
+            results.append(_query_slice(truth, table, dimension, resamples, seed, class_names))
+            continue
         for value, positions in image_groups(truth, table, dimension).items():
             part = table.restricted(positions)
             point = resampling.summary(resampling.average_precision(part, np.ones((1, part.images))))
@@ -136,6 +210,40 @@ def by_slice(
                 )
             )
     return worst_first(results)
+
+
+def query_positions(truth: GroundTruth, table: MatchTable, text: str, query: Query) -> np.ndarray:
+    by_id = {image["id"]: image for image in truth.images}
+    positions = np.array([at for at, image_id in enumerate(table.image_ids) if _matches(by_id[int(image_id)], query)])
+    if len(positions) == 0:
+        raise CocoInputError(f"slice {text!r}: no image matches it")
+    return positions
+
+
+def _query_slice(
+    truth: GroundTruth, table: MatchTable, text: str, resamples: int, seed: int, class_names: dict[int, str]
+) -> SliceResult:
+    query = query_slice(text)
+    positions = query_positions(truth, table, text, query)
+    columns = list(range(len(table.category_ids)))
+    if query.classes:
+        known = {class_names[category_id]: k for k, category_id in enumerate(table.category_ids)}
+        unknown = [name for name in query.classes if name not in known]
+        if unknown:
+            raise CocoInputError(f"slice {text!r}: no class {unknown[0]!r}; classes: {', '.join(sorted(known))}")
+        columns = [known[name] for name in query.classes]
+    part = table.restricted(positions)
+    point = resampling.summary(resampling.average_precision(part, np.ones((1, part.images)))[:, :, columns])
+    drawn = resampling.average_precision(part, resampling.draws(part.images, resamples, seed))[:, :, columns]
+    samples = resampling.summary(drawn)
+    return SliceResult(
+        dimension="query",
+        value=text,
+        images=part.images,
+        objects=int(part.truth_per_image[:, columns].sum()),
+        metrics={name: float(values[0]) for name, values in point.items()},
+        intervals={name: resampling.interval(values) for name, values in samples.items()},
+    )
 
 
 def _class_slices(table: MatchTable, resamples: int, seed: int, class_names: dict[int, str]) -> list[SliceResult]:
@@ -178,7 +286,12 @@ def compare(
     """Paired bootstrap of A - B: overall, then per image slice (same draws for both models)."""
     parts: list[tuple[str, np.ndarray]] = [("all", np.arange(table_a.images))]
     for dimension in dimensions:
-        if dimension != "class":
+        if is_query(dimension):
+            query = query_slice(dimension)
+            if query.classes:
+                raise CocoInputError(f"slice {dimension!r}: a comparison is over all classes; leave class: out")
+            parts.append((dimension, query_positions(truth, table_a, dimension, query)))
+        elif dimension != "class":
             parts.extend(
                 (f"{dimension}:{value}", positions)
                 for value, positions in image_groups(truth, table_a, dimension).items()

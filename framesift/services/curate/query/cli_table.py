@@ -12,12 +12,12 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine
 
+from framesift.contracts.query import parse
 from framesift.contracts.vocabulary import reason_names, seconds
 from framesift.v1 import curation_pb2
 
 from . import sql
 from .ids import resolve_query_ids
-from .language import parse
 
 WIDTH = 100
 

@@ -13,9 +13,9 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from framesift.contracts.errors import shown
+from framesift.contracts.query import Query
 
 from ..tables import CuratedFrame
-from .language import Query
 
 FRAMES = CuratedFrame.__table__
 MIN_PREFIX = 4  # shorter prefixes would name most of a database

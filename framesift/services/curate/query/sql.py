@@ -10,8 +10,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from framesift.contracts.query import COLUMNS, Query, QueryError
+
 from ..tables import CuratedFrame
-from .language import COLUMNS, Query, QueryError
 
 FRAMES = CuratedFrame.__table__
 # Where frames without the field sort (always last). Literals, not bound parameters, so that the

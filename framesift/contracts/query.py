@@ -1,4 +1,4 @@
-"""framesift's query language, shared by gRPC, HTTP and the CLI.
+"""framesift's query language, shared by gRPC, HTTP and the CLI (curate's queries) and evaluate's slices.
 
     camera:cam-7 status:checked brightness<0.2 class:bicycle sort:-priority "cyclist at night"
 
