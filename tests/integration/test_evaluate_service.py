@@ -23,7 +23,13 @@ from framesift.services.evaluate import report as coco_report
 from framesift.services.evaluate.api import EvaluateApi
 from framesift.services.evaluate.coco_input import CocoInputError, ground_truth, predictions
 from framesift.services.evaluate.handlers import EvaluateDeps, record_detections, record_labels
-from framesift.services.evaluate.runs import EmptySplitError, ReportOutbox, UnknownModelError
+from framesift.services.evaluate.runs import (
+    EmptySplitError,
+    FrameNotInRunError,
+    ReportNotFoundError,
+    ReportOutbox,
+    UnknownModelError,
+)
 from framesift.services.evaluate.settings import EvaluateSettings
 from framesift.services.evaluate.tables import Prediction, Truth
 from framesift.v1 import evaluation_pb2, evaluation_pb2_grpc, frames_pb2, labels_pb2
@@ -148,6 +154,26 @@ async def test_a_run_scores_the_model_as_framesift_evaluate_does_and_is_stored(e
     assert [r.run_id for r in (await api.reports(WEAK)).reports] == [weak.run_id]
     assert weak.metrics["map"] < result.metrics["map"]
 
+    # Per frame, COCO's outcomes at IoU 0.5: the frames with a missed object first, then their boxes.
+    missed = (await api.run_frames(result.run_id, "fn")).frames
+    assert missed
+    assert all(frame.fn > 0 for frame in missed)
+    assert [f.fp + f.fn for f in missed] == sorted((f.fp + f.fn for f in missed), reverse=True)
+    every = (await api.run_frames(result.run_id, limit=1000)).frames
+    assert len(every) == 80
+    assert sum(frame.tp + frame.fp for frame in every) == result.detections
+    boxes = await api.frame_outcomes(result.run_id, missed[0].frame_id)
+    outcomes = Counter((obj.kind, obj.outcome) for obj in boxes.objects)
+    assert (
+        (outcomes["truth", "fn"], outcomes["detection", "fp"]) == (boxes.fn, boxes.fp) == (missed[0].fn, missed[0].fp)
+    )
+    assert outcomes["truth", "tp"] == outcomes["detection", "tp"] == boxes.tp
+    assert all(0 <= obj.box.x_min < obj.box.x_max for obj in boxes.objects)
+    with pytest.raises(FrameNotInRunError):
+        await api.frame_outcomes(result.run_id, "frame-nope")
+    with pytest.raises(ReportNotFoundError):
+        await api.run_frames("run-nope")
+
     # A slice in the query language reads the frames' quality metrics from frames.embedded.
     bright = await api.run(operator, STRONG, ["brightness<0.5"])
     assert [(item.slice, item.support) for item in bright.slices] == [("brightness<0.5", 80)]
@@ -223,6 +249,12 @@ async def test_through_the_broker_over_http_and_grpc(embedded_settings, broker, 
                 run_id = made.json()["run_id"]
                 assert made.json()["metrics"]["map"] > 0
                 assert (await client.get(f"/v1/evaluations/runs/{run_id}")).json()["run_id"] == run_id
+                worst = (await client.get(f"/v1/evaluations/runs/{run_id}/frames", params={"outcome": "fp"})).json()
+                frame_id = worst["frames"][0]["frame_id"]
+                boxes = (await client.get(f"/v1/evaluations/runs/{run_id}/frames/{frame_id}")).json()
+                assert sum(obj["outcome"] == "fp" for obj in boxes["objects"]) == worst["frames"][0]["fp"] > 0
+                odd = await client.get(f"/v1/evaluations/runs/{run_id}/frames", params={"outcome": "maybe"})
+                assert (odd.status_code, odd.json()["code"]) == (400, "invalid_argument")
                 missing = await client.get("/v1/evaluations/runs/run-nope")
                 assert (missing.status_code, missing.json()["code"]) == (404, "not_found")
 

@@ -84,9 +84,7 @@ class EvaluateApi:
         return made.report
 
     async def report(self, run_id: str) -> evaluation_pb2.EvaluationReport:
-        if not run_id or len(run_id) > 64:
-            raise InvalidRequestError("run_id: required, at most 64 characters")
-        return await self._run(runs.get_report, self.engine, run_id)
+        return await self._run(runs.get_report, self.engine, self._run_id(run_id))
 
     async def reports(self, model: str = "", limit: int = 20) -> evaluation_pb2.ListReportsResponse:
         if len(model) > MAX_MODEL_LENGTH:
@@ -95,6 +93,27 @@ class EvaluateApi:
             raise InvalidRequestError("limit: 1 to 500 (0: the default, 20)")
         found = await self._run(runs.list_reports, self.engine, model or None, limit or 20)
         return evaluation_pb2.ListReportsResponse(reports=found)
+
+    async def run_frames(
+        self, run_id: str, outcome: str = "", limit: int = 100
+    ) -> evaluation_pb2.ListRunFramesResponse:
+        if outcome not in ("", "fp", "fn"):
+            raise InvalidRequestError(f"outcome: fp, fn or empty, not {outcome[:20]!r}")
+        if not 0 <= limit <= 1000:
+            raise InvalidRequestError("limit: 1 to 1000 (0: the default, 100)")
+        found = await self._run(runs.run_frames, self.engine, self._run_id(run_id), outcome, limit or 100)
+        return evaluation_pb2.ListRunFramesResponse(frames=found)
+
+    async def frame_outcomes(self, run_id: str, frame_id: str) -> evaluation_pb2.FrameOutcomes:
+        if not frame_id or len(frame_id) > 128:
+            raise InvalidRequestError("frame_id: required, at most 128 characters")
+        return await self._run(runs.frame_outcomes, self.engine, self._run_id(run_id), frame_id)
+
+    @staticmethod
+    def _run_id(run_id: str) -> str:
+        if not run_id or len(run_id) > 64:
+            raise InvalidRequestError("run_id: required, at most 64 characters")
+        return run_id
 
     async def compare(
         self, model_a: str, model_b: str, dimensions: Sequence[str] = ()

@@ -10,13 +10,14 @@ from framesift.platform.operators import UnauthenticatedError
 
 from .api import InvalidRequestError, UnavailableError
 from .coco_input import CocoInputError
-from .runs import EmptySplitError, ReportNotFoundError, UnknownModelError
+from .runs import EmptySplitError, FrameNotInRunError, ReportNotFoundError, UnknownModelError
 
 ERRORS: dict[type[Exception], ClientError] = {
     InvalidRequestError: ClientError(400, grpc.StatusCode.INVALID_ARGUMENT, "invalid_argument"),
     CocoInputError: ClientError(400, grpc.StatusCode.INVALID_ARGUMENT, "invalid_argument"),
     UnknownModelError: ClientError(404, grpc.StatusCode.NOT_FOUND, "unknown_model"),
     ReportNotFoundError: ClientError(404, grpc.StatusCode.NOT_FOUND, "not_found"),
+    FrameNotInRunError: ClientError(404, grpc.StatusCode.NOT_FOUND, "not_found"),
     EmptySplitError: ClientError(412, grpc.StatusCode.FAILED_PRECONDITION, "empty_split"),
     UnauthenticatedError: ClientError(401, grpc.StatusCode.UNAUTHENTICATED, "unauthenticated"),
     UnavailableError: ClientError(503, grpc.StatusCode.UNAVAILABLE, "unavailable"),

@@ -32,6 +32,14 @@ class EvaluationServicer(evaluation_pb2_grpc.EvaluationServiceServicer):
         return await self.api.reports(request.model_version, request.limit)
 
     @_answers
+    async def ListRunFrames(self, request, context):
+        return await self.api.run_frames(request.run_id, request.outcome, request.limit)
+
+    @_answers
+    async def GetFrameOutcomes(self, request, context):
+        return await self.api.frame_outcomes(request.run_id, request.frame_id)
+
+    @_answers
     async def CompareModels(self, request, context):
         return await self.api.compare(request.model_a, request.model_b, list(request.slices))
 

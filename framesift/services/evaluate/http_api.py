@@ -56,6 +56,16 @@ def http_router(api: EvaluateApi) -> APIRouter:
     async def report(run_id: str):
         return await _answer(api.report(run_id))
 
+    @router.get("/runs/{run_id}/frames")
+    async def run_frames(run_id: str, outcome: str = "", limit: int = 100):
+        """The run's frames with tp / fp / fn counts, most errors first (outcome=fp or fn: only those)."""
+        return await _answer(api.run_frames(run_id, outcome, limit))
+
+    @router.get("/runs/{run_id}/frames/{frame_id}")
+    async def frame_outcomes(run_id: str, frame_id: str):
+        """One frame's boxes (label and detection) with their outcome at IoU 0.5."""
+        return await _answer(api.frame_outcomes(run_id, frame_id))
+
     @router.post("/compare")
     async def compare(body: CompareBody):
         """Model A minus model B on the frames both ran on, with paired bootstrap intervals."""

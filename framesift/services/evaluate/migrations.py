@@ -51,13 +51,25 @@ def _v1_truth_predictions_runs(connection: Connection) -> None:
         sa.Column("frame_id", sa.String(128), nullable=False),
         sa.Column("flag", sa.LargeBinary, nullable=False),  # the LabelFlagged proto
     )
+    sa.Table(
+        "eval_outcomes",
+        metadata,
+        sa.Column("run_id", sa.String(64), primary_key=True),
+        sa.Column("frame_id", sa.String(128), primary_key=True),
+        sa.Column("tp", sa.Integer, nullable=False),
+        sa.Column("fp", sa.Integer, nullable=False),
+        sa.Column("fn", sa.Integer, nullable=False),
+        sa.Column("errors", sa.Integer, nullable=False),  # fp + fn: the frames a UI shows first
+        sa.Column("outcomes", sa.LargeBinary, nullable=False),  # the FrameOutcomes proto
+        sa.Index("ix_eval_outcomes_run_errors", "run_id", "errors"),
+    )
     metadata.create_all(connection)
 
 
 MIGRATIONS: list[Migration] = [
     Migration(
         1,
-        "labelled frames, each model version's detections, evaluation runs and their label flags",
+        "labelled frames, each model version's detections, evaluation runs, their label flags and per-frame outcomes",
         _v1_truth_predictions_runs,
     ),
 ]

@@ -24,11 +24,12 @@ from framesift.v1 import evaluation_pb2, frames_pb2
 from . import records, report, slices
 from .label_errors import LabelErrorThresholds
 from .records import EvaluationSet
-from .tables import Flag
+from .tables import Flag, Outcome
 from .tables import Run as RunRow
 
 RUNS = RunRow.__table__
 FLAGS = Flag.__table__
+OUTCOMES = Outcome.__table__
 log = logging.getLogger(__name__)
 
 
@@ -67,6 +68,7 @@ def _loaded(engine: Engine, model: str, split: str, frame_ids: set[str] | None =
 class Run:
     report: evaluation_pb2.EvaluationReport
     flags: list[evaluation_pb2.LabelFlagged] = field(default_factory=list)
+    frames: list[evaluation_pb2.FrameOutcomes] = field(default_factory=list)
 
 
 def evaluate_model(
@@ -82,7 +84,9 @@ def evaluate_model(
     """The run's report and, with `label_errors` thresholds, its label-error candidates."""
     checked_model(engine, model)
     found = _loaded(engine, model, split)
-    result, _ = report.evaluate(found.truth, found.predictions, dimensions=dimensions, resamples=resamples, seed=seed)
+    result, evaluation = report.evaluate(
+        found.truth, found.predictions, dimensions=dimensions, resamples=resamples, seed=seed, objects=True
+    )
     flags = _flags(found, model, label_errors) if label_errors is not None else []
     made = evaluation_pb2.EvaluationReport(
         model_version=model,
@@ -97,7 +101,40 @@ def evaluate_model(
         resamples=resamples,
         label_issues=Counter(flag.issue for flag in flags),
     )
-    return Run(made, flags)
+    return Run(made, flags, _frame_outcomes(found, evaluation))
+
+
+def _relative(box: list[float], image: dict) -> frames_pb2.Box:
+    x, y, w, h = box
+    width, height = image["width"], image["height"]
+    return frames_pb2.Box(x_min=x / width, y_min=y / height, x_max=(x + w) / width, y_max=(y + h) / height)
+
+
+def _frame_outcomes(found: EvaluationSet, evaluation) -> list[evaluation_pb2.FrameOutcomes]:
+    """Each frame's boxes at IoU 0.5 with their outcome, from COCO's own matching."""
+    images = {image["id"]: image for image in found.truth.images}
+    names = {category["id"]: category["name"] for category in found.truth.categories}
+    frames = {image_id: evaluation_pb2.FrameOutcomes(frame_id=image["file_name"]) for image_id, image in images.items()}
+    for row in report.object_outcomes(evaluation):
+        source = evaluation.detections if row["kind"] == "detection" else evaluation.truth
+        annotation = source.anns[row["id"]]
+        frame = frames[row["image_id"]]
+        frame.objects.append(
+            evaluation_pb2.ObjectOutcome(
+                kind=row["kind"],
+                class_name=names[row["category_id"]],
+                box=_relative(annotation["bbox"], images[row["image_id"]]),
+                score=row.get("score", 0.0),
+                outcome=row["outcome"],
+                iou=row.get("iou", 0.0),
+            )
+        )
+        if row["kind"] == "detection":
+            frame.tp += row["outcome"] == "tp"
+            frame.fp += row["outcome"] == "fp"
+        elif row["outcome"] == "fn":
+            frame.fn += 1
+    return list(frames.values())
 
 
 def _flags(found: EvaluationSet, model: str, thresholds: LabelErrorThresholds) -> list[evaluation_pb2.LabelFlagged]:
@@ -110,15 +147,13 @@ def _flags(found: EvaluationSet, model: str, thresholds: LabelErrorThresholds) -
     flags = []
     for candidate in candidates(scores, thresholds):
         image = images[candidate.image_id]
-        x, y, w, h = candidate.box
-        width, height = image["width"], image["height"]
         suggested = candidate.suggested_category_id
         flags.append(
             evaluation_pb2.LabelFlagged(
                 frame_id=image["file_name"],
                 issue=candidate.issue.value,
                 score=candidate.score,
-                box=frames_pb2.Box(x_min=x / width, y_min=y / height, x_max=(x + w) / width, y_max=(y + h) / height),
+                box=_relative(candidate.box, image),
                 class_name=names[candidate.category_id],
                 suggested_class=names.get(suggested, "") if suggested is not None else "",
                 model_version=model,
@@ -196,6 +231,15 @@ def store_run(engine: Engine, run: Run, clock: Callable[[], float]) -> None:
                 published=False,
             )
         )
+        if run.frames:
+            connection.execute(
+                OUTCOMES.insert(),
+                [
+                    {"run_id": result.run_id, "frame_id": frame.frame_id, "tp": frame.tp, "fp": frame.fp,
+                     "fn": frame.fn, "errors": frame.fp + frame.fn, "outcomes": frame.SerializeToString()}
+                    for frame in run.frames
+                ],
+            )  # fmt: skip
         if run.flags:
             connection.execute(
                 FLAGS.insert(),
@@ -220,6 +264,37 @@ def list_reports(engine: Engine, model: str | None, limit: int) -> list[evaluati
         query = query.where(RUNS.c.model_version == model)
     with engine.connect() as connection:
         return [evaluation_pb2.EvaluationReport.FromString(data) for data in connection.execute(query).scalars()]
+
+
+class FrameNotInRunError(LookupError):
+    pass
+
+
+def frame_outcomes(engine: Engine, run_id: str, frame_id: str) -> evaluation_pb2.FrameOutcomes:
+    get_report(engine, run_id)  # an unknown run is its own error
+    query = sa.select(OUTCOMES.c.outcomes).where(OUTCOMES.c.run_id == run_id, OUTCOMES.c.frame_id == frame_id)
+    with engine.connect() as connection:
+        data = connection.execute(query).scalar()
+    if data is None:
+        raise FrameNotInRunError(f"frame {frame_id!r} is not in run {run_id}")
+    found = evaluation_pb2.FrameOutcomes.FromString(data)
+    found.run_id = run_id
+    return found
+
+
+def run_frames(engine: Engine, run_id: str, outcome: str, limit: int) -> list[evaluation_pb2.FrameOutcomes]:
+    """The run's frames, most fp + fn first; `outcome` fp or fn keeps the frames that have one."""
+    get_report(engine, run_id)
+    columns = [OUTCOMES.c.frame_id, OUTCOMES.c.tp, OUTCOMES.c.fp, OUTCOMES.c.fn]
+    query = sa.select(*columns).where(OUTCOMES.c.run_id == run_id)
+    if outcome:
+        query = query.where({"fp": OUTCOMES.c.fp, "fn": OUTCOMES.c.fn}[outcome] > 0)
+    query = query.order_by(OUTCOMES.c.errors.desc(), OUTCOMES.c.frame_id).limit(limit)
+    with engine.connect() as connection:
+        return [
+            evaluation_pb2.FrameOutcomes(run_id=run_id, frame_id=row.frame_id, tp=row.tp, fp=row.fp, fn=row.fn)
+            for row in connection.execute(query)
+        ]
 
 
 class ReportOutbox:

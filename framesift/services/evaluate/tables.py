@@ -64,3 +64,17 @@ class Flag(EvaluateTable, table=True):
     seq: int = Field(primary_key=True)
     frame_id: str = Field(max_length=128)
     flag: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class Outcome(EvaluateTable, table=True):
+    """A frame's boxes in a run with their tp / fp / fn outcome (the FrameOutcomes proto)."""
+
+    __tablename__ = "eval_outcomes"
+
+    run_id: str = Field(primary_key=True, max_length=64)
+    frame_id: str = Field(primary_key=True, max_length=128)
+    tp: int
+    fp: int
+    fn: int
+    errors: int
+    outcomes: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
