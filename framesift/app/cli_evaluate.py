@@ -146,15 +146,27 @@ def _label_errors(truth_path: Path, found_path: Path) -> list[dict]:
     "--budgets", default="30,60,120,240", show_default=True, help="Label budgets to compare at, comma-separated."
 )
 @click.option(
+    "--images",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Your own images instead of the digits: one folder per class (or, with --coco, the COCO file's images).",
+)
+@click.option(
+    "--coco",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A COCO file for --images: each image's class is its most frequent category.",
+)
+@click.option(
     "--digits",
     type=click.IntRange(50),
     default=None,
-    help="Use only this many source digits per seed (a quicker, noisier run); default all (~1 258).",
+    help="Use only this many sources per seed (a quicker, noisier run); default all (digits: 1 257).",
 )
 @click.option("--json", "as_json", is_flag=True, help="The results as one JSON object on stdout.")
-def selection(seeds: int, out: Path, budgets: str, digits: int | None, as_json: bool) -> None:
+def selection(
+    seeds: int, out: Path, budgets: str, images: Path | None, coco: Path | None, digits: int | None, as_json: bool
+) -> None:
     """framesift's selection against random selection at the same labelling budget, on real
-    labelled images (scikit-learn's digits) made into a pool with a fleet's duplicates and junk."""
+    labelled images (scikit-learn's digits, or yours) made into a pool with a fleet's duplicates and junk."""
     from tqdm import tqdm
 
     from framesift.app import selection_experiment as experiment
@@ -167,8 +179,18 @@ def selection(seeds: int, out: Path, budgets: str, digits: int | None, as_json: 
         ) from None
     if not spend or spend[0] < 1:
         raise click.BadParameter("at least one budget, each at least 1 label", param_hint="--budgets")
+    if coco is not None and images is None:
+        raise click.UsageError("--coco needs --images, the folder its file_names are under")
+    try:
+        dataset = (
+            experiment.digits() if images is None
+            else experiment.coco_images(coco, images) if coco is not None
+            else experiment.image_folder(images)
+        )  # fmt: skip
+    except (ValueError, KeyError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
     results = [
-        experiment.run_seed(seed, spend, source_limit=digits)
+        experiment.run_seed(seed, spend, source_limit=digits, dataset=dataset)
         for seed in tqdm(range(seeds), unit="seed", disable=None, file=sys.stderr)
     ]
     summary = experiment.summarise(results, spend)

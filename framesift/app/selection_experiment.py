@@ -1,9 +1,10 @@
 """Does framesift's selection beat random selection at the same labelling budget?
 
 The data are real labelled images that ship inside an installed wheel: scikit-learn's 1 797
-handwritten digits (10 classes). Each seed splits them into a test set (never in the pool) and
-a pool source, and makes the pool a fleet would send: every source digit once as a 256x256 frame
-(sensor noise, JPEG), plus what cameras add, drawn per digit: byte-identical copies (a parked
+handwritten digits (10 classes), or a user's images (one folder per class, or a COCO file). Each
+seed splits them into a test set (never in the pool) and a pool source, and makes the pool a fleet
+would send: every source once as a frame of at least 256 px (sensor noise, JPEG), plus what
+cameras add, drawn per source: byte-identical copies (a parked
 car), near copies (the same scene, new noise and a little light), a blurred copy, a dark copy, a
 truncated (corrupt) file; the frames arrive shuffled.
 
@@ -25,11 +26,14 @@ from __future__ import annotations
 
 import io
 import itertools
+import json
 import math
 import tempfile
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageFilter
@@ -44,7 +48,7 @@ from framesift.services.quality.settings import QualityThresholds
 SIDE = 256  # px: above quality's 128 px minimum, like a small camera frame
 BUDGETS = (30, 60, 120, 240)
 ARMS = ("random", "random + gates", "framesift")
-# Per source digit, how often a fleet adds each kind of junk (a parked scene repeats the most).
+# Per source, how often a fleet adds each kind of junk (a parked scene repeats the most).
 JUNK = {"exact copy": 0.15, "near copy": 0.25, "blurred": 0.08, "dark": 0.08, "corrupt": 0.04}
 RANDOM_DRAWS = 10  # random arms: draws per seed, so their own spread is measured, not guessed
 
@@ -52,7 +56,7 @@ RANDOM_DRAWS = 10  # random arms: draws per seed, so their own spread is measure
 @dataclass(frozen=True)
 class PoolFrame:
     name: str
-    source: int  # index of the digit it shows (into the pool source)
+    source: int  # the source it shows (its place among the pool's sources)
     kind: str  # "original" or one of JUNK
 
 
@@ -61,7 +65,8 @@ class SeedResult:
     seed: int
     pool: Counter[str]
     kept: int
-    originals_kept: int  # distinct digits the gates let through (dedup may merge two alike digits)
+    dataset: str
+    originals_kept: int  # distinct sources the gates let through (dedup may merge two alike ones)
     accuracy: dict[str, dict[int, list[float]]] = field(default_factory=dict)  # arm -> budget -> per draw
 
 
@@ -79,31 +84,118 @@ def jpeg(image: Image.Image) -> bytes:
 
 
 def thumbnail(data: bytes) -> np.ndarray | None:
-    """The model's input: the frame's 8x8 grey thumbnail in the digits' own 0..16 scale."""
+    """The model's input: the frame's 8x8 grey thumbnail, in the digits' own scale divided by 16."""
     try:
         with Image.open(io.BytesIO(data)) as image:
             grey = image.convert("L").resize((8, 8), Image.Resampling.BOX)
     except OSError:
         return None  # corrupt: nothing to label
-    return ((np.asarray(grey, dtype=np.float64) - 20.0) / 220.0 * 16.0).ravel()
+    return ((np.asarray(grey, dtype=np.float64) - 20.0) / 220.0).ravel()  # 0..1, as the digits' 0..16
 
 
-def make_pool(images: np.ndarray, folder: Path, rng: np.random.Generator) -> list[PoolFrame]:
+@dataclass(frozen=True)
+class Dataset:
+    """Labelled images to build pools from: how a source becomes a frame (with sensor noise and
+    a shift of light), and what the model sees of a frame's bytes (None: nothing, it is corrupt)."""
+
+    name: str
+    sources: list[Any]
+    labels: np.ndarray
+    frame: Callable[[Any, np.random.Generator, float], Image.Image]
+    features: Callable[[bytes], np.ndarray | None]
+
+    @property
+    def classes(self) -> int:
+        return len(set(self.labels.tolist()))
+
+
+def digits() -> Dataset:
+    """scikit-learn's 1 797 handwritten digits (8x8, 10 classes): real labels inside its wheel."""
+    from sklearn.datasets import load_digits
+
+    found = load_digits()
+    return Dataset(
+        "scikit-learn digits", list(found.images), np.asarray(found.target),
+        lambda digit, rng, light: render(digit, rng, light=light), thumbnail,
+    )  # fmt: skip
+
+
+def image_folder(root: Path) -> Dataset:
+    """A user's images, one folder per class (root/<class>/<image>): the model sees embed's
+    descriptor vector of each frame."""
+    from framesift.services.quality.scan import image_files
+
+    classes = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    sources, labels = [], []
+    for index, folder in enumerate(classes):
+        for path in image_files(folder):
+            sources.append(path)
+            labels.append(index)
+    return _files_dataset(f"{root} ({len(classes)} classes)", sources, labels)
+
+
+def coco_images(annotations: Path, images: Path) -> Dataset:
+    """A COCO file's images, each labelled with its most frequent category (a classification
+    stand-in for a detection set), read from `images`/file_name."""
+    document = json.loads(annotations.read_text())
+    counts: dict[int, Counter[int]] = {}
+    for annotation in document.get("annotations", []):
+        counts.setdefault(annotation["image_id"], Counter())[annotation["category_id"]] += 1
+    sources, labels = [], []
+    for image in document.get("images", []):
+        if image["id"] in counts:
+            path = (images / image["file_name"]).resolve()
+            if images.resolve() not in path.parents:
+                raise ValueError(f"{annotations}: file_name {image['file_name']!r} leaves {images}")
+            sources.append(path)
+            labels.append(counts[image["id"]].most_common(1)[0][0])
+    return _files_dataset(f"{annotations.name} ({len(set(labels))} classes)", sources, labels)
+
+
+def _files_dataset(name: str, sources: list[Path], labels: list[int]) -> Dataset:
+    if len(sources) < 20 or len(set(labels)) < 2:
+        raise ValueError(f"{name}: needs at least 20 images of at least 2 classes, found {len(sources)}")
+    return Dataset(name, sources, np.asarray(labels), _photo_frame, _descriptor_features)
+
+
+def _photo_frame(path: Path, rng: np.random.Generator, light: float) -> Image.Image:
+    with Image.open(path) as image:
+        image = image.convert("RGB")
+        scale = SIDE / min(image.size)
+        frame = image.resize((max(SIDE, round(image.width * scale)), max(SIDE, round(image.height * scale))))
+    pixels = np.asarray(frame, dtype=np.float64) + light + rng.normal(0.0, 3.0, (frame.height, frame.width, 1))
+    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+
+
+def _descriptor_features(data: bytes) -> np.ndarray | None:
+    from framesift.inference.preprocess import UndecodableFrameError
+
+    try:
+        return describe(prepare(data).pixels).astype(np.float64) * 4.0  # a scale logistic regression likes
+    except UndecodableFrameError:
+        return None
+
+
+def make_pool(dataset: Dataset, indices: Sequence[int], folder: Path, rng: np.random.Generator) -> list[PoolFrame]:
+    """The pool a fleet would send of these sources: `PoolFrame.source` is the position in `indices`."""
     frames: list[tuple[PoolFrame, bytes]] = []
-    for source, digit in enumerate(images):
-        original = jpeg(render(digit, rng))
+    for source, index in enumerate(indices):
+        item = dataset.sources[index]
+
+        def frame(light: float = 0.0, item=item) -> Image.Image:
+            return dataset.frame(item, rng, light)
+
+        original = jpeg(frame())
         frames.append((PoolFrame("", source, "original"), original))
         if rng.random() < JUNK["exact copy"]:
             frames += [(PoolFrame("", source, "exact copy"), original)] * int(rng.integers(1, 4))
         if rng.random() < JUNK["near copy"]:
             for _ in range(int(rng.integers(1, 3))):
-                frames.append((PoolFrame("", source, "near copy"), jpeg(render(digit, rng, light=rng.uniform(-8, 8)))))
+                frames.append((PoolFrame("", source, "near copy"), jpeg(frame(rng.uniform(-8, 8)))))
         if rng.random() < JUNK["blurred"]:
-            frames.append(
-                (PoolFrame("", source, "blurred"), jpeg(render(digit, rng).filter(ImageFilter.GaussianBlur(6))))
-            )
+            frames.append((PoolFrame("", source, "blurred"), jpeg(frame().filter(ImageFilter.GaussianBlur(6)))))
         if rng.random() < JUNK["dark"]:
-            frames.append((PoolFrame("", source, "dark"), jpeg(Image.eval(render(digit, rng), lambda v: v // 10))))
+            frames.append((PoolFrame("", source, "dark"), jpeg(Image.eval(frame(), lambda v: v // 10))))
         if rng.random() < JUNK["corrupt"]:
             frames.append((PoolFrame("", source, "corrupt"), original[: len(original) * 2 // 5]))
     order = rng.permutation(len(frames))  # a fleet's arrival order
@@ -149,38 +241,46 @@ def framesift_order(folder: Path, pool: list[PoolFrame], budget: int) -> tuple[l
 def accuracy(picked: list[int], features: list[np.ndarray | None], labels: np.ndarray, test) -> float:
     from sklearn.linear_model import LogisticRegression
 
+    test_x, test_y = test
     rows = [at for at in picked if features[at] is not None]
     if not rows:
-        return 1.0 / 10
-    train_x = np.stack([features[at] for at in rows]) / 16.0
+        return float(np.max(np.bincount(test_y)) / len(test_y))  # nothing learnt: the majority guess
+    train_x = np.stack([features[at] for at in rows])
     train_y = labels[rows]
-    test_x, test_y = test
     if len(set(train_y.tolist())) < 2:
         return float(np.mean(test_y == train_y[0]))
     model = LogisticRegression(max_iter=2000)
     model.fit(train_x, train_y)
-    return float(model.score(test_x / 16.0, test_y))
+    return float(model.score(test_x, test_y))
 
 
-def run_seed(seed: int, budgets: tuple[int, ...] = BUDGETS, *, source_limit: int | None = None) -> SeedResult:
-    from sklearn.datasets import load_digits
+def run_seed(
+    seed: int,
+    budgets: tuple[int, ...] = BUDGETS,
+    *,
+    source_limit: int | None = None,
+    dataset: Dataset | None = None,
+) -> SeedResult:
     from sklearn.model_selection import train_test_split
 
-    digits = load_digits()
-    source_x, test_x, source_y, test_y = train_test_split(
-        digits.images, digits.target, test_size=0.3, stratify=digits.target, random_state=seed
-    )
+    dataset = dataset if dataset is not None else digits()
+    every = np.arange(len(dataset.sources))
+    source_at, test_at = train_test_split(every, test_size=0.3, stratify=dataset.labels, random_state=seed)
     if source_limit is not None:
-        source_x, source_y = source_x[:source_limit], source_y[:source_limit]
+        source_at = source_at[:source_limit]
     rng = np.random.default_rng(seed)
-    test_features = np.stack([thumbnail(jpeg(render(digit, rng))) for digit in test_x])
+    # The test frames are clean frames of held-out sources: never in the pool.
+    test_features = np.stack([dataset.features(jpeg(dataset.frame(dataset.sources[i], rng, 0.0))) for i in test_at])
+    test_y = dataset.labels[test_at]
     with tempfile.TemporaryDirectory() as folder:
-        pool = make_pool(source_x, Path(folder), rng)
-        features = [thumbnail((Path(folder) / frame.name).read_bytes()) for frame in pool]
+        pool = make_pool(dataset, source_at, Path(folder), rng)
+        features = [dataset.features((Path(folder) / frame.name).read_bytes()) for frame in pool]
         kept, chosen = framesift_order(Path(folder), pool, max(budgets))
+    source_y = dataset.labels[source_at]
     labels = np.array([source_y[frame.source] for frame in pool])
     result = SeedResult(
         seed=seed,
+        dataset=dataset.name,
         pool=Counter(frame.kind for frame in pool),
         kept=len(kept),
         originals_kept=len({pool[at].source for at in kept}),
@@ -262,7 +362,7 @@ def plot(summary: list[Summary], results: list[SeedResult], path: Path) -> None:
     axes.set_xticks(budgets, [str(b) for b in budgets])
     axes.set_xlabel("labels spent")
     axes.set_ylabel("test accuracy")
-    axes.set_title(f"digits pool with fleet junk, {len(results)} seeds (band: ±1 sd)")
+    axes.set_title(f"{results[0].dataset}, a pool with fleet junk, {len(results)} seeds (band: ±1 sd)", fontsize=9)
     axes.grid(alpha=0.3)
     axes.legend()
     figure.tight_layout()
@@ -283,7 +383,8 @@ def as_json(summary: list[Summary], results: list[SeedResult], needed: float | N
         "seeds": [r.seed for r in results],
         "pool": {kind: int(np.mean([r.pool[kind] for r in results])) for kind in ("original", *JUNK)},
         "kept_by_gates": int(np.mean([r.kept for r in results])),
-        "distinct_digits_kept": int(np.mean([r.originals_kept for r in results])),
+        "dataset": results[0].dataset,
+        "distinct_sources_kept": int(np.mean([r.originals_kept for r in results])),
         "budgets": [
             {
                 "labels": row.budget,
@@ -308,7 +409,7 @@ def lines(summary: list[Summary], results: list[SeedResult], needed: float | Non
         f"pool (mean of {len(results)} seeds): {total:.0f} frames = "
         + ", ".join(f"{count:.0f} {kind}" for kind, count in pool.items()),
         f"kept by quality gates + dedup: {kept:.0f} ({100 * (1 - kept / total):.1f} % removed), showing "
-        f"{np.mean([r.originals_kept for r in results]):.0f} of the {pool['original']:.0f} distinct digits",
+        f"{np.mean([r.originals_kept for r in results]):.0f} of the {pool['original']:.0f} distinct sources",
         "",
         f"{'labels':>6}  {'random':>13}  {'random+gates':>13}  {'framesift':>13}  {'fs - random':>11}  "
         f"{'95 % CI':>16}  verdict",

@@ -16,10 +16,7 @@ from framesift.app.cli import main
 
 
 def test_the_pool_holds_what_a_fleet_sends_and_the_gates_keep_one_sound_frame_per_digit(tmp_path):
-    from sklearn.datasets import load_digits
-
-    digits = load_digits().images[:200]
-    pool = experiment.make_pool(digits, tmp_path, np.random.default_rng(1))
+    pool = experiment.make_pool(experiment.digits(), range(200), tmp_path, np.random.default_rng(1))
     kinds = {frame.kind for frame in pool}
     assert kinds == {"original", "exact copy", "near copy", "blurred", "dark", "corrupt"}
     assert sum(frame.kind == "original" for frame in pool) == 200
@@ -39,7 +36,7 @@ def test_a_corrupt_frame_costs_a_label_and_teaches_nothing():
     digit = np.zeros((8, 8))
     digit[2:6, 3:5] = 16
     restored = experiment.thumbnail(experiment.jpeg(experiment.render(digit, rng)))
-    assert np.abs(restored.reshape(8, 8) - digit).max() < 1.5  # the 8x8 the model sees is the digit
+    assert np.abs(16 * restored.reshape(8, 8) - digit).max() < 1.5  # the 8x8 the model sees is the digit
 
 
 def test_labels_needed_reads_the_curve():
@@ -68,3 +65,61 @@ def test_the_command_writes_curves_and_results(tmp_path):
     assert document["pool"]["original"] == 200
     with Image.open(Path(tmp_path / "report" / "learning-curves.png")) as image:
         assert image.format == "PNG"
+
+
+def _shapes(folder: Path, count: int = 60) -> dict[str, list[Path]]:
+    """Photos of two kinds of thing (discs and bars, in many places, sizes and colours): a user's
+    own labelled image folder, one folder per class."""
+    from PIL import ImageDraw
+
+    rng = np.random.default_rng(4)
+    made: dict[str, list[Path]] = {"disc": [], "bar": []}
+    for kind in made:
+        (folder / kind).mkdir(parents=True)
+        for at in range(count // 2):
+            image = Image.new("RGB", (320, 240), tuple(int(v) for v in rng.integers(0, 90, 3)))
+            draw = ImageDraw.Draw(image)
+            x, y, size = int(rng.integers(20, 220)), int(rng.integers(20, 140)), int(rng.integers(30, 80))
+            colour = tuple(int(v) for v in rng.integers(120, 256, 3))
+            if kind == "disc":
+                draw.ellipse([x, y, x + size, y + size], fill=colour)
+            else:
+                draw.rectangle([x, y, x + size * 2, y + size // 4], fill=colour)
+            path = folder / kind / f"{at:03d}.png"
+            image.save(path)
+            made[kind].append(path)
+    return made
+
+
+def test_a_users_image_folder_or_coco_file_is_the_pool_instead(tmp_path):
+    made = _shapes(tmp_path / "mine")
+    command = ["evaluate", "selection", "--seeds", "1", "--budgets", "6,12", "--images", str(tmp_path / "mine")]
+    result = CliRunner().invoke(main, [*command, "--out", str(tmp_path / "report"), "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.output.splitlines()[-1])
+    assert document["dataset"].endswith("(2 classes)")
+    assert document["pool"]["original"] == 42  # 70 % of the 60 images; the rest are the test set
+    assert all(0 <= v <= 1 for row in document["budgets"] for v in row["accuracy"].values())
+
+    coco = {
+        "images": [{"id": i, "file_name": f"{kind}/{p.name}", "width": 320, "height": 240}
+                   for i, (kind, p) in enumerate(((k, p) for k, ps in made.items() for p in ps), start=1)],
+        "categories": [{"id": 1, "name": "disc"}, {"id": 2, "name": "bar"}],
+    }  # fmt: skip
+    coco["annotations"] = [
+        {"id": i, "image_id": i, "category_id": 1 if image["file_name"].startswith("disc") else 2, "bbox": [0, 0, 9, 9]}
+        for i, image in enumerate(coco["images"], start=1)
+    ]
+    (tmp_path / "mine.json").write_text(json.dumps(coco))
+    command = ["evaluate", "selection", "--seeds", "1", "--budgets", "6", "--images", str(tmp_path / "mine")]
+    from_coco = CliRunner().invoke(
+        main, [*command, "--coco", str(tmp_path / "mine.json"), "--out", str(tmp_path / "r2")]
+    )
+    assert from_coco.exit_code == 0, from_coco.output
+    escape = dict(coco, images=[dict(coco["images"][0], file_name="../../etc/passwd"), *coco["images"][1:]])
+    (tmp_path / "escape.json").write_text(json.dumps(escape))
+    refused = CliRunner().invoke(
+        main, [*command, "--coco", str(tmp_path / "escape.json"), "--out", str(tmp_path / "r3")]
+    )
+    assert refused.exit_code == 1
+    assert "leaves" in refused.output
