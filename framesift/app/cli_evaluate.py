@@ -322,10 +322,80 @@ def evaluate_compare(model_a: str, model_b: str, dimensions: tuple[str, ...]) ->
             resamples=settings.evaluate.resamples, seed=settings.evaluate.seed,
         )
     )  # fmt: skip
-    click.echo(f"{model_a} minus {model_b} on {found.images} frames (paired bootstrap)")
+    _comparison_lines(found)
+
+
+def _comparison_lines(found) -> None:
+    click.echo(f"{found.model_a} minus {found.model_b} on {found.images} frames (paired bootstrap)")
     for item in found.slices:
         low, high = item.ci95_low.get("map"), item.ci95_high.get("map")
         span = "-" if low is None else f"[{low:+.3f}, {high:+.3f}]"
         click.echo(
             f"  {item.slice:<28} {item.support:>6}  map {item.difference['map']:+.3f}  {span:<18} {item.verdict}"
         )
+
+
+@evaluate.command("candidate")
+@click.argument("repository", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--backend",
+    type=click.Choice(["local", "triton"]),
+    default="local",
+    show_default=True,
+    help="Run it in-process (ONNX Runtime) or on the Triton server at FRAMESIFT_TRITON_URL.",
+)
+@click.option("--slice", "dimensions", multiple=True, help="Slice dimensions (default: FRAMESIFT_EVALUATE__SLICES).")
+@click.option("--against", default="", help="A model version to compare it with on the same frames (name/version).")
+def evaluate_candidate(repository: Path, backend: str, dimensions: tuple[str, ...], against: str) -> None:
+    """Run a model repository that is not deployed over the evaluation split (the frames from the
+    object store), then evaluate it like any model version, and optionally compare it."""
+    import asyncio
+
+    from framesift.app.registry import build_adapters
+    from framesift.inference.backends.base import close_backend
+    from framesift.inference.factory import build_backend
+    from framesift.runtime.settings import EmbedBackendKind
+    from framesift.services.evaluate import runs, slices
+    from framesift.services.evaluate.candidate import NoDetectorError, predict_split
+
+    settings = _engine()[1].model_copy(
+        update={"embed_backend": EmbedBackendKind(backend), "model_repository": repository}
+    )
+    adapters = build_adapters(settings, services=["evaluate"])
+    split = settings.evaluate.split.value
+
+    async def run():
+        await adapters.store.start()
+        model = build_backend(settings)
+        try:
+            return await predict_split(adapters.engine, adapters.store, model, split)
+        finally:
+            await close_backend(model)
+
+    try:
+        done = asyncio.run(run())
+    except (NoDetectorError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{done.model_version}: detections on {done.frames} frames of the {split} split"
+               + (f" ({done.missing} frames not in the store, left out)" if done.missing else ""))  # fmt: skip
+    chosen = [slices.dimension_name(name) for name in (dimensions or settings.evaluate.slices)]
+    errors = settings.evaluate.label_errors if settings.evaluate.flag_label_errors else None
+    made = _service_errors(
+        lambda: runs.evaluate_model(
+            adapters.engine, done.model_version, split, chosen,
+            resamples=settings.evaluate.resamples, seed=settings.evaluate.seed, label_errors=errors,
+        )
+    )  # fmt: skip
+    made.report.requested_by = "cli candidate"
+    runs.store_run(adapters.engine, made, time.time)
+    for line in _report_lines(made.report):
+        click.echo(line)
+    if against:
+        found = _service_errors(
+            lambda: runs.compare_models(
+                adapters.engine, done.model_version, against, split, [d for d in chosen if d != "class"],
+                resamples=settings.evaluate.resamples, seed=settings.evaluate.seed,
+            )
+        )  # fmt: skip
+        _comparison_lines(found)
+    adapters.close()

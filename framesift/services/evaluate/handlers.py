@@ -12,7 +12,7 @@ from sqlalchemy.exc import OperationalError
 
 from framesift.bus.delivery import RetryableError
 from framesift.contracts.codec import MalformedMessageError, require_frame_id
-from framesift.contracts.identifiers import validate_camera_id
+from framesift.contracts.identifiers import checked_key, validate_camera_id
 from framesift.contracts.splits import Split
 from framesift.v1 import frames_pb2, labels_pb2
 
@@ -41,6 +41,8 @@ async def record_labels(event: labels_pb2.LabelsCompleted, deps: EvaluateDeps) -
     frame_id = require_frame_id(event)
     try:
         validate_camera_id(event.camera_id)
+        if event.object_key:
+            checked_key(event.object_key)  # a key, never a path
     except ValueError as exc:
         raise MalformedMessageError(f"LabelsCompleted {frame_id!r}: {exc}") from exc
     if event.width <= 0 or event.height <= 0:

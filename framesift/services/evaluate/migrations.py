@@ -21,6 +21,7 @@ def _v1_truth_predictions_runs(connection: Connection) -> None:
         sa.Column("captured_at", sa.Float, nullable=False),
         sa.Column("width", sa.Integer, nullable=False),
         sa.Column("height", sa.Integer, nullable=False),
+        sa.Column("object_key", sa.String(512), nullable=False),
         sa.Column("split", sa.String(16), nullable=False, index=True),
         sa.Column("ontology_version", sa.String(16), nullable=False),
         sa.Column("annotations", sa.JSON, nullable=False),

@@ -39,6 +39,7 @@ def record_truth(connection: Connection, event: labels_pb2.LabelsCompleted) -> N
         "captured_at": seconds(event.captured_at),
         "width": event.width,
         "height": event.height,
+        "object_key": event.object_key,
         "split": event.split,
         "ontology_version": event.ontology_version,
         "annotations": [{"class_id": a.class_id, "class": a.class_name, "box": _box(a.box)} for a in event.annotations],

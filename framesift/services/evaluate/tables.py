@@ -24,6 +24,7 @@ class Truth(EvaluateTable, table=True):
     captured_at: float
     width: int
     height: int
+    object_key: str = Field(max_length=512)  # "" when label did not send one
     split: str = Field(max_length=16, index=True)
     ontology_version: str = Field(max_length=16)
     # [{"class_id", "class", "box": [x_min, y_min, x_max, y_max] relative}]

@@ -66,6 +66,7 @@ def completed_event(task: dict[str, Any], splits: SplitSettings) -> labels_pb2.L
         width=task["width"],
         height=task["height"],
         captured_at=timestamp(task["captured_at"]),
+        object_key=task["object_key"],
     )
 
 
