@@ -22,7 +22,7 @@ from framesift.runtime.settings import BusKind
 from framesift.services.evaluate import report as coco_report
 from framesift.services.evaluate.api import EvaluateApi
 from framesift.services.evaluate.coco_input import CocoInputError, ground_truth, predictions
-from framesift.services.evaluate.handlers import EvaluateDeps, record_detections, record_labels
+from framesift.services.evaluate.handlers import EvaluateDeps, record_detections, record_labels, record_selected
 from framesift.services.evaluate.runs import (
     EmptySplitError,
     FrameNotInRunError,
@@ -174,9 +174,18 @@ async def test_a_run_scores_the_model_as_framesift_evaluate_does_and_is_stored(e
     with pytest.raises(ReportNotFoundError):
         await api.run_frames("run-nope")
 
-    # A slice in the query language reads the frames' quality metrics from frames.embedded.
-    bright = await api.run(operator, STRONG, ["brightness<0.5"])
-    assert [(item.slice, item.support) for item in bright.slices] == [("brightness<0.5", 80)]
+    # A slice in the query language reads the frames' quality metrics from frames.embedded, and
+    # curate's window and priority parts from frames.selected.
+    for at, event in enumerate(labels[:30]):
+        chosen = frames_pb2.FrameSelected(
+            frame_id=event.frame_id, selection_batch="w-1" if at < 10 else "w-2",
+            priority=frames_pb2.Priority(total=0.9 if at % 3 == 0 else 0.2),
+        )  # fmt: skip
+        await record_selected(chosen, deps)
+        await record_selected(chosen, deps)  # redelivered: nothing new
+    bright = await api.run(operator, STRONG, ["brightness<0.5", "window:w-1", "priority>0.5"])
+    supports = {item.slice: item.support for item in bright.slices}
+    assert supports == {"brightness<0.5": 80, "window:w-1": 10, "priority>0.5": 10}
     with pytest.raises(CocoInputError, match="no image matches it"):
         await api.run(operator, STRONG, ["brightness>0.5"])
 

@@ -41,7 +41,15 @@ async def test_each_service_process_has_only_its_own_tables(embedded_settings, d
             "labellers",
             "label_datasets",
         },
-        "evaluate": {"schema_versions", "eval_truth", "eval_predictions", "eval_runs", "eval_flags"},
+        "evaluate": {
+            "schema_versions",
+            "eval_truth",
+            "eval_predictions",
+            "eval_selections",
+            "eval_runs",
+            "eval_flags",
+            "eval_outcomes",
+        },
     }
     seen: set[str] = set()
     for service, own in expected.items():

@@ -231,7 +231,7 @@ def test_query_slices_on_time_and_image_fields_and_their_errors():
         1 for image in truth_doc["images"] if image["captured_at"] >= coco_sets.START + 43200
     )
     for bad, message in [
-        ("status:checked", "a slice selects by camera:, class:, id:, from:, to:"),
+        ("status:checked", "a slice selects by camera:, class:, id:, window:, from:, to:"),
         ("brightnes<0.2", "did you mean brightness?"),
         ("class:tram", "no class 'tram'"),
         ("camera:cam-9", "no image matches it"),

@@ -1,5 +1,5 @@
-"""The evaluate service's use case per event: keep each labelled frame's truth and each model
-version's detections (both idempotent folds, records.py)."""
+"""The evaluate service's use case per event: keep each labelled frame's truth, each model
+version's detections and why curate chose the frame (idempotent folds, records.py)."""
 
 from __future__ import annotations
 
@@ -67,4 +67,15 @@ async def record_detections(event: frames_pb2.FrameEmbedded, deps: EvaluateDeps)
     await _write(deps, lambda connection: records.record_predictions(connection, event))
 
 
-HANDLERS = {labels_pb2.LabelsCompleted: record_labels, frames_pb2.FrameEmbedded: record_detections}
+async def record_selected(event: frames_pb2.FrameSelected, deps: EvaluateDeps) -> None:
+    require_frame_id(event)
+    if len(event.selection_batch) > 64:
+        raise MalformedMessageError(f"FrameSelected {event.frame_id!r}: selection_batch longer than 64 characters")
+    await _write(deps, lambda connection: records.record_selection(connection, event))
+
+
+HANDLERS = {
+    labels_pb2.LabelsCompleted: record_labels,
+    frames_pb2.FrameEmbedded: record_detections,
+    frames_pb2.FrameSelected: record_selected,
+}

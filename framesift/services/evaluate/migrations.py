@@ -36,6 +36,13 @@ def _v1_truth_predictions_runs(connection: Connection) -> None:
         sa.Column("metrics", sa.JSON, nullable=False),
     )
     sa.Table(
+        "eval_selections",
+        metadata,
+        sa.Column("frame_id", sa.String(128), primary_key=True),
+        sa.Column("selection_batch", sa.String(64), nullable=False),
+        sa.Column("priority", sa.JSON, nullable=False),  # total and parts, as curate chose it
+    )
+    sa.Table(
         "eval_runs",
         metadata,
         sa.Column("run_id", sa.String(64), primary_key=True),
@@ -70,7 +77,7 @@ def _v1_truth_predictions_runs(connection: Connection) -> None:
 MIGRATIONS: list[Migration] = [
     Migration(
         1,
-        "labelled frames, each model version's detections, evaluation runs, their label flags and per-frame outcomes",
+        "truth, detections per model version, curate's choices, runs with their flags and outcomes",
         _v1_truth_predictions_runs,
     ),
 ]

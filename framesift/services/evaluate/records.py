@@ -18,10 +18,11 @@ from framesift.sql.columns import insert_for
 from framesift.v1 import frames_pb2, labels_pb2
 
 from .coco_input import GroundTruth, Predictions
-from .tables import Prediction, Truth
+from .tables import Prediction, Selection, Truth
 
 TRUTH = Truth.__table__
 PREDICTIONS = Prediction.__table__
+SELECTIONS = Selection.__table__
 
 
 def model_version(event: frames_pb2.FrameEmbedded) -> str:
@@ -70,6 +71,18 @@ def record_predictions(connection: Connection, event: frames_pb2.FrameEmbedded) 
     )
 
 
+def record_selection(connection: Connection, event: frames_pb2.FrameSelected) -> None:
+    part = event.priority
+    row = {
+        "frame_id": event.frame_id,
+        "selection_batch": event.selection_batch,
+        "priority": {"priority": part.total, "uncertainty": part.uncertainty, "rarity": part.rarity,
+                     "novelty": part.novelty, "quality": part.quality},
+    }  # fmt: skip
+    insert = insert_for(connection.dialect.name, SELECTIONS).values(**row)
+    connection.execute(insert.on_conflict_do_nothing(index_elements=["frame_id"]))  # a frame is chosen once
+
+
 def known_models(connection: Connection) -> list[str]:
     return list(connection.execute(sa.select(PREDICTIONS.c.model_version).distinct()).scalars())
 
@@ -93,6 +106,7 @@ def evaluation_set(connection: Connection, model: str, split: str, frame_ids: se
             sa.select(TRUTH).where(TRUTH.c.split == split).order_by(TRUTH.c.frame_id)
         ).mappings()
     ]
+    chosen = {r.frame_id: r for r in connection.execute(sa.select(SELECTIONS))}
     predicted = {
         r.frame_id: r for r in connection.execute(sa.select(PREDICTIONS).where(PREDICTIONS.c.model_version == model))
     }
@@ -122,6 +136,7 @@ def evaluation_set(connection: Connection, model: str, split: str, frame_ids: se
                 "camera_id": row["camera_id"],
                 "captured_at": row["captured_at"],
                 **{f"quality_{name}": value for name, value in (found.metrics or {}).items()},
+                **_selection_fields(chosen.get(row["frame_id"])),
             }
         )
         for a in row["annotations"]:
@@ -153,6 +168,13 @@ def evaluation_set(connection: Connection, model: str, split: str, frame_ids: se
         outside_ontology=outside,
         degenerate=degenerate,
     )
+
+
+def _selection_fields(selection) -> dict:
+    """The image fields slices read of curate's choice: window:ID and priority-part comparisons."""
+    if selection is None:
+        return {}
+    return {"window": selection.selection_batch, **selection.priority}
 
 
 def frames_of(connection: Connection, model: str) -> set[str]:

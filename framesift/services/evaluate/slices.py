@@ -8,7 +8,8 @@ over that value's images. Object-size slices are COCO's own ap_small/medium/larg
 A slice may also be a query in framesift's query language (framesift.contracts.query), one slice
 of the images it matches: `camera:cam-7`, `from:2026-12-01T18:00Z to:2026-12-02T06:00Z`,
 `brightness<0.2` (an image field of that name, or the frame's quality metric in the service),
-`class:bicycle` (that class's AP), `id:FRAME`, or several terms at once (all must hold).
+`class:bicycle` (that class's AP), `id:FRAME`, `window:ID` and `priority>0.6` (curate's selection
+window and priority parts, in the service), or several terms at once (all must hold).
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ def is_query(text: str) -> bool:
     return any(mark in text for mark in ":<>= ")
 
 
-_NOT_SLICES = ("statuses", "reasons", "windows")
+_NOT_SLICES = ("statuses", "reasons")
 
 
 def query_slice(text: str) -> Query:
@@ -85,7 +86,7 @@ def query_slice(text: str) -> Query:
         raise CocoInputError(f"slice {text!r}: {exc}") from None
     if any(getattr(query, name) for name in _NOT_SLICES) or query.text or query.sort_given or query.failed is not None:
         raise CocoInputError(
-            f"slice {text!r}: a slice selects by camera:, class:, id:, from:, to: and FIELD<N comparisons"
+            f"slice {text!r}: a slice selects by camera:, class:, id:, window:, from:, to: and FIELD<N comparisons"
         )
     return query
 
@@ -94,6 +95,8 @@ def _matches(image: dict[str, Any], query: Query) -> bool:
     if query.cameras and str(image.get("camera_id", image.get("camera"))) not in query.cameras:
         return False
     if query.frame_ids and str(image.get("file_name")) not in query.frame_ids:
+        return False
+    if query.windows and str(image.get("window")) not in query.windows:
         return False
     if query.since is not None or query.until is not None or any(c.field == "captured_at" for c in query.comparisons):
         moment = _epoch(image.get("captured_at", image.get("date_captured")))

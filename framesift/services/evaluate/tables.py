@@ -44,6 +44,16 @@ class Prediction(EvaluateTable, table=True):
     metrics: dict[str, float] = Field(sa_column=Column(JSON, nullable=False))
 
 
+class Selection(EvaluateTable, table=True):
+    """Why curate chose a frame (frames.selected): its window and priority, for slices."""
+
+    __tablename__ = "eval_selections"
+
+    frame_id: str = Field(primary_key=True, max_length=128)
+    selection_batch: str = Field(max_length=64)
+    priority: dict[str, float] = Field(sa_column=Column(JSON, nullable=False))
+
+
 class Run(EvaluateTable, table=True):
     """One evaluation: its report as sent on eval.reports, and whether it was sent."""
 
