@@ -198,6 +198,30 @@ async def test_a_run_scores_the_model_as_framesift_evaluate_does_and_is_stored(e
     assert {item.slice for item in comparison.slices[1:]} == {f"camera:cam-{k}" for k in range(4)}
 
 
+async def test_the_service_evaluates_by_itself_as_labels_accumulate(engine) -> None:
+    _, _, labels, embedded = frame_events(images=30)
+    deps = EvaluateDeps(engine)
+    every = EvaluateSettings(resamples=20, auto_after_frames=20, slices=["camera"])
+    api = EvaluateApi(engine, every, ReportOutbox(engine, _Sent()), OperatorToken(TOKEN))
+    for event in labels[:15]:
+        await record_labels(event, deps)
+    for event in embedded:
+        await record_detections(event, deps)
+    assert await api.run_due() == []  # 15 frames: not yet
+    for event in labels[15:]:
+        await record_labels(event, deps)
+    made = await api.run_due()
+    assert sorted((r.model_version, r.images, r.requested_by) for r in made) == [
+        (WEAK, 30, "auto"),
+        (STRONG, 30, "auto"),
+    ]
+    assert await api.run_due() == []  # nothing new since
+    off = EvaluateApi(
+        engine, EvaluateSettings(auto_after_frames=0), ReportOutbox(engine, _Sent()), OperatorToken(TOKEN)
+    )
+    assert await off.run_due() == []
+
+
 async def test_an_empty_split_is_an_error_saying_so(engine) -> None:
     _, _, labels, embedded = frame_events(images=4)
     deps = EvaluateDeps(engine)

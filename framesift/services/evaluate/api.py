@@ -34,6 +34,21 @@ class InvalidRequestError(ValueError):
     pass
 
 
+async def run_forever(api: EvaluateApi) -> None:
+    """Evaluate each model version again as labels accumulate; a database outage waits."""
+    while True:
+        await asyncio.sleep(api.settings.auto_check_s)
+        try:
+            for made in await api.run_due():
+                log.info(
+                    "evaluated %s on %d frames: map %.3f", made.model_version, made.images, made.metrics.get("map", 0)
+                )
+        except UnavailableError as exc:
+            log.warning("automatic evaluation waits for the database: %s", exc)
+        except (runs.EmptySplitError, runs.UnknownModelError) as exc:  # the data moved under it: next time
+            log.warning("automatic evaluation skipped: %s", exc)
+
+
 class EvaluateApi:
     def __init__(
         self,
@@ -68,14 +83,24 @@ class EvaluateApi:
         self, authorization: str | None, model: str, dimensions: Sequence[str] = ()
     ) -> evaluation_pb2.EvaluationReport:
         self.operator.check(authorization)
-        model, chosen = self._model(model), self._dimensions(dimensions)
+        return await self._evaluate(self._model(model), self._dimensions(dimensions), "operator")
+
+    async def run_due(self) -> list[evaluation_pb2.EvaluationReport]:
+        """The runs the service makes by itself (FRAMESIFT_EVALUATE__AUTO_AFTER_FRAMES)."""
+        if not self.settings.auto_after_frames:
+            return []
+        split = self.settings.split.value
+        due = await self._run(runs.due_models, self.engine, split, self.settings.auto_after_frames)
+        return [await self._evaluate(model, self._dimensions(()), "auto") for model in due]
+
+    async def _evaluate(self, model: str, chosen: list[str], who: str) -> evaluation_pb2.EvaluationReport:
         async with self._one_run:
             errors = self.settings.label_errors if self.settings.flag_label_errors else None
             made = await self._run(
                 runs.evaluate_model, self.engine, model, self.settings.split.value, chosen,
                 resamples=self.settings.resamples, seed=self.settings.seed, label_errors=errors,
             )  # fmt: skip
-            made.report.requested_by = "operator"
+            made.report.requested_by = who
             await self._run(runs.store_run, self.engine, made, self.clock)
         try:
             await self.outbox.publish()

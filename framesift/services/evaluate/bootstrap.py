@@ -10,8 +10,8 @@ from framesift.platform.operators import OperatorToken
 from framesift.platform.runner import ServiceUnit
 from framesift.sql.engine import sql_ready
 
-from . import migrations
-from .api import EvaluateApi
+from . import migrations, slices
+from .api import EvaluateApi, run_forever
 from .grpc_api import EvaluationServicer, register_grpc
 from .handlers import HANDLERS, EvaluateDeps
 from .http_api import http_router
@@ -31,6 +31,8 @@ def evaluate_api(adapters: Adapters, settings: EvaluateSettings) -> EvaluateApi:
 
 
 def build(adapters: Adapters, settings: EvaluateSettings) -> ServiceUnit:
+    for name in settings.slices:  # a bad FRAMESIFT_EVALUATE__SLICES fails the start, naming it
+        slices.dimension_name(name)
     api = evaluate_api(adapters, settings)
     return ServiceUnit(
         name=NAME,
@@ -40,5 +42,5 @@ def build(adapters: Adapters, settings: EvaluateSettings) -> ServiceUnit:
         readiness=[lambda: sql_ready(adapters.engine)],
         starters=[api.outbox.publish],  # what a crash left stored but unsent
         flushers=[api.outbox.publish],
-        background=[lambda: publish_forever(api.outbox)],
+        background=[lambda: publish_forever(api.outbox), lambda: run_forever(api)],
     )

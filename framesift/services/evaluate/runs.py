@@ -266,6 +266,27 @@ def list_reports(engine: Engine, model: str | None, limit: int) -> list[evaluati
         return [evaluation_pb2.EvaluationReport.FromString(data) for data in connection.execute(query).scalars()]
 
 
+def due_models(engine: Engine, split: str, after_frames: int) -> list[str]:
+    """Model versions with at least `after_frames` more frames of the split (labelled, and
+    detected by that model) than their last run scored."""
+    from .records import PREDICTIONS, TRUTH
+
+    scored = (
+        sa.select(PREDICTIONS.c.model_version, sa.func.count().label("frames"))
+        .select_from(PREDICTIONS.join(TRUTH, TRUTH.c.frame_id == PREDICTIONS.c.frame_id))
+        .where(TRUTH.c.split == split)
+        .group_by(PREDICTIONS.c.model_version)
+    )
+    with engine.connect() as connection:
+        frames = {row.model_version: row.frames for row in connection.execute(scored)}
+    due = []
+    for model, count in sorted(frames.items()):
+        last = list_reports(engine, model, 1)
+        if count - (last[0].images if last else 0) >= after_frames:
+            due.append(model)
+    return due
+
+
 class FrameNotInRunError(LookupError):
     pass
 

@@ -22,3 +22,7 @@ class EvaluateSettings(BaseModel):
     # Label-error candidates of each run, sent on labels.flagged (label routes them to review).
     label_errors: LabelErrorThresholds = LabelErrorThresholds()
     flag_label_errors: bool = True
+    # Runs by themselves: a model version is evaluated again once this many more frames of the
+    # split are labelled and detected than at its last run (0: only when asked).
+    auto_after_frames: Annotated[int, Field(ge=0)] = 200
+    auto_check_s: Annotated[float, Field(gt=0)] = 60.0
