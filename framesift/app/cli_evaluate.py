@@ -208,16 +208,9 @@ def selection(
 
 
 def _engine():
-    from framesift.app.process import load_settings
-    from framesift.app.registry import create_schema
-    from framesift.sql.engine import make_engine
+    from framesift.app.process import local_engine
 
-    settings = load_settings()
-    if settings.database_url is None:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.sql_url)
-    create_schema(engine, ["evaluate"])
-    return engine, settings
+    return local_engine("evaluate")
 
 
 def _service_errors(call):

@@ -23,6 +23,20 @@ def load_settings() -> Settings:
         raise click.ClickException(f"invalid settings: {exc}") from exc
 
 
+def local_engine(service: str):
+    """The engine of the database the settings name, with `service`'s tables (what a CLI command
+    that works on that database by hand needs); returns (engine, settings)."""
+    from framesift.app.registry import create_schema
+    from framesift.sql.engine import make_engine
+
+    settings = load_settings()
+    if settings.database_url is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.sql_url)
+    create_schema(engine, [service])
+    return engine, settings
+
+
 def operator_token(settings: Settings) -> str:
     """FRAMESIFT_OPERATOR_TOKEN, else the data dir's own token (made on first use, readable only by
     this user): what `framesift curate flush` presents to the services of this machine."""
