@@ -1,12 +1,22 @@
-"""Which split a labelled frame belongs to: train, val or evaluation, fixed by the frame id and a
-seed, so label (which exports train and val) and evaluate (which keeps the evaluation split) agree
-without asking each other, and a frame never changes split (a hash draw, so every camera and
-class lands in each split in proportion to its frames, in expectation).
+"""Which split a labelled frame belongs to: train, val or evaluation.
+
+Stratified by camera and part of day: label gives the n-th task of a stratum (a camera's frames
+by part of day, in the order curate selected them) the n-th point of a Weyl sequence started at a
+phase drawn from the stratum and a seed, and the point's place in [0, 1) decides the split. The
+points of a Weyl sequence fill [0, 1) evenly at every length, so every stratum holds its share
+to within three frames at any size up to 400 (tests/unit/test_splits.py); a hash draw per frame
+holds it only in expectation (10 % of 400 frames is then 40 +- 6). A frame's split is stored
+with its task, so it never changes; a replay of frames.selected (a camera's frames stay in order
+on their partition) gives the same.
+
+`split_of` (the hash draw by frame id) is the split of tasks made before splits were stored.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from pydantic import BaseModel, Field, model_validator
@@ -41,5 +51,35 @@ def split_of(frame_id: str, settings: SplitSettings) -> Split:
     if drawn < settings.evaluation:
         return Split.EVALUATION
     if drawn < settings.evaluation + settings.val:
+        return Split.VAL
+    return Split.TRAIN
+
+
+# Hours (UTC, or the offset the timestamp carries) -> part of day; street scenes change most at
+# dawn and dusk, so night is its own part rather than the tail of the evening.
+PARTS_OF_DAY = ((0, "night"), (6, "morning"), (12, "afternoon"), (17, "evening"), (21, "night"))
+_GOLDEN = (math.sqrt(5) - 1) / 2  # the Weyl step that spreads points most evenly
+
+
+def part_of_day(when: datetime) -> str:
+    part = PARTS_OF_DAY[0][1]
+    for start, name in PARTS_OF_DAY:
+        if when.hour >= start:
+            part = name
+    return part
+
+
+def stratum_of(camera_id: str, captured_at: float) -> str:
+    return f"{camera_id}|{part_of_day(datetime.fromtimestamp(captured_at, UTC))}"
+
+
+def stratified_split(stratum: str, position: int, settings: SplitSettings) -> Split:
+    """The split of the `position`-th frame (from 0) of a stratum."""
+    digest = hashlib.sha256(f"{settings.seed}\0stratum\0{stratum}".encode()).digest()
+    phase = int.from_bytes(digest[:8], "big") / 2**64
+    point = (phase + position * _GOLDEN) % 1.0
+    if point < settings.evaluation:
+        return Split.EVALUATION
+    if point < settings.evaluation + settings.val:
         return Split.VAL
     return Split.TRAIN

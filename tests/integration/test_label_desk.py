@@ -375,3 +375,35 @@ async def test_a_label_evaluate_flags_goes_to_review_once_unless_a_reviewer_judg
     assert review["task_id"] == flagged["task_id"]
     with pytest.raises(MalformedMessageError, match="issue 'mislabelled'"):
         await record_flagged(evaluation_pb2.LabelFlagged(frame_id="f-done", issue="mislabelled"), deps)
+
+
+def test_splits_are_stratified_by_camera_and_part_of_day_and_a_replay_gives_the_same(engine, tmp_path) -> None:
+    from framesift.contracts.splits import SplitSettings
+
+    splits = SplitSettings(evaluation=0.2, val=0.1)
+    hours = (3, 9, 14, 19)  # night, morning, afternoon, evening
+    events = []
+    for camera in ("cam-1", "cam-2"):
+        for at in range(60):
+            event = selected(f"{camera}-{at:03d}", camera=camera)
+            event.frame.captured_at.CopyFrom(
+                timestamp(1_795_000_000.0 - 1_795_000_000.0 % 86_400 + hours[at % 4] * 3600 + at)
+            )
+            events.append(event)
+
+    def made(target) -> dict[str, str]:
+        with target.begin() as connection:
+            for event in [*events, *events[:7]]:  # seven redelivered: they shift nobody's place
+                create_task(connection, event, 1.0, splits)
+        with target.connect() as connection:
+            return dict(connection.execute(sa.text("SELECT frame_id, split FROM label_tasks")).all())
+
+    first = made(engine)
+    for camera in ("cam-1", "cam-2"):
+        for part in range(4):
+            stratum = [f"{camera}-{at:03d}" for at in range(60) if at % 4 == part]  # 15 frames each
+            assert sum(first[f] == "evaluation" for f in stratum) in (2, 3, 4)  # 20 % of 15 = 3
+    replay = make_engine(f"sqlite:///{tmp_path / 'replay.db'}")
+    create_schema(replay, ["label"])
+    assert made(replay) == first
+    replay.dispose()

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from pycocotools.coco import COCO
 
 from framesift.app.cli import main
-from framesift.contracts.splits import Split, SplitSettings, split_of
+from framesift.contracts.splits import Split, SplitSettings
 from framesift.contracts.vocabulary import timestamp
 from framesift.services.label import exports
 from framesift.services.label.desk import LabelDesk, create_task
@@ -80,7 +80,7 @@ async def labelled(embedded_adapters):
     with engine.begin() as connection:
         apply(connection, parse(V1), author="test", now=1.0)
         for frame_id in FRAMES:
-            create_task(connection, selected(frame_id), 1.0)
+            create_task(connection, selected(frame_id), 1.0, SPLITS)
     for frame_id in FRAMES:
         await adapters.store.put(key_of(frame_id), f"jpeg of {frame_id}".encode(), "image/jpeg")
     expected = {}
@@ -108,8 +108,14 @@ def relative(bbox, width=640, height=360) -> list[float]:
     return [x / width, y / height, (x + w) / width, (y + h) / height]
 
 
-def in_splits(splits) -> set[str]:
-    return {f for f in FRAMES if split_of(f, SPLITS) in splits}
+def stored_splits(adapters) -> dict[str, str]:
+    """Each frame's split as label chose it when it made the task (stratified, stored)."""
+    with adapters.engine.connect() as connection:
+        return dict(connection.execute(sa.text("SELECT frame_id, split FROM label_tasks")).all())
+
+
+def in_splits(adapters, splits) -> set[str]:
+    return {f for f, split in stored_splits(adapters).items() if Split(split) in splits}
 
 
 async def test_coco_loads_in_pycocotools_with_ontology_ids_across_versions(labelled, tmp_path) -> None:
@@ -122,12 +128,12 @@ async def test_coco_loads_in_pycocotools_with_ontology_ids_across_versions(label
         assert {c["id"]: c["name"] for c in coco.loadCats(coco.getCatIds())} == {1: "vehicle", 2: "person", 4: "bus"}
         for image in coco.loadImgs(coco.getImgIds()):
             assert (tmp_path / "coco" / image["file_name"]).read_bytes() == f"jpeg of {image['frame_id']}".encode()
-            assert split_of(image["frame_id"], SPLITS).value == split
+            assert stored_splits(adapters)[image["frame_id"]] == split
             anns = coco.loadAnns(coco.getAnnIds(imgIds=[image["id"]]))
             seen[image["frame_id"]] = [
                 (a["category_id"], relative(a["bbox"]), a["attributes"], a["track_id"]) for a in anns
             ]
-    assert set(seen) == in_splits({Split.TRAIN, Split.VAL})
+    assert set(seen) == in_splits(adapters, {Split.TRAIN, Split.VAL})
     for frame_id, found in seen.items():
         stored = expected[frame_id]["annotations"]
         assert [(c, a, t) for c, _, a, t in found] == [(a["class_id"], a["attributes"], a["track_id"]) for a in stored]
@@ -145,7 +151,7 @@ async def test_yolo_classes_in_id_order_and_boxes_read_back(labelled, tmp_path) 
     root = tmp_path / "yolo"
     assert (root / "yolo" / "classes.txt").read_text().split() == ["vehicle", "person", "bus"]  # ids 1, 2, 4
     index_to_id = {0: 1, 1: 2, 2: 4}
-    val = in_splits({Split.VAL})
+    val = in_splits(adapters, {Split.VAL})
     assert set(made.manifest["frames"]) == {"val"}
     assert sorted(p.stem for p in (root / "yolo" / "labels" / "val").iterdir()) == sorted(val)
     for frame_id in val:
@@ -171,7 +177,7 @@ async def test_label_studio_json_reads_back_and_the_evaluation_split_only_by_nam
     made = await export_to(adapters, tmp_path / "ls", ExportFormat.LABEL_STUDIO, ["split:evaluation"])
     assert set(made.manifest["frames"]) == {"evaluation"}
     tasks = json.loads((tmp_path / "ls" / "label-studio" / "evaluation.json").read_text())
-    assert {t["data"]["frame_id"] for t in tasks} == in_splits({Split.EVALUATION})
+    assert {t["data"]["frame_id"] for t in tasks} == in_splits(adapters, {Split.EVALUATION})
     names = {1: "vehicle", 2: "person", 4: "bus"}
     for task in tasks:
         result = task["annotations"][0]["result"]
@@ -223,7 +229,7 @@ async def test_the_cli_exports_to_a_new_directory(labelled, tmp_path, monkeypatc
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["query"] == "camera:cam-0 split:train split:val"
     assert sum(manifest["frames"].values()) == len(
-        [f for f in in_splits({Split.TRAIN, Split.VAL}) if int(f[-2:]) % 2 == 0]
+        [f for f in in_splits(adapters, {Split.TRAIN, Split.VAL}) if int(f[-2:]) % 2 == 0]
     )
     again = await asyncio.to_thread(runner.invoke, main, args)
     assert again.exit_code != 0

@@ -23,15 +23,13 @@ from typing import Any
 
 import numpy as np
 
+from framesift.contracts import splits
 from framesift.contracts.query import Query, QueryError, parse
 from framesift.services.evaluate import resampling
 from framesift.services.evaluate.coco_input import CocoInputError, GroundTruth
 from framesift.services.evaluate.resampling import MatchTable
 
 ALIASES = {"camera": "camera_id", "time": "time_of_day"}
-# Hours (UTC, or the offset the timestamp carries) -> part of day; street scenes change most at
-# dawn and dusk, so night is its own slice rather than the tail of the evening.
-PARTS_OF_DAY = ((0, "night"), (6, "morning"), (12, "afternoon"), (17, "evening"), (21, "night"))
 _FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
 
@@ -164,7 +162,7 @@ def _image_value(image: dict[str, Any], dimension: str) -> str | None:
 
 
 def part_of_day(moment: Any) -> str | None:
-    """A part of day from epoch seconds or an ISO 8601 time; None if it is neither."""
+    """A part of day (the splits' own) from epoch seconds or an ISO 8601 time; None if it is neither."""
     try:
         if isinstance(moment, int | float) and not isinstance(moment, bool):
             when = datetime.fromtimestamp(float(moment), UTC)
@@ -172,11 +170,7 @@ def part_of_day(moment: Any) -> str | None:
             when = datetime.fromisoformat(str(moment).replace("Z", "+00:00"))
     except (ValueError, OverflowError, OSError):
         return None
-    part = PARTS_OF_DAY[0][1]
-    for start, name in PARTS_OF_DAY:
-        if when.hour >= start:
-            part = name
-    return part
+    return splits.part_of_day(when)
 
 
 def by_slice(

@@ -46,7 +46,11 @@ def build(adapters: Adapters, settings: LabelSettings) -> ServiceUnit:
 
     return ServiceUnit(
         name=NAME,
-        consumers=[consumer_for(HANDLERS, LabelDeps(adapters.engine, time.time), group=settings.group)],
+        consumers=[
+            consumer_for(
+                HANDLERS, LabelDeps(adapters.engine, time.time, adapters.settings.splits), group=settings.group
+            )
+        ],
         routers=[http_router(api)],
         grpc_services=[register_grpc(LabelServicer(api))],
         readiness=[lambda: sql_ready(adapters.engine)],

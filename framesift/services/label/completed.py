@@ -15,7 +15,7 @@ from sqlalchemy.exc import OperationalError
 
 from framesift.bus.base import BusUnavailableError
 from framesift.bus.events import EventPublisher
-from framesift.contracts.splits import SplitSettings, split_of
+from framesift.contracts.splits import Split, SplitSettings, split_of
 from framesift.contracts.vocabulary import timestamp
 from framesift.v1 import frames_pb2, labels_pb2
 
@@ -35,6 +35,11 @@ _VERDICTS = {
 def final_annotations(task: dict[str, Any]) -> list[dict[str, Any]]:
     """A corrected task's labels are the reviewer's (the labeller's stay in the review record)."""
     return task["review_annotations"] if task["verdict"] == "corrected" else task["annotations"]
+
+
+def task_split(task: dict[str, Any], splits: SplitSettings) -> Split:
+    """The split stored with the task; the hash draw for a task made before splits were stored."""
+    return Split(task["split"]) if task.get("split") else split_of(task["frame_id"], splits)
 
 
 def completed_event(task: dict[str, Any], splits: SplitSettings) -> labels_pb2.LabelsCompleted:
@@ -62,7 +67,7 @@ def completed_event(task: dict[str, Any], splits: SplitSettings) -> labels_pb2.L
         frame_classes=task["frame_classes"],
         labelling_seconds=task["labelling_seconds"] or 0.0,
         had_prelabels=bool(task["prelabels"]),
-        split=split_of(task["frame_id"], splits).value,
+        split=task_split(task, splits).value,
         width=task["width"],
         height=task["height"],
         captured_at=timestamp(task["captured_at"]),

@@ -22,6 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
 
+from framesift.contracts.splits import SplitSettings, stratified_split, stratum_of
 from framesift.contracts.vocabulary import seconds
 from framesift.sql.columns import insert_for, packed
 from framesift.v1 import frames_pb2
@@ -34,6 +35,7 @@ from .settings import LabelSettings
 from .tables import LabelTask, ReviewRecord, TaskSkip
 
 TASKS = LabelTask.__table__
+DEFAULT_SPLITS = SplitSettings()
 SKIPS = TaskSkip.__table__
 REVIEWS = ReviewRecord.__table__
 _TASK_NAMESPACE = uuid.UUID("6f1f4d0e-8a55-4c8e-9b52-3f0c2a7d1e11")
@@ -108,9 +110,20 @@ def task_row(event: frames_pb2.FrameSelected, now: float) -> dict[str, Any]:
     }
 
 
-def create_task(connection: Connection, event: frames_pb2.FrameSelected, now: float) -> bool:
-    """True when this call created it; a redelivery or a replay creates nothing."""
+def create_task(
+    connection: Connection, event: frames_pb2.FrameSelected, now: float, splits: SplitSettings = DEFAULT_SPLITS
+) -> bool:
+    """True when this call created it; a redelivery or a replay creates nothing. The task's split
+    is its place among its stratum's tasks (framesift.contracts.splits): counted here, in the
+    transaction that inserts it, and a camera's frames come in order from one partition."""
     row = task_row(event, now)
+    row["stratum"] = stratum_of(row["camera_id"], row["captured_at"])
+    if connection.execute(sa.select(TASKS.c.task_id).where(TASKS.c.task_id == row["task_id"])).first() is not None:
+        return False
+    position = connection.execute(
+        sa.select(sa.func.count()).select_from(TASKS).where(TASKS.c.stratum == row["stratum"])
+    ).scalar_one()
+    row["split"] = stratified_split(row["stratum"], position, splits).value
     statement = (
         insert_for(connection.dialect.name, TASKS).values(**row).on_conflict_do_nothing(index_elements=["task_id"])
     )

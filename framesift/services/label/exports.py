@@ -31,11 +31,11 @@ import yaml
 from sqlalchemy import Connection, Engine
 
 from framesift.contracts.identifiers import checked_key
-from framesift.contracts.splits import TRAINING_SPLITS, Split, SplitSettings, split_of
+from framesift.contracts.splits import TRAINING_SPLITS, Split, SplitSettings
 from framesift.sql.columns import insert_for
 from framesift.store.base import ObjectStore
 
-from .completed import final_annotations
+from .completed import final_annotations, task_split
 from .desk import TASKS, TaskState
 from .ontology import ClassKind, Ontology
 from .ontology_store import latest
@@ -151,7 +151,7 @@ def frames(connection: Connection, query: ExportQuery, splits: SplitSettings) ->
         select = select.where(TASKS.c.captured_at < query.until)
     found = []
     for task in connection.execute(select.order_by(TASKS.c.frame_id)).mappings():
-        split = split_of(task["frame_id"], splits)
+        split = task_split(dict(task), splits)
         labels = final_annotations(dict(task))
         if split not in query.splits:
             continue

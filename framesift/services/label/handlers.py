@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
 from framesift.bus.delivery import RetryableError
 from framesift.contracts.codec import MalformedMessageError, require_frame_fields, require_frame_id
+from framesift.contracts.splits import SplitSettings
 from framesift.v1 import evaluation_pb2, frames_pb2
 
 from . import review
@@ -23,6 +24,7 @@ MODEL_FLAGS = {"overlooked": "model_overlooked", "badly_located": "model_badly_l
 class LabelDeps:
     engine: Engine
     clock: object  # () -> float
+    splits: SplitSettings = field(default_factory=SplitSettings)
 
 
 async def record_selected(event: frames_pb2.FrameSelected, deps: LabelDeps) -> None:
@@ -30,7 +32,7 @@ async def record_selected(event: frames_pb2.FrameSelected, deps: LabelDeps) -> N
 
     def run() -> bool:
         with deps.engine.begin() as connection:
-            return create_task(connection, event, deps.clock())
+            return create_task(connection, event, deps.clock(), deps.splits)
 
     try:
         await asyncio.to_thread(run)

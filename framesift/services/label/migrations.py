@@ -132,10 +132,22 @@ def _v3_queue_indexes(connection: Connection) -> None:
         connection.execute(sa.text(statement))
 
 
+def _v4_stored_splits(connection: Connection) -> None:
+    """Each task's split, chosen when it is made (stratified by camera and part of day), and its
+    stratum, indexed to count a stratum's tasks. Tasks made before keep the hash draw (NULL here)."""
+    for statement in (
+        "ALTER TABLE label_tasks ADD COLUMN split VARCHAR(16)",
+        "ALTER TABLE label_tasks ADD COLUMN stratum VARCHAR(96)",
+        "CREATE INDEX IF NOT EXISTS ix_label_tasks_stratum ON label_tasks (stratum)",
+    ):
+        connection.execute(sa.text(statement))
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "label tasks, ontology versions, skips, reviews, labellers", _v1_tasks_ontology_reviews),
     Migration(2, "exported dataset versions", _v2_datasets),
     Migration(3, "indexes: queue order, labeller history, unpublished done tasks", _v3_queue_indexes),
+    Migration(4, "each task's split, stratified by camera and part of day", _v4_stored_splits),
 ]
 
 

@@ -61,6 +61,8 @@ class LabelTask(LabelTable, table=True):
     rejections: int = 0
     skips: int = 0
     published: bool = False  # labels.completed sent (the outbox flag)
+    split: str | None = Field(default=None, max_length=16)  # None: made before splits were stored
+    stratum: str | None = Field(default=None, max_length=96)  # camera|part of day
     created_at: float = 0.0
 
 
