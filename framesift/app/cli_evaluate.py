@@ -238,6 +238,9 @@ def _report_lines(found) -> list[str]:
     ]
     if found.frames_without_predictions:
         out.append(f"{found.frames_without_predictions} labelled frames without this model's detections (left out)")
+    if found.label_issues:
+        issues = ", ".join(f"{count} {issue}" for issue, count in sorted(found.label_issues.items()))
+        out.append(f"label-error candidates sent to review: {issues}")
     if found.detections_outside_ontology:
         out.append(f"{found.detections_outside_ontology} detections of classes outside the ontology (left out)")
     if found.slices:
