@@ -84,6 +84,23 @@ async def test_folds_are_idempotent_and_the_newest_labels_win(engine) -> None:
     assert _count(engine, Prediction) == 10
 
 
+async def test_detections_of_frames_nobody_labels_are_dropped_after_a_while(engine) -> None:
+    _, _, labels, embedded = frame_events(images=6)
+    deps = EvaluateDeps(engine, clock=lambda: 1_000.0)
+    for event in labels[:2]:
+        await record_labels(event, deps)
+    for event in embedded:  # 6 frames x 2 models
+        await record_detections(event, deps)
+    keep = EvaluateSettings(keep_unlabelled_s=3600)
+    api = EvaluateApi(engine, keep, ReportOutbox(engine, _Sent()), OperatorToken(TOKEN), clock=lambda: 1_000.0 + 3599)
+    assert await api.drop_unlabelled() == 0  # not yet an hour
+    later = EvaluateApi(engine, keep, ReportOutbox(engine, _Sent()), OperatorToken(TOKEN), clock=lambda: 1_000.0 + 3601)
+    assert await later.drop_unlabelled() == 8  # the 4 unlabelled frames' detections, both models
+    with engine.connect() as connection:
+        left = set(connection.execute(sa.select(Prediction.frame_id)).scalars())
+    assert left == {labels[0].frame_id, labels[1].frame_id}
+
+
 async def test_a_bad_event_is_refused_with_its_reason(engine) -> None:
     from framesift.contracts.codec import MalformedMessageError
 

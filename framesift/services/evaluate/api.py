@@ -17,7 +17,7 @@ from framesift.bus.base import BusUnavailableError
 from framesift.platform.operators import OperatorToken
 from framesift.v1 import evaluation_pb2
 
-from . import runs, slices
+from . import records, runs, slices
 from .runs import ReportOutbox
 from .settings import EvaluateSettings
 
@@ -32,6 +32,18 @@ class UnavailableError(RuntimeError):
 
 class InvalidRequestError(ValueError):
     pass
+
+
+async def prune_forever(api: EvaluateApi, every_s: float = 3600.0) -> None:
+    """Drop the detections of frames nobody labelled once they are older than keep_unlabelled_s."""
+    while True:
+        try:
+            dropped = await api.drop_unlabelled()
+            if dropped:
+                log.info("dropped the detections of %d unlabelled frames", dropped)
+        except UnavailableError as exc:
+            log.warning("pruning waits for the database: %s", exc)
+        await asyncio.sleep(every_s)
 
 
 async def run_forever(api: EvaluateApi) -> None:
@@ -84,6 +96,15 @@ class EvaluateApi:
     ) -> evaluation_pb2.EvaluationReport:
         self.operator.check(authorization)
         return await self._evaluate(self._model(model), self._dimensions(dimensions), "operator")
+
+    async def drop_unlabelled(self) -> int:
+        before = self.clock() - self.settings.keep_unlabelled_s
+
+        def drop() -> int:
+            with self.engine.begin() as connection:
+                return records.drop_unlabelled(connection, before)
+
+        return await self._run(drop)
 
     async def run_due(self) -> list[evaluation_pb2.EvaluationReport]:
         """The runs the service makes by itself (FRAMESIFT_EVALUATE__AUTO_AFTER_FRAMES)."""

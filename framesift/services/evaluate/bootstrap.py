@@ -11,7 +11,7 @@ from framesift.platform.runner import ServiceUnit
 from framesift.sql.engine import sql_ready
 
 from . import migrations, slices
-from .api import EvaluateApi, run_forever
+from .api import EvaluateApi, prune_forever, run_forever
 from .grpc_api import EvaluationServicer, register_grpc
 from .handlers import HANDLERS, EvaluateDeps
 from .http_api import http_router
@@ -42,5 +42,5 @@ def build(adapters: Adapters, settings: EvaluateSettings) -> ServiceUnit:
         readiness=[lambda: sql_ready(adapters.engine)],
         starters=[api.outbox.publish],  # what a crash left stored but unsent
         flushers=[api.outbox.publish],
-        background=[lambda: publish_forever(api.outbox), lambda: run_forever(api)],
+        background=[lambda: publish_forever(api.outbox), lambda: run_forever(api), lambda: prune_forever(api)],
     )

@@ -6,6 +6,7 @@ deploys it. The frames come from the object store under the keys labels.complete
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -91,7 +92,7 @@ def _store(engine: Engine, rows: list[dict]) -> None:
                 metrics[frame_id] = values
         for row in rows:
             insert = insert_for(connection.dialect.name, PREDICTIONS).values(
-                **row, metrics=metrics.get(row["frame_id"]) or {}
+                **row, metrics=metrics.get(row["frame_id"]) or {}, received_at=time.time()
             )
             connection.execute(
                 insert.on_conflict_do_update(

@@ -4,6 +4,7 @@ version's detections and why curate chose the frame (idempotent folds, records.p
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -24,6 +25,7 @@ _SPLITS = {split.value for split in Split}
 @dataclass
 class EvaluateDeps:
     engine: Engine
+    clock: Callable[[], float] = time.time
 
 
 async def _write(deps: EvaluateDeps, write: Callable[[Connection], None]) -> None:
@@ -64,7 +66,7 @@ async def record_detections(event: frames_pb2.FrameEmbedded, deps: EvaluateDeps)
         raise MalformedMessageError(
             f"FrameEmbedded {event.frame_id!r}: a detector's model needs a name (256 characters at most)"
         )
-    await _write(deps, lambda connection: records.record_predictions(connection, event))
+    await _write(deps, lambda connection: records.record_predictions(connection, event, deps.clock()))
 
 
 async def record_selected(event: frames_pb2.FrameSelected, deps: EvaluateDeps) -> None:

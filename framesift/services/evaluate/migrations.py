@@ -34,6 +34,8 @@ def _v1_truth_predictions_runs(connection: Connection) -> None:
         sa.Column("model_version", sa.String(256), primary_key=True),
         sa.Column("detections", sa.JSON, nullable=False),
         sa.Column("metrics", sa.JSON, nullable=False),
+        # When it arrived: frames nobody labels are dropped after FRAMESIFT_EVALUATE__KEEP_UNLABELLED_S.
+        sa.Column("received_at", sa.Float, nullable=False, index=True),
     )
     sa.Table(
         "eval_selections",

@@ -55,12 +55,13 @@ def record_truth(connection: Connection, event: labels_pb2.LabelsCompleted) -> N
     )
 
 
-def record_predictions(connection: Connection, event: frames_pb2.FrameEmbedded) -> None:
+def record_predictions(connection: Connection, event: frames_pb2.FrameEmbedded, now: float) -> None:
     row = {
         "frame_id": event.frame_id,
         "model_version": model_version(event),
         "detections": [{"class": d.class_name, "score": d.score, "box": _box(d.box)} for d in event.detections],
         "metrics": dict(event.metrics),
+        "received_at": now,
     }
     insert = insert_for(connection.dialect.name, PREDICTIONS).values(**row)
     connection.execute(
@@ -81,6 +82,14 @@ def record_selection(connection: Connection, event: frames_pb2.FrameSelected) ->
     }  # fmt: skip
     insert = insert_for(connection.dialect.name, SELECTIONS).values(**row)
     connection.execute(insert.on_conflict_do_nothing(index_elements=["frame_id"]))  # a frame is chosen once
+
+
+def drop_unlabelled(connection: Connection, before: float) -> int:
+    """Detections of frames nobody labelled, received before `before`: most frames are never
+    selected, and a frame is labelled within days of its selection if at all."""
+    labelled = sa.select(TRUTH.c.frame_id)
+    stale = PREDICTIONS.delete().where(PREDICTIONS.c.received_at < before, PREDICTIONS.c.frame_id.not_in(labelled))
+    return connection.execute(stale).rowcount
 
 
 def known_models(connection: Connection) -> list[str]:

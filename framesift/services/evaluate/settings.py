@@ -26,3 +26,6 @@ class EvaluateSettings(BaseModel):
     # split are labelled and detected than at its last run (0: only when asked).
     auto_after_frames: Annotated[int, Field(ge=0)] = 200
     auto_check_s: Annotated[float, Field(gt=0)] = 60.0
+    # Detections of a frame nobody labelled are dropped this long after they arrived (embed sees
+    # every frame; only selected ones are labelled, within days if at all).
+    keep_unlabelled_s: Annotated[float, Field(gt=0)] = 14 * 86400.0

@@ -42,6 +42,7 @@ class Prediction(EvaluateTable, table=True):
     # [{"class", "score", "box": [x_min, y_min, x_max, y_max] relative}]
     detections: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
     metrics: dict[str, float] = Field(sa_column=Column(JSON, nullable=False))
+    received_at: float = Field(index=True)
 
 
 class Selection(EvaluateTable, table=True):
