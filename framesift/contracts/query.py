@@ -4,6 +4,8 @@
 
 Terms (all must hold; a key given twice means either value):
     camera:ID  status:NAME  reason:NAME  class:NAME  id:FRAME  window:ID  failed:true|false
+    eval:fp|fn|ok                 the latest evaluation run put a false positive / a missed object
+                                  on the frame, or neither
     from:TIME  to:TIME            capture time, ISO 8601 (UTC if no offset) or epoch seconds
     FIELD<N  FIELD<=N  FIELD>N  FIELD>=N  FIELD=N
                                   any quality metric (brightness, edge_blur_px, ...), a priority
@@ -29,7 +31,8 @@ COLUMNS = ("priority", "uncertainty", "rarity", "novelty", "quality", "captured_
 TIME_FIELDS = ("captured_at",)
 FIELDS = (*COLUMNS, *QUALITY_METRICS)  # what a comparison may name
 SORT_FIELDS = (*FIELDS, "frame_id")
-KEYS = ("camera", "status", "reason", "class", "id", "window", "from", "to", "sort", "failed")
+KEYS = ("camera", "status", "reason", "class", "id", "window", "from", "to", "sort", "failed", "eval")
+EVAL_OUTCOMES = ("fp", "fn", "ok")
 STATUSES = {status.label: status for status in Status}
 REASONS = {reason.value for reason in Reason}
 _TOKEN = re.compile(r'"([^"]*)"|(\S+)')
@@ -66,6 +69,7 @@ class Query:
     text: str | None = None
     sort_given: bool = False
     failed: bool | None = None  # failed:true: frames a service dead-lettered (failed:false: the others)
+    evaluation: list[str] = field(default_factory=list)  # eval:fp / eval:fn / eval:ok
 
 
 def parse(text: str) -> Query:
@@ -112,6 +116,8 @@ def _term(query: Query, term: str) -> None:
         query.statuses.append(STATUSES[_known(term, value.lower(), STATUSES, "status")])
     elif key == "reason":
         query.reasons.append(_known(term, value.lower(), sorted(REASONS), "reason"))
+    elif key == "eval":
+        query.evaluation.append(_known(term, value.lower(), EVAL_OUTCOMES, "evaluation outcome"))
     elif key == "failed":
         query.failed = {"true": True, "false": False}[_known(term, value.lower(), ("true", "false"), "value")]
     elif key in ("from", "to"):

@@ -49,6 +49,7 @@ _EVENT_TYPES: tuple[type[Message], ...] = (
     labels_pb2.LabelsCompleted,
     evaluation_pb2.EvaluationReport,
     evaluation_pb2.LabelFlagged,
+    evaluation_pb2.FrameEvaluated,
 )
 
 TOPICS: dict[str, Topic] = {topic.name: topic for topic in map(_declared, _EVENT_TYPES)}
@@ -62,6 +63,7 @@ FRAMES_SELECTED = _BY_TYPE[frames_pb2.FrameSelected]
 LABELS_COMPLETED = _BY_TYPE[labels_pb2.LabelsCompleted]
 EVAL_REPORTS = _BY_TYPE[evaluation_pb2.EvaluationReport]
 LABELS_FLAGGED = _BY_TYPE[evaluation_pb2.LabelFlagged]
+EVAL_FRAMES = _BY_TYPE[evaluation_pb2.FrameEvaluated]
 
 
 def topic_for(message: Message | type[Message]) -> Topic:

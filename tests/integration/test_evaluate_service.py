@@ -164,6 +164,11 @@ async def test_a_run_scores_the_model_as_framesift_evaluate_does_and_is_stored(e
     assert {flag.run_id for flag in flags} <= {result.run_id}
     assert dict(result.label_issues) == dict(Counter(flag.issue for flag in flags))
     assert all(flag.frame_id.startswith("frame-") and 0 <= flag.score <= 1 for flag in flags)
+    # ... and every frame's outcome counts, for curate's eval:fp / eval:fn.
+    outcomes = [e for e in sent.events if isinstance(e, evaluation_pb2.FrameEvaluated)]
+    assert len(outcomes) == 80
+    assert {e.run_id for e in outcomes} == {result.run_id}
+    assert sum(e.tp + e.fp for e in outcomes) == result.detections
     assert (await api.report(result.run_id)) == result
     weak = await api.run(operator, WEAK)
     listed = await api.reports()

@@ -15,6 +15,7 @@ def test_topics_come_from_the_contract() -> None:
         "labels.completed",
         "eval.reports",
         "labels.flagged",
+        "eval.frames",
     }
     assert FRAMES_INGESTED.key_field == "camera_id"
     assert LABELS_COMPLETED.key_field == "frame_id"

@@ -18,7 +18,7 @@ from framesift.bus.delivery import RetryableError
 from framesift.contracts.codec import MalformedMessageError, decode, require_frame_fields, require_frame_id
 from framesift.contracts.topics import FRAMES_CHECKED, FRAMES_EMBEDDED, FRAMES_INGESTED, FRAMES_REJECTED, TOPICS
 from framesift.contracts.vocabulary import frame_ref, seconds
-from framesift.v1 import frames_pb2, labels_pb2
+from framesift.v1 import evaluation_pb2, frames_pb2, labels_pb2
 
 from . import projection, scoring
 from .deps import CurateDeps
@@ -59,6 +59,14 @@ async def record_labelled(event: labels_pb2.LabelsCompleted, deps: CurateDeps) -
     if await deps.write(projection.apply_labelled, event) and point_id:
         await deps.vector_call(deps.vectors.set_status([point_id], "labelled"))
     deps.changed([event.frame_id])
+
+
+async def record_evaluated(event: evaluation_pb2.FrameEvaluated, deps: CurateDeps) -> None:
+    require_frame_id(event)
+    if len(event.model_version) > 256:
+        raise MalformedMessageError(f"FrameEvaluated {event.frame_id!r}: model_version longer than 256 characters")
+    if await deps.write(projection.apply_evaluated, event):
+        deps.changed([event.frame_id])
 
 
 async def record_embedded(event: frames_pb2.FrameEmbedded, deps: CurateDeps) -> None:
@@ -133,4 +141,5 @@ HANDLERS = {
     frames_pb2.FrameRejected: record_rejected,
     frames_pb2.FrameEmbedded: record_embedded,
     labels_pb2.LabelsCompleted: record_labelled,
+    evaluation_pb2.FrameEvaluated: record_evaluated,
 }

@@ -104,6 +104,18 @@ def _v5_failure(connection: Connection) -> None:
     connection.execute(sa.text("ALTER TABLE curated_frames ADD COLUMN failure VARCHAR"))
 
 
+def _v6_evaluation(connection: Connection) -> None:
+    """The latest evaluation run's outcome per frame (eval.frames): eval:fp / eval:fn queries."""
+    for statement in (
+        "ALTER TABLE curated_frames ADD COLUMN eval_tp INTEGER",
+        "ALTER TABLE curated_frames ADD COLUMN eval_fp INTEGER",
+        "ALTER TABLE curated_frames ADD COLUMN eval_fn INTEGER",
+        "ALTER TABLE curated_frames ADD COLUMN eval_at FLOAT",
+        "ALTER TABLE curated_frames ADD COLUMN eval_model VARCHAR(256)",
+    ):
+        connection.execute(sa.text(statement))
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "curation read model, selection windows, watermark", _v1_read_model),
     Migration(2, "composite indexes for camera/time and status/priority queries", _v2_query_indexes),
@@ -114,6 +126,7 @@ MIGRATIONS: list[Migration] = [
     ),
     Migration(4, "has_detector and quality's pass margins per frame", _v4_detector_and_margins),
     Migration(5, "failure: the service that dead-lettered the frame, and why", _v5_failure),
+    Migration(6, "the latest evaluation run's tp / fp / fn per frame", _v6_evaluation),
 ]
 
 

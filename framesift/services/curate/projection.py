@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from framesift.contracts.vocabulary import Status, frame_ref, reason_names
 from framesift.contracts.vocabulary import seconds as _seconds
 from framesift.sql.columns import packed
-from framesift.v1 import frames_pb2, labels_pb2
+from framesift.v1 import evaluation_pb2, frames_pb2, labels_pb2
 
 from .tables import CuratedFrame
 
@@ -133,6 +133,19 @@ def apply_embedded(connection: Connection, event: frames_pb2.FrameEmbedded, *, w
 def apply_labelled(connection: Connection, event: labels_pb2.LabelsCompleted) -> bool:
     """False when the frame is unknown here (labels for a frame curate never saw: nothing to move)."""
     return _update(connection, event.frame_id, Status.LABELLED, _seconds(event.completed_at)) > 0
+
+
+def apply_evaluated(connection: Connection, event: evaluation_pb2.FrameEvaluated) -> bool:
+    """The run's outcome on the frame, unless a later run's is already here (runs arrive in any
+    order on a replay); False when the frame is unknown here."""
+    at = _seconds(event.evaluated_at)
+    newer = sa.or_(FRAMES.c.eval_at.is_(None), FRAMES.c.eval_at <= at)
+    changed = connection.execute(
+        FRAMES.update()
+        .where(FRAMES.c.frame_id == event.frame_id, newer)
+        .values(eval_tp=event.tp, eval_fp=event.fp, eval_fn=event.fn, eval_at=at, eval_model=event.model_version)
+    )
+    return changed.rowcount > 0
 
 
 def apply_failure(connection: Connection, frame: frames_pb2.FrameRef, failure: str) -> None:

@@ -46,6 +46,12 @@ class CuratedFrame(CurateTable, table=True):
     window_id: str | None = Field(default=None, index=True, max_length=64)
     decision: str | None = None
     failure: str | None = None  # a service gave up on it: which and why (its dead-letter topic)
+    # The latest evaluation run's outcome on this frame (eval.frames), at IoU 0.5.
+    eval_tp: int | None = None
+    eval_fp: int | None = None
+    eval_fn: int | None = None
+    eval_at: float | None = None
+    eval_model: str | None = Field(default=None, max_length=256)
     published: bool = False  # frames.selected sent (the outbox flag)
     updated_at: float = 0.0  # the latest event time that changed the row
 

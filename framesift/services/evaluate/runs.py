@@ -330,11 +330,27 @@ class ReportOutbox:
         async with self._lock:
             pending = await asyncio.to_thread(self._pending)
             for run_id, data in pending:
-                await self._publisher.publish(evaluation_pb2.EvaluationReport.FromString(data))
+                report_of = evaluation_pb2.EvaluationReport.FromString(data)
+                await self._publisher.publish(report_of)
                 for flag in await asyncio.to_thread(self._flags, run_id):
                     await self._publisher.publish(flag)
+                for frame in await asyncio.to_thread(self._frames, report_of):
+                    await self._publisher.publish(frame)
                 await asyncio.to_thread(self._mark, run_id)
             return len(pending)
+
+    def _frames(self, report_of: evaluation_pb2.EvaluationReport) -> list[evaluation_pb2.FrameEvaluated]:
+        """Each frame's outcome counts in the run, for curate (eval:fp, eval:fn)."""
+        columns = [OUTCOMES.c.frame_id, OUTCOMES.c.tp, OUTCOMES.c.fp, OUTCOMES.c.fn]
+        query = sa.select(*columns).where(OUTCOMES.c.run_id == report_of.run_id).order_by(OUTCOMES.c.frame_id)
+        with self._engine.connect() as connection:
+            return [
+                evaluation_pb2.FrameEvaluated(
+                    frame_id=row.frame_id, run_id=report_of.run_id, model_version=report_of.model_version,
+                    tp=row.tp, fp=row.fp, fn=row.fn, evaluated_at=report_of.created_at,
+                )
+                for row in connection.execute(query)
+            ]  # fmt: skip
 
     def _flags(self, run_id: str) -> list[evaluation_pb2.LabelFlagged]:
         query = sa.select(FLAGS.c.flag).where(FLAGS.c.run_id == run_id).order_by(FLAGS.c.seq)

@@ -74,7 +74,7 @@ def is_query(text: str) -> bool:
     return any(mark in text for mark in ":<>= ")
 
 
-_NOT_SLICES = ("statuses", "reasons")
+_NOT_SLICES = ("statuses", "reasons", "evaluation")
 
 
 def query_slice(text: str) -> Query:

@@ -45,6 +45,13 @@ def conditions(query: Query, *, frame_ids: list[str] | None = None) -> list[sa.C
         where.append(FRAMES.c.window_id.in_(query.windows))
     if query.failed is not None:
         where.append(FRAMES.c.failure.is_not(None) if query.failed else FRAMES.c.failure.is_(None))
+    if query.evaluation:
+        outcome = {
+            "fp": FRAMES.c.eval_fp > 0,
+            "fn": FRAMES.c.eval_fn > 0,
+            "ok": sa.and_(FRAMES.c.eval_fp == 0, FRAMES.c.eval_fn == 0),
+        }
+        where.append(sa.or_(*(outcome[value] for value in query.evaluation)))
     if query.since is not None:
         where.append(FRAMES.c.captured_at >= query.since)
     if query.until is not None:
