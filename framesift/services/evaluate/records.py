@@ -115,9 +115,16 @@ def evaluation_set(connection: Connection, model: str, split: str, frame_ids: se
             sa.select(TRUTH).where(TRUTH.c.split == split).order_by(TRUTH.c.frame_id)
         ).mappings()
     ]
-    chosen = {r.frame_id: r for r in connection.execute(sa.select(SELECTIONS))}
+    # Only the split's frames: embed reports every frame, curate selects many never labelled.
+    in_split = sa.select(TRUTH.c.frame_id).where(TRUTH.c.split == split)
+    chosen = {
+        r.frame_id: r for r in connection.execute(sa.select(SELECTIONS).where(SELECTIONS.c.frame_id.in_(in_split)))
+    }
     predicted = {
-        r.frame_id: r for r in connection.execute(sa.select(PREDICTIONS).where(PREDICTIONS.c.model_version == model))
+        r.frame_id: r
+        for r in connection.execute(
+            sa.select(PREDICTIONS).where(PREDICTIONS.c.model_version == model, PREDICTIONS.c.frame_id.in_(in_split))
+        )
     }
     names_by_id: dict[int, Counter[str]] = {}
     ids_by_name: dict[str, int] = {}
@@ -186,8 +193,12 @@ def _selection_fields(selection) -> dict:
     return {"window": selection.selection_batch, **selection.priority}
 
 
-def frames_of(connection: Connection, model: str) -> set[str]:
-    query = sa.select(PREDICTIONS.c.frame_id).where(PREDICTIONS.c.model_version == model)
+def frames_of(connection: Connection, model: str, split: str) -> set[str]:
+    """The split's labelled frames the model ran on."""
+    in_split = sa.select(TRUTH.c.frame_id).where(TRUTH.c.split == split)
+    query = sa.select(PREDICTIONS.c.frame_id).where(
+        PREDICTIONS.c.model_version == model, PREDICTIONS.c.frame_id.in_(in_split)
+    )
     return set(connection.execute(query).scalars())
 
 
@@ -195,5 +206,5 @@ def _pixels(box: list[float], width: int, height: int) -> list[float] | None:
     x_min, y_min = max(0.0, box[0]) * width, max(0.0, box[1]) * height
     x_max, y_max = min(1.0, box[2]) * width, min(1.0, box[3]) * height
     if x_max - x_min <= 0 or y_max - y_min <= 0:
-        return None  # nothing COCO can score; counted in the run
+        return None  # nothing COCO can score: left out, and counted (EvaluationSet.degenerate)
     return [x_min, y_min, x_max - x_min, y_max - y_min]

@@ -56,6 +56,10 @@ def checked_model(engine: Engine, model: str) -> None:
 def _loaded(engine: Engine, model: str, split: str, frame_ids: set[str] | None = None) -> EvaluationSet:
     with engine.connect() as connection:
         found = records.evaluation_set(connection, model, split, frame_ids)
+    if found.degenerate:
+        log.warning(
+            "model %s, %s split: %d boxes with no area inside the frame left out", model, split, found.degenerate
+        )
     if not found.truth.images:
         raise EmptySplitError(
             f"the {split} split has no labelled frame that model {model} ran on "
@@ -172,7 +176,7 @@ def compare_models(
     for model in (model_a, model_b):
         checked_model(engine, model)
     with engine.connect() as connection:
-        both = records.frames_of(connection, model_a) & records.frames_of(connection, model_b)
+        both = records.frames_of(connection, model_a, split) & records.frames_of(connection, model_b, split)
     a = _loaded(engine, model_a, split, both)
     b = _loaded(engine, model_b, split, both)
     names = [slices.dimension_name(text) for text in dimensions if text != "class"]

@@ -190,23 +190,28 @@ def by_slice(
         if is_query(dimension):
             results.append(_query_slice(truth, table, dimension, resamples, seed, class_names))
             continue
+        all_classes = list(range(len(table.category_ids)))
         for value, positions in image_groups(truth, table, dimension).items():
-            part = table.restricted(positions)
-            point = resampling.summary(resampling.average_precision(part, np.ones((1, part.images))))
-            samples = resampling.summary(
-                resampling.average_precision(part, resampling.draws(part.images, resamples, seed))
-            )
-            results.append(
-                SliceResult(
-                    dimension=dimension,
-                    value=value,
-                    images=part.images,
-                    objects=int(part.truth_per_image.sum()),
-                    metrics={name: float(values[0]) for name, values in point.items()},
-                    intervals={name: resampling.interval(values) for name, values in samples.items()},
-                )
-            )
+            results.append(_images_slice(table, positions, all_classes, dimension, value, resamples, seed))
     return worst_first(results)
+
+
+def _images_slice(
+    table: MatchTable, positions: np.ndarray, columns: list[int], dimension: str, value: str, resamples: int, seed: int
+) -> SliceResult:
+    """The metrics of these images (and these classes' columns), with their bootstrap intervals."""
+    part = table.restricted(positions)
+    point = resampling.summary(resampling.average_precision(part, np.ones((1, part.images)))[:, :, columns])
+    drawn = resampling.average_precision(part, resampling.draws(part.images, resamples, seed))[:, :, columns]
+    samples = resampling.summary(drawn)
+    return SliceResult(
+        dimension=dimension,
+        value=value,
+        images=part.images,
+        objects=int(part.truth_per_image[:, columns].sum()),
+        metrics={name: float(values[0]) for name, values in point.items()},
+        intervals={name: resampling.interval(values) for name, values in samples.items()},
+    )
 
 
 def query_positions(truth: GroundTruth, table: MatchTable, text: str, query: Query) -> np.ndarray:
@@ -229,18 +234,7 @@ def _query_slice(
         if unknown:
             raise CocoInputError(f"slice {text!r}: no class {unknown[0]!r}; classes: {', '.join(sorted(known))}")
         columns = [known[name] for name in query.classes]
-    part = table.restricted(positions)
-    point = resampling.summary(resampling.average_precision(part, np.ones((1, part.images)))[:, :, columns])
-    drawn = resampling.average_precision(part, resampling.draws(part.images, resamples, seed))[:, :, columns]
-    samples = resampling.summary(drawn)
-    return SliceResult(
-        dimension="query",
-        value=text,
-        images=part.images,
-        objects=int(part.truth_per_image[:, columns].sum()),
-        metrics={name: float(values[0]) for name, values in point.items()},
-        intervals={name: resampling.interval(values) for name, values in samples.items()},
-    )
+    return _images_slice(table, positions, columns, "query", text, resamples, seed)
 
 
 def _class_slices(table: MatchTable, resamples: int, seed: int, class_names: dict[int, str]) -> list[SliceResult]:
