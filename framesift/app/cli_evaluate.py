@@ -69,11 +69,13 @@ def evaluate(
     if truth is None or found is None:
         raise click.UsageError("give --gt and --pred (COCO files), or a subcommand")
     from framesift.services.evaluate.coco_input import CocoInputError
-    from framesift.services.evaluate.report import evaluate_files, lines, object_outcomes
+    from framesift.services.evaluate.report import evaluate as evaluate_coco
+    from framesift.services.evaluate.report import lines, load_files, object_outcomes
 
     try:
-        report, evaluation = evaluate_files(
-            truth, found, dimensions=dimensions, baseline_path=baseline, resamples=resamples, seed=seed,
+        truth_set, found_set, baseline_set = load_files(truth, found, baseline)
+        report, evaluation = evaluate_coco(
+            truth_set, found_set, dimensions=dimensions, baseline=baseline_set, resamples=resamples, seed=seed,
             objects=objects is not None,
         )  # fmt: skip
     except CocoInputError as error:
@@ -81,7 +83,7 @@ def evaluate(
     if objects is not None:
         _write_lines(objects, object_outcomes(evaluation))
     if errors_path is not None:
-        found_errors = _label_errors(truth, found)
+        found_errors = _label_errors(truth_set, found_set)
         _write_lines(errors_path, found_errors)
         counts = {
             issue: sum(1 for row in found_errors if row["issue"] == issue)
@@ -109,13 +111,11 @@ def _write_lines(path: Path, rows) -> None:
     partial.replace(path)
 
 
-def _label_errors(truth_path: Path, found_path: Path) -> list[dict]:
+def _label_errors(truth, found) -> list[dict]:
     from framesift.app.process import load_settings
-    from framesift.services.evaluate import coco_input, label_errors
+    from framesift.services.evaluate import label_errors
 
     thresholds = load_settings().evaluate.label_errors
-    truth = coco_input.ground_truth(coco_input.read_json(truth_path), source=str(truth_path))
-    found = coco_input.predictions(coco_input.read_json(found_path), truth, source=str(found_path))
     scores = label_errors.box_scores(truth, found, confident_score=thresholds.confident_score)
     return [
         {

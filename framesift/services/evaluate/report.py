@@ -80,24 +80,16 @@ class Report:
         }
 
 
-def evaluate_files(
-    truth_path: Path,
-    predictions_path: Path,
-    *,
-    dimensions: Sequence[str] = (),
-    baseline_path: Path | None = None,
-    resamples: int = DEFAULT_RESAMPLES,
-    seed: int = 0,
-    objects: bool = False,
-) -> tuple[Report, DetectionEvaluation]:
+def load_files(
+    truth_path: Path, predictions_path: Path, baseline_path: Path | None = None
+) -> tuple[coco_input.GroundTruth, coco_input.Predictions, coco_input.Predictions | None]:
+    """The ground truth, the model's results and a baseline's, read and checked once."""
     truth = coco_input.ground_truth(coco_input.read_json(truth_path), source=str(truth_path))
     found = coco_input.predictions(coco_input.read_json(predictions_path), truth, source=str(predictions_path))
     baseline = None
     if baseline_path is not None:
         baseline = coco_input.predictions(coco_input.read_json(baseline_path), truth, source=str(baseline_path))
-    return evaluate(
-        truth, found, dimensions=dimensions, baseline=baseline, resamples=resamples, seed=seed, objects=objects
-    )
+    return truth, found, baseline
 
 
 def evaluate(
