@@ -115,11 +115,10 @@ def create_task(
 ) -> bool:
     """True when this call created it; a redelivery or a replay creates nothing. The task's split
     is its place among its stratum's tasks (framesift.contracts.splits): counted here, in the
-    transaction that inserts it, and a camera's frames come in order from one partition."""
+    transaction that inserts it, and a camera's frames come in order from one partition (a
+    redelivery counts too, and its insert does nothing)."""
     row = task_row(event, now)
     row["stratum"] = stratum_of(row["camera_id"], row["captured_at"])
-    if connection.execute(sa.select(TASKS.c.task_id).where(TASKS.c.task_id == row["task_id"])).first() is not None:
-        return False
     position = connection.execute(
         sa.select(sa.func.count()).select_from(TASKS).where(TASKS.c.stratum == row["stratum"])
     ).scalar_one()
