@@ -6,6 +6,8 @@ Terms (all must hold; a key given twice means either value):
     camera:ID  status:NAME  reason:NAME  class:NAME  id:FRAME  window:ID  failed:true|false
     eval:fp|fn|ok                 the latest evaluation run put a false positive / a missed object
                                   on the frame, or neither
+    review:not_reviewed|accepted|corrected
+                                  the review's verdict on its labels
     from:TIME  to:TIME            capture time, ISO 8601 (UTC if no offset) or epoch seconds
     FIELD<N  FIELD<=N  FIELD>N  FIELD>=N  FIELD=N
                                   any quality metric (brightness, edge_blur_px, ...), a priority
@@ -31,8 +33,9 @@ COLUMNS = ("priority", "uncertainty", "rarity", "novelty", "quality", "captured_
 TIME_FIELDS = ("captured_at",)
 FIELDS = (*COLUMNS, *QUALITY_METRICS)  # what a comparison may name
 SORT_FIELDS = (*FIELDS, "frame_id")
-KEYS = ("camera", "status", "reason", "class", "id", "window", "from", "to", "sort", "failed", "eval")
+KEYS = ("camera", "status", "reason", "class", "id", "window", "from", "to", "sort", "failed", "eval", "review")
 EVAL_OUTCOMES = ("fp", "fn", "ok")
+REVIEW_VERDICTS = ("not_reviewed", "accepted", "corrected")
 STATUSES = {status.label: status for status in Status}
 REASONS = {reason.value for reason in Reason}
 _TOKEN = re.compile(r'"([^"]*)"|(\S+)')
@@ -70,6 +73,7 @@ class Query:
     sort_given: bool = False
     failed: bool | None = None  # failed:true: frames a service dead-lettered (failed:false: the others)
     evaluation: list[str] = field(default_factory=list)  # eval:fp / eval:fn / eval:ok
+    verdicts: list[str] = field(default_factory=list)  # review:accepted ...
 
 
 def parse(text: str) -> Query:
@@ -118,6 +122,8 @@ def _term(query: Query, term: str) -> None:
         query.reasons.append(_known(term, value.lower(), sorted(REASONS), "reason"))
     elif key == "eval":
         query.evaluation.append(_known(term, value.lower(), EVAL_OUTCOMES, "evaluation outcome"))
+    elif key == "review":
+        query.verdicts.append(_known(term, value.lower(), REVIEW_VERDICTS, "review verdict"))
     elif key == "failed":
         query.failed = {"true": True, "false": False}[_known(term, value.lower(), ("true", "false"), "value")]
     elif key in ("from", "to"):

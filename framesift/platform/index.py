@@ -1,5 +1,5 @@
-"""The entry page at `/`: what this process serves, generated from its own route table, so it is
-never out of date. (The browser UI takes this place once it exists.)"""
+"""The API page at `/api`: what this process serves, generated from its own route table, so it is
+never out of date. (`/` is the browser UI.)"""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ Health: <a href="/readyz">/readyz</a>, metrics: <a href="/metrics">/metrics</a>.
 
 
 def install(app: FastAPI, services: list[str]) -> None:
-    @app.get("/", include_in_schema=False, response_class=HTMLResponse)
+    @app.get("/api", include_in_schema=False, response_class=HTMLResponse)
     async def index() -> str:
         rows = []
         for raw_path, operations in app.openapi().get("paths", {}).items():

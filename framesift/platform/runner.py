@@ -28,6 +28,7 @@ from framesift.bus.delivery import RetryPolicy
 from framesift.contracts.topics import DLQ_SUFFIX
 from framesift.runtime import metrics
 from framesift.runtime.settings import PlatformSettings
+from framesift.ui import pages
 
 from . import index, problems
 
@@ -221,6 +222,7 @@ class ServiceRunner:
         app = FastAPIOffline(title="framesift", version="0.1.0")
         problems.install(app)
         index.install(app, [unit.name for unit in self.units])
+        pages.install(app)
         for unit in self.units:
             for router in unit.routers:
                 app.include_router(router)

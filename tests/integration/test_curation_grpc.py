@@ -328,7 +328,7 @@ async def test_ids_by_unique_prefix_one_error_shape_and_numbers_as_numbers(serve
 async def test_pages_to_look_at_offline_docs_and_frame_images(served) -> None:
     _, runner, adapters, frame_ids = served
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{runner.http_port}") as client:
-        index = await client.get("/")
+        index = await client.get("/api")
         assert index.status_code == 200
         assert "text/html" in index.headers["content-type"]
         for path in ("/v1/curation/frames", "/v1/curation/stats", "/v1/cameras/{camera_id}/frames", "/docs"):

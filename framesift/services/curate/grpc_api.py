@@ -26,6 +26,10 @@ class CurationServicer(curation_pb2_grpc.CurationServiceServicer):
         return await self.api.query_frames(request.query, request.page_size, request.page_token)
 
     @_answers
+    async def CountFrames(self, request, context):
+        return await self.api.count_frames(request.query)
+
+    @_answers
     async def SearchSimilar(self, request, context):
         target = request.WhichOneof("target")
         return await self.api.search_similar(

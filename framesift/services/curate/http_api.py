@@ -61,6 +61,11 @@ def http_router(api: CurationApi) -> APIRouter:
     async def query_frames(q: str = "", page_size: int = 0, page_token: str = ""):
         return await _answer(api.query_frames(q, page_size, page_token))
 
+    @router.get("/counts")
+    async def count_frames(q: str = ""):
+        """How many frames match the query, by status, reason, camera, class, review and eval."""
+        return await _answer(api.count_frames(q))
+
     @router.get("/frames/{frame_id}/image")
     async def frame_image(frame_id: str, request: Request):
         """The frame's image as stored (its bytes are content-addressed: cached for a day)."""

@@ -116,6 +116,11 @@ def _v6_evaluation(connection: Connection) -> None:
         connection.execute(sa.text(statement))
 
 
+def _v7_review_verdict(connection: Connection) -> None:
+    """The review's verdict on a labelled frame (labels.completed): review: queries and facets."""
+    connection.execute(sa.text("ALTER TABLE curated_frames ADD COLUMN review_verdict VARCHAR(16)"))
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "curation read model, selection windows, watermark", _v1_read_model),
     Migration(2, "composite indexes for camera/time and status/priority queries", _v2_query_indexes),
@@ -127,6 +132,7 @@ MIGRATIONS: list[Migration] = [
     Migration(4, "has_detector and quality's pass margins per frame", _v4_detector_and_margins),
     Migration(5, "failure: the service that dead-lettered the frame, and why", _v5_failure),
     Migration(6, "the latest evaluation run's tp / fp / fn per frame", _v6_evaluation),
+    Migration(7, "the review verdict of a labelled frame", _v7_review_verdict),
 ]
 
 

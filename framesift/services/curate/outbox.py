@@ -19,7 +19,7 @@ from framesift.contracts.vocabulary import Status, frame_ref, timestamp
 from framesift.v1 import frames_pb2
 
 from .deps import CurateDeps
-from .messages import priority_parts
+from .messages import detection, priority_parts
 from .tables import CuratedFrame
 
 FRAMES = CuratedFrame.__table__
@@ -55,22 +55,13 @@ def selected_event(row: dict[str, Any], selected_at: float) -> frames_pb2.FrameS
         frame=frame_ref(row),
         priority=priority_parts(row),
         selection_batch=row["window_id"] or "",
-        detections=[_detection(d) for d in row["detections"] or ()],
+        detections=[detection(d) for d in row["detections"] or ()],
         model_name=model_name,
         model_version=model_version,
         has_detector=bool(row["has_detector"]),
         width=int(metrics.get("width", 0)),
         height=int(metrics.get("height", 0)),
         selected_at=timestamp(selected_at),
-    )
-
-
-def _detection(stored: dict[str, Any]) -> frames_pb2.Detection:
-    x_min, y_min, x_max, y_max = stored["box"]
-    return frames_pb2.Detection(
-        class_name=stored["class"],
-        score=stored["score"],
-        box=frames_pb2.Box(x_min=x_min, y_min=y_min, x_max=x_max, y_max=y_max),
     )
 
 

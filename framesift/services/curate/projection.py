@@ -132,7 +132,23 @@ def apply_embedded(connection: Connection, event: frames_pb2.FrameEmbedded, *, w
 
 def apply_labelled(connection: Connection, event: labels_pb2.LabelsCompleted) -> bool:
     """False when the frame is unknown here (labels for a frame curate never saw: nothing to move)."""
-    return _update(connection, event.frame_id, Status.LABELLED, _seconds(event.completed_at)) > 0
+    return (
+        _update(
+            connection,
+            event.frame_id,
+            Status.LABELLED,
+            _seconds(event.completed_at),
+            review_verdict=verdict_name(event),
+        )
+        > 0
+    )
+
+
+def verdict_name(event: labels_pb2.LabelsCompleted) -> str | None:
+    """`accepted`, `corrected` or `not_reviewed` (the query language's review: values)."""
+    if event.verdict == labels_pb2.REVIEW_VERDICT_UNSPECIFIED:
+        return None
+    return labels_pb2.ReviewVerdict.Name(event.verdict).removeprefix("REVIEW_VERDICT_").lower()
 
 
 def apply_evaluated(connection: Connection, event: evaluation_pb2.FrameEvaluated) -> bool:

@@ -24,8 +24,9 @@ from . import priority
 from .changes import FrameChanges
 from .chosen import CHOSEN, ChosenVectors, chosen_now
 from .images import FrameImage, FrameImages, ImageMissingError, ImageUnavailableError
-from .messages import priority_parts
+from .messages import detection, priority_parts
 from .query import sql
+from .query.counts import frame_counts
 from .query.ids import NotFoundError, frame_row, resolve_query_ids
 from .tables import CuratedFrame, SelectionWindow
 from .windows import selected_on_day, window_span
@@ -96,6 +97,20 @@ class CurationApi:
             frames=[record(row, self.settings.lateness_s) for row in rows],
             next_page_token=sql.next_token(query, rows[-1]) if more else "",
         )
+
+    async def count_frames(self, text: str) -> curation_pb2.FrameCounts:
+        query = await self._parse(text)
+        frame_ids = None
+        if query.text is not None:
+            hits = await self._nearest_to(await self._text_vector(query.text), TEXT_CANDIDATES, query)
+            frame_ids = [frame_id for frame_id, _ in hits]
+        where = sql.conditions(query, frame_ids=frame_ids)
+
+        def count() -> curation_pb2.FrameCounts:
+            with self.engine.connect() as connection:
+                return frame_counts(connection, where)
+
+        return await asyncio.to_thread(count)
 
     async def search_similar(
         self, *, frame_id: str | None, image: bytes | None, limit: int, text: str
@@ -427,8 +442,8 @@ def record(row: dict[str, Any], lateness_s: float = 0.0) -> curation_pb2.FrameRe
     """A read-model row as the CurationService's record; `lateness_s` dates a waiting frame's decision."""
     reasons = [Reason(name).to_proto() for name in filter(None, row["reasons"].split(","))]
     classes: dict[str, int] = {}
-    for detection in row["detections"]:
-        classes[detection["class"]] = classes.get(detection["class"], 0) + 1
+    for found in row["detections"]:
+        classes[found["class"]] = classes.get(found["class"], 0) + 1
     result = curation_pb2.FrameRecord(
         frame=frame_ref(row),
         status=_status_proto(row["status"]),
@@ -442,7 +457,15 @@ def record(row: dict[str, Any], lateness_s: float = 0.0) -> curation_pb2.FrameRe
         selection_window=row["window_id"] or "",
         decision=row["decision"] or "",
         failure=row["failure"] or "",
+        detections=[detection(d) for d in row["detections"]],
+        review_verdict=row["review_verdict"] or "",
     )
+    if row["eval_model"] is not None:
+        result.evaluation.CopyFrom(
+            curation_pb2.EvaluationOutcome(
+                model_version=row["eval_model"], tp=row["eval_tp"] or 0, fp=row["eval_fp"] or 0, fn=row["eval_fn"] or 0
+            )
+        )
     if row["priority"] is not None:
         result.priority.CopyFrom(priority_parts(row))
     span = window_span(row["window_id"]) if row["window_id"] and row["status"] == int(Status.EMBEDDED) else None

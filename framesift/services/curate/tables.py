@@ -52,6 +52,7 @@ class CuratedFrame(CurateTable, table=True):
     eval_fn: int | None = None
     eval_at: float | None = None
     eval_model: str | None = Field(default=None, max_length=256)
+    review_verdict: str | None = Field(default=None, max_length=16)  # labels.completed's verdict
     published: bool = False  # frames.selected sent (the outbox flag)
     updated_at: float = 0.0  # the latest event time that changed the row
 

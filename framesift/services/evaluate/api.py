@@ -155,6 +155,12 @@ class EvaluateApi:
             raise InvalidRequestError("frame_id: required, at most 128 characters")
         return await self._run(runs.frame_outcomes, self.engine, self._run_id(run_id), frame_id)
 
+    async def label_issues(self, run_id: str, limit: int = 100) -> evaluation_pb2.ListLabelIssuesResponse:
+        if not 0 <= limit <= 1000:
+            raise InvalidRequestError("limit: 1 to 1000 (0: the default, 100)")
+        found = await self._run(runs.label_issues, self.engine, self._run_id(run_id), limit or 100)
+        return evaluation_pb2.ListLabelIssuesResponse(issues=found)
+
     @staticmethod
     def _run_id(run_id: str) -> str:
         if not run_id or len(run_id) > 64:

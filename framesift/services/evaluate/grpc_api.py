@@ -40,6 +40,10 @@ class EvaluationServicer(evaluation_pb2_grpc.EvaluationServiceServicer):
         return await self.api.frame_outcomes(request.run_id, request.frame_id)
 
     @_answers
+    async def ListLabelIssues(self, request, context):
+        return await self.api.label_issues(request.run_id, request.limit)
+
+    @_answers
     async def CompareModels(self, request, context):
         return await self.api.compare(request.model_a, request.model_b, list(request.slices))
 

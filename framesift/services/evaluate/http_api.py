@@ -66,6 +66,11 @@ def http_router(api: EvaluateApi) -> APIRouter:
         """One frame's boxes (label and detection) with their outcome at IoU 0.5."""
         return await _answer(api.frame_outcomes(run_id, frame_id))
 
+    @router.get("/runs/{run_id}/label-issues")
+    async def label_issues(run_id: str, limit: int = 100):
+        """The run's label-error candidates (overlooked, badly located, swapped), most likely wrong first."""
+        return await _answer(api.label_issues(run_id, limit))
+
     @router.post("/compare")
     async def compare(body: CompareBody):
         """Model A minus model B on the frames both ran on, with paired bootstrap intervals."""

@@ -322,6 +322,15 @@ def run_frames(engine: Engine, run_id: str, outcome: str, limit: int) -> list[ev
         ]
 
 
+def label_issues(engine: Engine, run_id: str, limit: int) -> list[evaluation_pb2.LabelFlagged]:
+    """The run's label-error candidates, lowest score (most likely wrong) first."""
+    get_report(engine, run_id)
+    query = sa.select(FLAGS.c.flag).where(FLAGS.c.run_id == run_id)
+    with engine.connect() as connection:
+        found = [evaluation_pb2.LabelFlagged.FromString(data) for data in connection.execute(query).scalars()]
+    return sorted(found, key=lambda flag: (flag.score, flag.frame_id))[:limit]
+
+
 class ReportOutbox:
     """Sends stored reports not yet sent, then flags them (a crash in between sends one twice,
     which at-least-once delivery allows: a report is keyed by its run id)."""

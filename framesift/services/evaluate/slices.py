@@ -74,7 +74,7 @@ def is_query(text: str) -> bool:
     return any(mark in text for mark in ":<>= ")
 
 
-_NOT_SLICES = ("statuses", "reasons", "evaluation")
+_NOT_SLICES = ("statuses", "reasons", "evaluation", "verdicts")
 
 
 def query_slice(text: str) -> Query:

@@ -259,6 +259,7 @@ class LabelDesk:
                 "labelling_seconds": max(0.0, now - task["leased_at"]),
                 "submitted_at": now,
                 "qa_flags": packed(flags),
+                "qa_findings": [{"issue": f.issue.value, "index": f.index, "detail": f.detail} for f in findings],
                 "review_reason": reason,
                 # A new round: an earlier round's verdict lives on in label_reviews.
                 "reviewer": None,
@@ -322,6 +323,7 @@ class LabelDesk:
                     "frame_classes": [],
                     "review_reason": None,
                     "qa_flags": "",
+                    "qa_findings": None,
                 }
                 why = "rejected: back to the queue"
             else:

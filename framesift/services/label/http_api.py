@@ -16,7 +16,7 @@ from framesift.platform.jsonform import as_json
 from framesift.platform.problems import Problem, problem_for
 
 from .api import LabelApi
-from .desk import QueueFilter
+from .desk import QueueFilter, task_id_for
 from .errors import classify
 
 
@@ -92,6 +92,11 @@ def http_router(api: LabelApi) -> APIRouter:
     @router.get("/tasks/{task_id}")
     async def get_task(task_id: str, authorization: str | None = Auth):
         return await _answer(api.get_task(authorization, task_id))
+
+    @router.get("/frames/{frame_id}/task")
+    async def task_of_frame(frame_id: str, authorization: str | None = Auth):
+        """The frame's task (one per frame), with its history: pre-labels, labels, review."""
+        return await _answer(api.get_task(authorization, task_id_for(frame_id)))
 
     @router.post("/tasks/{task_id}/submit")
     async def submit(task_id: str, body: Submission, authorization: str | None = Auth):

@@ -71,6 +71,10 @@ def task(row: Mapping[str, Any], why: str | None = None) -> labels_pb2.LabelTask
         skips=row["skips"],
         final_annotations=[annotation(a) for a in final_annotations(dict(row))] if done else [],
         why=why if why is not None else ("" if row["has_detector"] else NO_DETECTOR),
+        qa_findings=[
+            labels_pb2.QaFinding(issue=f["issue"], annotation=f["index"], detail=f["detail"])
+            for f in row.get("qa_findings") or ()
+        ],
     )
     if row["lease_holder"]:
         message.lease_expires.CopyFrom(timestamp(row["lease_expires"]))

@@ -143,11 +143,17 @@ def _v4_stored_splits(connection: Connection) -> None:
         connection.execute(sa.text(statement))
 
 
+def _v5_qa_findings(connection: Connection) -> None:
+    """What each QA flag is about (the box, and in words), for the reviewer's page to mark it."""
+    connection.execute(sa.text("ALTER TABLE label_tasks ADD COLUMN qa_findings JSON"))
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "label tasks, ontology versions, skips, reviews, labellers", _v1_tasks_ontology_reviews),
     Migration(2, "exported dataset versions", _v2_datasets),
     Migration(3, "indexes: queue order, labeller history, unpublished done tasks", _v3_queue_indexes),
     Migration(4, "each task's split, stratified by camera and part of day", _v4_stored_splits),
+    Migration(5, "the QA findings behind each task's flags", _v5_qa_findings),
 ]
 
 

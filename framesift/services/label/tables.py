@@ -53,6 +53,8 @@ class LabelTask(LabelTable, table=True):
     labelling_seconds: float | None = None
     submitted_at: float | None = None
     qa_flags: str = ""  # ",missing_object,duplicate_box,"
+    # [{"issue", "index" (the annotation, or null), "detail"}]: what each flag is about.
+    qa_findings: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON))
     review_reason: str | None = None  # why it is reviewed; None: not sampled
     reviewer: str | None = Field(default=None, max_length=64)
     verdict: str | None = Field(default=None, max_length=16)

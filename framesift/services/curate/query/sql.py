@@ -19,6 +19,12 @@ FRAMES = CuratedFrame.__table__
 # database matches the expression indexes of migration 3 (e.g. coalesce(priority, -1e300)).
 _LOW, _HIGH = -1e300, 1e300
 _NOT_NULL = ("captured_at", "frame_id")
+# What eval:fp / eval:fn / eval:ok mean (fp and fn may both hold).
+EVAL_OUTCOMES = {
+    "fp": FRAMES.c.eval_fp > 0,
+    "fn": FRAMES.c.eval_fn > 0,
+    "ok": sa.and_(FRAMES.c.eval_fp == 0, FRAMES.c.eval_fn == 0),
+}
 
 
 def field_expression(name: str) -> sa.ColumnElement:
@@ -46,12 +52,9 @@ def conditions(query: Query, *, frame_ids: list[str] | None = None) -> list[sa.C
     if query.failed is not None:
         where.append(FRAMES.c.failure.is_not(None) if query.failed else FRAMES.c.failure.is_(None))
     if query.evaluation:
-        outcome = {
-            "fp": FRAMES.c.eval_fp > 0,
-            "fn": FRAMES.c.eval_fn > 0,
-            "ok": sa.and_(FRAMES.c.eval_fp == 0, FRAMES.c.eval_fn == 0),
-        }
-        where.append(sa.or_(*(outcome[value] for value in query.evaluation)))
+        where.append(sa.or_(*(EVAL_OUTCOMES[value] for value in query.evaluation)))
+    if query.verdicts:
+        where.append(FRAMES.c.review_verdict.in_(query.verdicts))
     if query.since is not None:
         where.append(FRAMES.c.captured_at >= query.since)
     if query.until is not None:
