@@ -15,7 +15,7 @@ export function el(tag, attributes = {}, ...children) {
 
 export function main(title, ...children) {
   const root = document.getElementById("main");
-  root.replaceChildren(el("h1", {}, title), ...children);
+  root.replaceChildren(el("h1", {}, title), ...children.flat().filter((child) => child !== null && child !== undefined && child !== false));
   return root;
 }
 

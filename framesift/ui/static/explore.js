@@ -49,14 +49,16 @@ function card(record) {
     el(
       "a",
       { class: "open", href: `?${link}`, onclick: (event) => { event.preventDefault(); navigate({ frame: id }, { rerender: false }); openFrame(id); } },
-      el("img", { src: thumbnailUrl(id), loading: "lazy", width: 256, height: 192,
-        alt: `Frame ${id.slice(0, 12)} from ${record.frame.camera_id} at ${captured}, ${state}` }),
+      reasons.includes("corrupt")
+        ? el("div", { class: "undecodable", role: "img", "aria-label": `Frame ${id.slice(0, 12)}: the file does not decode` }, "does not decode")
+        : el("img", { src: thumbnailUrl(id), loading: "lazy", width: 256, height: 192,
+          alt: `Frame ${id.slice(0, 12)} from ${record.frame.camera_id} at ${captured}, ${state}` }),
       el(
         "div",
         { class: "meta" },
         el("div", {}, el("strong", {}, record.frame.camera_id), " ", el("span", { class: "muted" }, captured)),
         el("span", { class: `tag ${state}` }, state),
-        record.priority ? el("span", { class: "tag" }, `priority ${fixed(record.priority.priority, 2)}`) : null,
+        record.priority ? el("span", { class: "tag" }, `priority ${fixed(record.priority.priority ?? 0, 2)}`) : null,
         reasons.map((r) => el("span", { class: "tag reason" }, r)),
       ),
     ),
