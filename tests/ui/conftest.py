@@ -76,14 +76,21 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         process.wait(timeout=60)
 
 
-@pytest.fixture(scope="session")
-def browser():
+def need_a_browser() -> None:
+    """Skip (fail in CI) when Debian's chromium or Playwright is missing."""
     if not Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is None:
         unavailable(f"no chromium at {CHROMIUM} (apt-get install -y chromium)")
     try:
-        from playwright.sync_api import sync_playwright
+        import playwright  # noqa: F401
     except ImportError:
         unavailable("playwright is not installed (pip install -e '.[dev]')")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    need_a_browser()
+    from playwright.sync_api import sync_playwright
+
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         yield launched

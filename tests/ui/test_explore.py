@@ -95,3 +95,13 @@ def test_more_like_this_lists_the_nearest_frames(served, page: Page) -> None:
     expect(page).to_have_url(re.compile(f"similar={frame_id}"), timeout=DEADLINE_MS)
     expect(page.locator("#total")).to_have_text(re.compile(r"^\d+ nearest frames"), timeout=DEADLINE_MS)
     assert page.locator("#grid .card").count() > 0
+
+
+def test_the_stats_page_shows_the_reduction_and_the_cost_avoided(served, page: Page) -> None:
+    stats = httpx.get(f"{served.url}/v1/curation/stats", timeout=10).json()
+    page.goto(served.url + "/ui/stats")
+    panel = page.locator("#curation-stats")
+    expect(panel).to_contain_text(f"frames ingested{stats['frames_ingested']}", timeout=DEADLINE_MS)
+    expect(panel).to_contain_text(f"{stats['reduction_percent']:.1f} %")
+    expect(panel).to_contain_text(f"{stats['labelling_cost_avoided']:.2f}")
+    expect(page.locator("#label-stats")).to_contain_text("label error rate")

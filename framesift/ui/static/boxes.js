@@ -12,8 +12,16 @@ function svg(tag, attributes = {}) {
   return node;
 }
 
-// A stable colour per class name.
+const palette = new Map();
+
+// The ontology's colours, where it gives them.
+export function usePalette(classes) {
+  for (const c of classes) if (c.colour) palette.set(c.name, c.colour);
+}
+
+// The ontology's colour of a class, else a stable colour from its name.
 export function classColour(name) {
+  if (palette.has(name)) return palette.get(name);
   let hash = 0;
   for (const char of name ?? "") hash = (hash * 31 + char.codePointAt(0)) >>> 0;
   return `hsl(${hash % 360} 85% 50%)`;
@@ -40,7 +48,7 @@ export function stage(src, alt) {
 
 // Draw `items` ({box, colour, label, dashed, id}) on the layer, replacing what was there.
 export function drawBoxes(layer, size, items, selected = -1) {
-  layer.replaceChildren();
+  while (layer.firstChild) layer.firstChild.remove();
   const font = Math.max(11, Math.round(size.width / 70));
   items.forEach((item, index) => {
     const { x_min = 0, y_min = 0, x_max = 0, y_max = 0 } = item.box ?? {};

@@ -9,13 +9,23 @@ export function el(tag, attributes = {}, ...children) {
     else if (name === "style") node.style.cssText = value; // CSSOM: allowed by the pages' CSP
     else node.setAttribute(name, value === true ? "" : value);
   }
-  node.append(...children.flat().filter((child) => child !== null && child !== undefined && child !== false));
+  node.append(...present(children));
+  return node;
+}
+
+// Children as given: nested lists flattened, null / undefined / false left out.
+export function present(children) {
+  return children.flat(Infinity).filter((child) => child !== null && child !== undefined && child !== false);
+}
+
+export function fill(node, ...children) {
+  node.replaceChildren(...present(children));
   return node;
 }
 
 export function main(title, ...children) {
   const root = document.getElementById("main");
-  root.replaceChildren(el("h1", {}, title), ...children.flat().filter((child) => child !== null && child !== undefined && child !== false));
+  fill(root, el("h1", {}, title), children);
   return root;
 }
 
@@ -46,6 +56,6 @@ export function table(headers, rows, caption) {
     {},
     caption ? el("caption", { class: "muted" }, caption) : null,
     el("thead", {}, el("tr", {}, headers.map((h) => el("th", { scope: "col", class: h.num ? "num" : null }, h.text ?? h)))),
-    el("tbody", {}, rows.map((cells) => el("tr", {}, cells.map((c) => (c instanceof Node ? el("td", {}, c) : el("td", { class: typeof c === "number" ? "num" : null }, String(c))))))),
+    el("tbody", {}, rows.map((cells) => el("tr", {}, cells.map((c, i) => el("td", { class: headers[i]?.num || typeof c === "number" ? "num" : null }, c instanceof Node ? c : String(c)))))),
   );
 }

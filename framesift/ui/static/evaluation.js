@@ -2,7 +2,7 @@
 // wrong, the label-error candidates it found, and two model versions compared.
 
 import { call } from "./api.js";
-import { el, fixed, main, problem, table, timeText } from "./dom.js";
+import { el, fill, fixed, main, problem, table, timeText } from "./dom.js";
 
 const METRICS = ["map", "ap50", "ap75", "ar100"];
 const params = () => new URLSearchParams(location.search);
@@ -49,11 +49,11 @@ function compareForm(models) {
       event.preventDefault();
       try {
         const result = await call("/v1/evaluations/compare", { method: "POST", body: { model_a: a.value, model_b: b.value } });
-        out.replaceChildren(el("p", { class: "muted" }, `${result.images} common images; A minus B`),
+        fill(out, el("p", { class: "muted" }, `${result.images} common images; A minus B`),
           table(["slice", { text: "images", num: true }, { text: "Δ mAP", num: true }, { text: "95 % interval", num: true }, "verdict"],
             (result.slices ?? []).map((s) => [s.slice, Number(s.support ?? 0), fixed(s.difference?.map), `[${fixed(s.ci95_low?.map)}, ${fixed(s.ci95_high?.map)}]`, s.verdict])));
       } catch (error) {
-        out.replaceChildren(problem(error));
+        fill(out, problem(error));
       }
     } }, a, b, el("button", { class: "primary", type: "submit" }, "Compare")), out);
 }

@@ -2,7 +2,7 @@
 // The URL holds the view (q, sort, similar, frame), so a link reproduces it.
 
 import { curation, thumbnailUrl } from "./api.js";
-import { el, main, problem, timeText, fixed } from "./dom.js";
+import { el, fill, fixed, main, problem, timeText } from "./dom.js";
 import { frameView } from "./frame.js";
 
 const config = JSON.parse(document.getElementById("config").textContent);
@@ -58,7 +58,7 @@ function card(record) {
         { class: "meta" },
         el("div", {}, el("strong", {}, record.frame.camera_id), " ", el("span", { class: "muted" }, captured)),
         el("span", { class: `tag ${state}` }, state),
-        record.priority ? el("span", { class: "tag" }, `priority ${fixed(record.priority.priority ?? 0, 2)}`) : null,
+        record.priority ? el("span", { class: "tag" }, `priority ${fixed(record.priority.total ?? 0, 2)}`) : null,
         reasons.map((r) => el("span", { class: "tag reason" }, r)),
       ),
     ),
@@ -137,19 +137,19 @@ async function render() {
   if (similar) {
     try {
       const answer = await curation.similar(similar, q);
-      grid.replaceChildren(...(answer.hits ?? []).map((hit) => card(hit.record)));
+      fill(grid, ...(answer.hits ?? []).map((hit) => card(hit.record)));
       total.textContent = `${(answer.hits ?? []).length} nearest frames (${answer.model})`;
     } catch (error) {
-      total.replaceChildren(problem(error));
+      fill(total, problem(error));
     }
   } else {
     loadPage(sent, "", grid, more, total, signal);
     curation.counts(sent, signal).then(
       (counts) => {
         total.textContent = `${Number(counts.total ?? 0).toLocaleString("en")} frames`;
-        facetPanel.replaceChildren(...facets(counts, q).filter(Boolean));
+        fill(facetPanel, ...facets(counts, q).filter(Boolean));
       },
-      (error) => error.name !== "AbortError" && total.replaceChildren(problem(error)),
+      (error) => error.name !== "AbortError" && fill(total, problem(error)),
     );
   }
   const open = params().get("frame");
@@ -160,15 +160,15 @@ async function loadPage(query, token, grid, more, total, signal) {
   try {
     const page = await curation.frames(query, token, 60, signal);
     grid.append(...(page.frames ?? []).map(card));
-    if (!grid.children.length) grid.replaceChildren(el("li", { class: "muted" }, "No frame matches."));
-    more.replaceChildren(
+    if (!grid.children.length) fill(grid, el("li", { class: "muted" }, "No frame matches."));
+    fill(more, 
       page.next_page_token
         ? el("button", { type: "button", id: "more", onclick: () => loadPage(query, page.next_page_token, grid, more, total, signal) }, "Load more")
         : "",
     );
     document.body.dataset.gridReady = "true"; // for the browser tests and the UI bench
   } catch (error) {
-    if (error.name !== "AbortError") total.replaceChildren(problem(error));
+    if (error.name !== "AbortError") fill(total, problem(error));
   }
 }
 
@@ -177,11 +177,11 @@ async function validate(input, line) {
   try {
     await curation.counts(text);
     input.removeAttribute("aria-invalid");
-    line.replaceChildren();
+    fill(line, );
   } catch (error) {
     if (error.status !== 400) return;
     input.setAttribute("aria-invalid", "true");
-    line.replaceChildren(el("span", {}, error.message), el("br"), el("code", {}, ...markTerm(text, error.message)));
+    fill(line, el("span", {}, error.message), el("br"), el("code", {}, ...markTerm(text, error.message)));
   }
 }
 

@@ -2,8 +2,8 @@
 // duplicate, priority parts and Explain's neighbours, and the labelling history.
 
 import { apiKey, call, curation, imageUrl, thumbnailUrl } from "./api.js";
-import { OUTCOME_COLOURS, classColour, drawBoxes, stage } from "./boxes.js";
-import { el, fixed, problem, table, timeText } from "./dom.js";
+import { OUTCOME_COLOURS, classColour, drawBoxes, stage, usePalette } from "./boxes.js";
+import { el, fill, fixed, problem, table, timeText } from "./dom.js";
 
 const enumName = (value, prefix) => (value ?? "").replace(prefix, "").toLowerCase();
 
@@ -66,7 +66,7 @@ function history(task) {
   if (!task) return [];
   const steps = [
     ["pre-labels", task.has_detector ? `${(task.prelabels ?? []).length} boxes from ${task.model}` : "no detector: labelling started empty"],
-    ["labeller", task.labeller ? `${task.labeller}: ${(task.annotations ?? []).length} boxes in ${fixed(task.labelling_seconds, 0)} s` : "not labelled yet"],
+    ["labeller", task.labeller ? `${task.labeller}: ${(task.annotations ?? []).length} box(es) in ${fixed(task.labelling_seconds ?? 0, 0)} s` : "not labelled yet"],
   ];
   if (task.review_reason) steps.push(["review", `${task.review_reason}${task.reviewer ? `, ${task.reviewer}: ${task.verdict || "pending"}` : ""}`]);
   if (task.qa_flags?.length) steps.push(["QA", task.qa_flags.join(", ")]);
@@ -76,12 +76,15 @@ function history(task) {
 
 export function frameView(frameId, { similar } = {}) {
   const root = el("div", { class: "frame-view", id: "frame-view" }, el("p", { role: "status" }, "Loading frame…"));
-  load(root, frameId, similar).catch((error) => root.replaceChildren(problem(error)));
+  load(root, frameId, similar).catch((error) => fill(root, problem(error)));
   return root;
 }
 
 async function load(root, frameId, similar) {
-  const explanation = await curation.explain(frameId);
+  const [explanation] = await Promise.all([
+    curation.explain(frameId),
+    call("/v1/labels/ontology").then((ontology) => usePalette(ontology.classes), () => null), // colours only
+  ]);
   const record = explanation.record;
   const [{ task, note }, evaluation] = await Promise.all([labelTask(frameId), evaluationBoxes(record).catch(() => null)]);
   const captured = timeText(record.frame.captured_at);
@@ -96,7 +99,8 @@ async function load(root, frameId, similar) {
   const status = enumName(record.status, "FRAME_STATUS_");
   const reasons = (record.reasons ?? []).map((r) => enumName(r, "REJECT_REASON_"));
   const metrics = Object.entries(record.metrics ?? {}).sort(([a], [b]) => a.localeCompare(b));
-  const parts = record.priority ? ["priority", "uncertainty", "rarity", "novelty", "quality"].map((name) => [name, fixed(record.priority[name]), explanation.weights?.[name] !== undefined ? fixed(explanation.weights[name], 2) : ""]) : [];
+  // Proto JSON leaves zeros out: a part that is absent is 0.
+  const parts = record.priority ? ["total", "uncertainty", "rarity", "novelty", "quality"].map((name) => [name, fixed(record.priority[name] ?? 0), explanation.weights?.[name] !== undefined ? fixed(explanation.weights[name], 2) : ""]) : [];
   const side = el(
     "div",
     {},
@@ -125,7 +129,7 @@ async function load(root, frameId, similar) {
       el("div", { class: "thumbs" }, explanation.neighbours.map((n) => el("a", { href: `/ui/frames/${encodeURIComponent(n.frame_id)}` },
         el("img", { src: thumbnailUrl(n.frame_id, 128), alt: `Neighbour ${n.frame_id.slice(0, 12)}, similarity ${fixed(n.similarity, 2)}` }))))));
   }
-  root.replaceChildren(el("div", {}, overlay.controls, view.root, overlay.legend, ...extra), side);
+  fill(root, el("div", {}, overlay.controls, view.root, overlay.legend, ...extra), side);
   size = await view.ready;
   redraw(...overlay.shown());
 }

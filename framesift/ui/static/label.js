@@ -1,7 +1,7 @@
 // Label: lease the next task, draw and fix boxes over the pre-labels, submit and go on.
 
 import { call } from "./api.js";
-import { el, main, problem, status } from "./dom.js";
+import { el, fill, main, problem, status } from "./dom.js";
 import { isSignedIn, loadOntology, signInForm, signedIn, workspace } from "./workspace.js";
 
 let active = null;
@@ -40,7 +40,7 @@ async function show(task, ontology) {
       message = status(`Task ${task.task_id.slice(0, 8)} ${path === "skip" ? "skipped" : `submitted: ${done?.state ?? ""}${done?.qa_flags?.length ? `, QA flags ${done.qa_flags.join(", ")}` : ""}`}.`, "ok");
       next();
     } catch (error) {
-      errorLine.replaceChildren(problem(error));
+      fill(errorLine, problem(error));
     }
   };
   const keys = {

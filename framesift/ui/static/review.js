@@ -3,7 +3,7 @@
 
 import { call } from "./api.js";
 import { classColour } from "./boxes.js";
-import { el, main, problem, status } from "./dom.js";
+import { el, fill, main, problem, status } from "./dom.js";
 import { isSignedIn, loadOntology, signInForm, signedIn, workspace } from "./workspace.js";
 
 let active = null;
@@ -37,7 +37,7 @@ async function show(task, ontology) {
       message = status(`Task ${task.task_id.slice(0, 8)}: ${name}${done?.why ? ` (${done.why})` : ""}.`, "ok");
       next();
     } catch (error) {
-      errorLine.replaceChildren(problem(error));
+      fill(errorLine, problem(error));
     }
   };
   const keys = {

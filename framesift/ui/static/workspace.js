@@ -2,8 +2,8 @@
 // and the box editor with its class, attribute and track-id controls and keyboard shortcuts.
 
 import { apiKey, call, imageUrl, signIn, signOut } from "./api.js";
-import { BoxEditor, classColour, drawBoxes, stage } from "./boxes.js";
-import { el, problem } from "./dom.js";
+import { BoxEditor, classColour, drawBoxes, stage, usePalette } from "./boxes.js";
+import { el, fill, problem } from "./dom.js";
 
 export function signInForm(role, onDone) {
   const input = el("input", { type: "password", id: "api-key", autocomplete: "off", required: true, "aria-describedby": "api-key-help" });
@@ -32,6 +32,7 @@ export const isSignedIn = () => Boolean(apiKey());
 export async function loadOntology() {
   const document = await call("/v1/labels/ontology");
   const active = document.classes.filter((c) => !c.retired);
+  usePalette(active);
   return {
     version: document.version,
     boxes: active.filter((c) => (c.kind ?? "box") === "box"),
@@ -60,7 +61,7 @@ export async function workspace(task, ontology, annotations, { keys = {}, refere
   const describe = (ed) => {
     const a = ed.annotations[ed.selected];
     if (!a) {
-      boxPanel.replaceChildren(el("p", { class: "muted" }, `${ed.annotations.length} boxes. Drag on the image to draw one.`));
+      fill(boxPanel, el("p", { class: "muted" }, `${ed.annotations.length} boxes. Drag on the image to draw one.`));
       return;
     }
     const cls = ontology.boxes.find((c) => c.name === a.class_name);
@@ -73,7 +74,7 @@ export async function workspace(task, ontology, annotations, { keys = {}, refere
       return el("label", { style: "display:block" }, `${attribute.name} `, el("select", { id, onchange: (event) => ed.update({ attributes: { ...a.attributes, [attribute.name]: event.target.value } }) },
         el("option", { value: "" }, "–"), attribute.values.map((v) => el("option", { value: v, selected: a.attributes?.[attribute.name] === v }, v))));
     });
-    boxPanel.replaceChildren(
+    fill(boxPanel, 
       el("h2", {}, `Box ${ed.selected + 1} of ${ed.annotations.length}: ${a.class_name}${a.from_prelabel ? " (pre-label)" : ""}`),
       ...findingNotes(ed.selected),
       attributes,
