@@ -57,7 +57,10 @@ def demo(fps: float, budget: int, once: bool) -> None:
     if once:
         click.echo("(framesift demo without --once serves these until Ctrl-C; the data stays in the data dir)")
         return
-    click.echo(f"\nserving: open {url}/ in a browser; HTTP {url}, gRPC framesift.v1.CurationService on :{settings.grpc_port} (Ctrl-C stops)")
+    click.echo(
+        f"\nserving: open {url}/ in a browser; HTTP {url}, gRPC framesift.v1.CurationService on "
+        f":{settings.grpc_port} (Ctrl-C stops)"
+    )
     from framesift.app.registry import SERVICES
 
     run_services(list(SERVICES), quiet=True)

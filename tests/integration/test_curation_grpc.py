@@ -69,6 +69,12 @@ async def test_get_query_page_and_stats(served) -> None:
     bright = await query(stub, "brightness>0.3 status:rejected")
     assert frame_ids[-2] not in [f.frame.frame_id for f in bright.frames]
 
+    counts = await stub.CountFrames(curation_pb2.CountFramesRequest(query="camera:grpc-cam"))
+    facets = {facet.key: dict(facet.counts) for facet in counts.facets}
+    assert counts.total == len(frame_ids)
+    assert facets["status"]["selected"] == len(selected.frames)
+    assert facets["reason"]["dark"] == 1
+
     stats = await stub.GetStats(curation_pb2.GetStatsRequest())
     assert stats.frames_ingested == len(frame_ids)
     assert stats.rejections_by_reason["corrupt"] == 1
@@ -228,8 +234,9 @@ async def test_labels_completed_moves_a_selected_frame_to_labelled(served) -> No
     [chosen] = (await query(stub, "status:selected sort:-priority", 1)).frames
     before = await stub.GetStats(curation_pb2.GetStatsRequest())
     done = labels_pb2.LabelsCompleted(
-        frame_id=chosen.frame.frame_id, camera_id=chosen.frame.camera_id, task_id="task-1", ontology_version="v1"
-    )
+        frame_id=chosen.frame.frame_id, camera_id=chosen.frame.camera_id, task_id="task-1", ontology_version="v1",
+        verdict=labels_pb2.REVIEW_VERDICT_CORRECTED,
+    )  # fmt: skip
     done.completed_at.GetCurrentTime()
     await EventPublisher(adapters.bus).publish(done)
     await EventPublisher(adapters.bus).publish(done)  # redelivered: no change the second time
@@ -242,6 +249,11 @@ async def test_labels_completed_moves_a_selected_frame_to_labelled(served) -> No
     after = await stub.GetStats(curation_pb2.GetStatsRequest())
     assert after.frames_by_status["labelled"] == before.frames_by_status["labelled"] + 1
     assert after.selected == before.selected  # selected or labelled: what the budget bought
+    corrected = await query(stub, "review:corrected")
+    assert [f.frame.frame_id for f in corrected.frames] == [chosen.frame.frame_id]
+    assert corrected.frames[0].review_verdict == "corrected"
+    counts = await stub.CountFrames(curation_pb2.CountFramesRequest(query=""))
+    assert {facet.key: dict(facet.counts) for facet in counts.facets}["review"] == {"corrected": 1}
 
 
 async def test_explain_a_frame_still_waiting_for_its_window(served) -> None:

@@ -70,8 +70,8 @@ async def test_the_evaluation_page_shows_metrics_slices_issues_and_a_comparison(
             await expect(run.locator("table").first).to_contain_text(f"{newest['metrics']['map']:.3f}")
             slice_rows = run.locator("table").nth(1).locator("tbody tr")
             await expect(slice_rows).to_have_count(len(newest["slices"]))
-            first_slice = newest["slices"][0]["slice"]
-            await expect(slice_rows.first.locator("a")).to_have_attribute("href", f"/?q={first_slice.replace(':', '%3A')}")
+            first_slice = newest["slices"][0]["slice"].replace(":", "%3A")
+            await expect(slice_rows.first.locator("a")).to_have_attribute("href", f"/?q={first_slice}")
 
             listed = page.locator("#label-issues tbody tr")
             await expect(listed).to_have_count(len(issues))

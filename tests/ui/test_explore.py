@@ -27,7 +27,8 @@ def test_the_grid_shows_thumbnails_and_the_total(served, page: Page) -> None:
     expect(page.locator("#total")).to_have_text(re.compile(rf"^{counted(served, '')} frames$"), timeout=DEADLINE_MS)
     first = cards.locator("img").first  # a corrupt frame's card has none
     expect(first).to_have_attribute("alt", re.compile(r"^Frame \w+"))
-    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=first.element_handle(), timeout=DEADLINE_MS)
+    loaded = "img => img.complete && img.naturalWidth > 0"
+    page.wait_for_function(loaded, arg=first.element_handle(), timeout=DEADLINE_MS)
     assert first.evaluate("img => img.naturalWidth") <= 256  # a thumbnail, not the full frame
 
 
@@ -68,6 +69,13 @@ def test_a_facet_click_adds_its_term_to_the_url_and_the_grid(served, page: Page)
     cards = page.locator("#grid .card")
     assert cards.count() == min(shown, 60)
     assert page.locator("#grid .card", has=page.locator(".tag.reason", has_text=reason)).count() == cards.count()
+
+    # The chosen value shows as pressed; a second click takes the term out again.
+    chosen = page.locator(f'.facets button[data-term="{term}"]')
+    expect(chosen).to_have_attribute("aria-pressed", "true")
+    chosen.click()
+    expect(page.locator("#total")).to_have_text(f"{counted(served, 'status:rejected')} frames", timeout=DEADLINE_MS)
+    assert parse_qs(urlparse(page.url).query)["q"][0] == "status:rejected"
 
 
 def test_a_link_reproduces_the_view_and_opens_the_frame(served, page: Page) -> None:

@@ -63,7 +63,8 @@ def test_labelling_and_review_in_the_browser(served, page: Page) -> None:
     assert annotation["class_name"] == "car"
     assert annotation["attributes"] == {"parked": "true"}
     box = annotation["box"]
-    assert abs(box["x_min"] - 0.2) < 0.02 and abs(box["y_max"] - 0.7) < 0.02
+    assert abs(box["x_min"] - 0.2) < 0.02
+    assert abs(box["y_max"] - 0.7) < 0.02
 
     # The next task came up at once; a second box is drawn, one deleted, then submitted: past the
     # new-labeller review, it completes and labels.completed reaches curate.
@@ -82,7 +83,8 @@ def test_labelling_and_review_in_the_browser(served, page: Page) -> None:
     # The reviewer sees the first task and accepts it by keyboard.
     page.evaluate("sessionStorage.clear()")
     sign_in(page, served.url, "/ui/review", served.reviewer_key)
-    expect(page.locator(".stage img").first).to_have_attribute("alt", f"Frame {first} from camera " + submitted["frame"]["camera_id"], timeout=DEADLINE_MS)  # fmt: skip
+    shown = f"Frame {first} from camera {submitted['frame']['camera_id']}"
+    expect(page.locator(".stage img").first).to_have_attribute("alt", shown, timeout=DEADLINE_MS)
     expect(page.locator("#selected-box")).to_contain_text("car")
     page.keyboard.press("a")
     expect(page.locator("[role=status].ok")).to_contain_text("accepted", timeout=DEADLINE_MS)

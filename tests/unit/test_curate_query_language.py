@@ -91,3 +91,10 @@ def test_messages_quote_the_term_as_written() -> None:
         parse("captured_at>2026-12-01T00:00:00Zulu")
     assert "'captured_at>2026-12-01T00:00:00Zulu'" in str(raised.value)  # never lower-cased
     assert "ISO 8601" in str(raised.value)
+
+
+def test_review_and_eval_outcomes_are_closed_vocabularies() -> None:
+    query = parse("review:accepted review:corrected eval:fn")
+    assert (query.verdicts, query.evaluation) == (["accepted", "corrected"], ["fn"])
+    with pytest.raises(QueryError, match="did you mean accepted"):
+        parse("review:acepted")

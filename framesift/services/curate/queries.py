@@ -104,11 +104,10 @@ class CurationApi:
         if query.text is not None:
             hits = await self._nearest_to(await self._text_vector(query.text), TEXT_CANDIDATES, query)
             frame_ids = [frame_id for frame_id, _ in hits]
-        where = sql.conditions(query, frame_ids=frame_ids)
 
         def count() -> curation_pb2.FrameCounts:
             with self.engine.connect() as connection:
-                return frame_counts(connection, where)
+                return frame_counts(connection, query, frame_ids)
 
         return await asyncio.to_thread(count)
 

@@ -67,6 +67,7 @@ function card(record) {
 }
 
 function facets(counts, query) {
+  const terms = query.split(/\s+/).filter(Boolean);
   return (counts.facets ?? []).map((facet) => {
     const values = Object.entries(facet.counts ?? {}).sort((a, b) => b[1] - a[1]);
     if (!values.length) return null;
@@ -74,15 +75,19 @@ function facets(counts, query) {
       "section",
       { "aria-label": FACET_TITLES[facet.key] ?? facet.key },
       el("h2", {}, FACET_TITLES[facet.key] ?? facet.key),
-      values.map(([value, count]) =>
-        el(
+      values.map(([value, count]) => {
+        const term = `${facet.key}:${value}`;
+        const chosen = terms.includes(term);
+        // A key given twice means either: a click adds the value beside the chosen ones, or
+        // takes a chosen one out. Counts leave the key's own terms out (disjunctive facets).
+        const next = chosen ? terms.filter((t) => t !== term) : [...terms, term];
+        return el(
           "button",
-          { type: "button", dataset: { term: `${facet.key}:${value}` },
-            onclick: () => navigate({ q: `${query} ${facet.key}:${value}`.trim() }) },
+          { type: "button", dataset: { term }, "aria-pressed": String(chosen), onclick: () => navigate({ q: next.join(" ") }) },
           el("span", {}, value),
           el("span", { class: "count" }, String(count)),
-        ),
-      ),
+        );
+      }),
     );
   });
 }
