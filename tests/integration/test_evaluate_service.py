@@ -164,6 +164,13 @@ async def test_a_run_scores_the_model_as_framesift_evaluate_does_and_is_stored(e
     assert {flag.run_id for flag in flags} <= {result.run_id}
     assert dict(result.label_issues) == dict(Counter(flag.issue for flag in flags))
     assert all(flag.frame_id.startswith("frame-") and 0 <= flag.score <= 1 for flag in flags)
+    # The same candidates through the API, most likely wrong (lowest score) first.
+    listed = (await api.label_issues(result.run_id)).issues
+    assert sorted((f.frame_id, f.issue) for f in listed) == sorted((f.frame_id, f.issue) for f in flags)
+    assert [f.score for f in listed] == sorted(f.score for f in listed)
+    assert len((await api.label_issues(result.run_id, limit=1)).issues) == min(1, len(flags))
+    with pytest.raises(ReportNotFoundError):
+        await api.label_issues("run-nope")
     # ... and every frame's outcome counts, for curate's eval:fp / eval:fn.
     outcomes = [e for e in sent.events if isinstance(e, evaluation_pb2.FrameEvaluated)]
     assert len(outcomes) == 80

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from framesift.app.registry import create_schema
 from framesift.contracts.vocabulary import timestamp
-from framesift.services.label import stats
+from framesift.services.label import messages, stats
 from framesift.services.label.desk import (
     LabelDesk,
     LeaseError,
@@ -294,6 +294,12 @@ def test_a_new_labeller_is_reviewed_at_first_and_qa_flags_route_to_review(engine
     assert flagged.task["review_reason"] == "qa"
     assert flagged.task["qa_flags"] == ",class_changed,"
     assert "class_changed" in flagged.why
+    # What the flag is about is kept with it, for the reviewer's page to mark the box.
+    assert flagged.task["qa_findings"] == [
+        {"issue": "class_changed", "index": 0, "detail": "person pre-label labelled car"}
+    ]
+    shown = messages.task(desk.task(task["task_id"]))
+    assert [(f.issue, f.annotation) for f in shown.qa_findings] == [("class_changed", 0)]
 
 
 def test_prelabel_costs_count_kept_adjusted_deleted_and_added(engine) -> None:

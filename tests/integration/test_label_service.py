@@ -112,6 +112,11 @@ async def test_a_labeller_works_through_the_http_api_and_curate_hears_it(embedde
             assert done.json()["final_annotations"][0]["class_id"] == 1
             twice = await client.post(f"/v1/labels/tasks/{task['task_id']}/submit", json=body, headers=ann)
             assert (twice.status_code, twice.json()["code"]) == (409, "not_leased")
+            # The frame's task by frame id (one per frame): its labeller may read it, nobody unnamed.
+            of_frame = await client.get(f"/v1/labels/frames/{task['frame']['frame_id']}/task", headers=ann)
+            assert of_frame.json()["task_id"] == task["task_id"]
+            assert (await client.get(f"/v1/labels/frames/{task['frame']['frame_id']}/task")).status_code == 401
+            assert (await client.get("/v1/labels/frames/never-seen/task", headers=ann)).status_code == 404
 
             # labels.completed -> curate: the frame is labelled there.
             await eventually(
