@@ -53,8 +53,10 @@ class FrameImages:
             raise ValueError(f"size must be one of {', '.join(map(str, THUMBNAIL_SIZES))}, not {size}")
         key = thumbnail_key(object_key, size)
         try:
-            if await self._store.exists(key):
+            try:  # one round trip when it is there (every request after the first)
                 return FrameImage(await self._store.get(key), "image/jpeg")
+            except ObjectNotFoundError:
+                pass
             made = await asyncio.to_thread(_thumbnail, await self._get(object_key), size)
             await self._store.put(key, made, "image/jpeg")
         except StoreUnavailableError as exc:

@@ -121,6 +121,18 @@ def _v7_review_verdict(connection: Connection) -> None:
     connection.execute(sa.text("ALTER TABLE curated_frames ADD COLUMN review_verdict VARCHAR(16)"))
 
 
+def _v8_part_sort_indexes(connection: Connection) -> None:
+    """Sorting by a priority part, highest first (the UI's sort menu), as an index walk: a page of
+    `class:bicycle sort:-novelty` stops after its 60 rows instead of sorting every match."""
+    for part in ("uncertainty", "rarity", "novelty", "quality"):
+        connection.execute(
+            sa.text(
+                f"CREATE INDEX IF NOT EXISTS ix_curated_frames_{part}_key "
+                f"ON curated_frames ((coalesce({part}, -1e300)), frame_id)"
+            )
+        )
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "curation read model, selection windows, watermark", _v1_read_model),
     Migration(2, "composite indexes for camera/time and status/priority queries", _v2_query_indexes),
@@ -133,6 +145,7 @@ MIGRATIONS: list[Migration] = [
     Migration(5, "failure: the service that dead-lettered the frame, and why", _v5_failure),
     Migration(6, "the latest evaluation run's tp / fp / fn per frame", _v6_evaluation),
     Migration(7, "the review verdict of a labelled frame", _v7_review_verdict),
+    Migration(8, "keyset indexes for sorting by each priority part, highest first", _v8_part_sort_indexes),
 ]
 
 

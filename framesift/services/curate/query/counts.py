@@ -38,27 +38,88 @@ FACET_FIELDS = {
 FACET_KEYS = tuple(FACET_FIELDS)
 
 
+# The columns the grouped facets count (eval is a sum of three tests instead).
+GROUPED = {
+    "status": FRAMES.c.status,
+    "reason": FRAMES.c.reasons,
+    "camera": FRAMES.c.camera_id,
+    "class": FRAMES.c.classes,
+    "review": FRAMES.c.review_verdict,
+}
+
+
 def frame_counts(connection: Connection, query: Query, frame_ids: list[str] | None = None) -> curation_pb2.FrameCounts:
     matching = conditions(query, frame_ids=frame_ids)
-    total = connection.execute(sa.select(sa.func.count()).select_from(FRAMES).where(*matching)).scalar_one()
-
-    def but(key: str) -> list[sa.ColumnElement]:
-        """The query's conditions without its own terms of `key`."""
-        return conditions(dataclasses.replace(query, **{FACET_FIELDS[key]: []}), frame_ids=frame_ids)
-
-    statuses = _grouped(connection, FRAMES.c.status, but("status"))
+    # Keys the query has terms of are counted without them (their own scan each); the others
+    # share the query's conditions: on PostgreSQL one scan with GROUPING SETS counts them all.
+    own = [key for key, name in FACET_FIELDS.items() if getattr(query, name)]
+    shared = [key for key in GROUPED if key not in own]
+    if connection.dialect.name == "postgresql":
+        total, raw, evaluation = _one_scan(connection, matching, shared)
+    else:
+        total = connection.execute(sa.select(sa.func.count()).select_from(FRAMES).where(*matching)).scalar_one()
+        raw = {key: _grouped(connection, GROUPED[key], matching) for key in shared}
+        evaluation = _evaluation(connection, matching)
+    for key in own:
+        where = conditions(dataclasses.replace(query, **{FACET_FIELDS[key]: []}), frame_ids=frame_ids)
+        if key == "eval":
+            evaluation = _evaluation(connection, where)
+        else:
+            raw[key] = _grouped(connection, GROUPED[key], where)
     counts = {
-        "status": {Status(value).label: n for value, n in statuses.items()},
-        "reason": _split(_grouped(connection, FRAMES.c.reasons, but("reason"))),
-        "camera": _grouped(connection, FRAMES.c.camera_id, but("camera")),
-        "class": _split(_grouped(connection, FRAMES.c.classes, but("class"))),
-        "review": _grouped(connection, FRAMES.c.review_verdict, but("review")),
-        "eval": _evaluation(connection, but("eval")),
+        "status": {Status(value).label: n for value, n in raw["status"].items()},
+        "reason": _split(raw["reason"]),
+        "camera": raw["camera"],
+        "class": _split(raw["class"]),
+        "review": raw["review"],
+        "eval": evaluation,
     }
     return curation_pb2.FrameCounts(
         total=total,
         facets=[curation_pb2.Facet(key=key, counts=counts[key]) for key in FACET_KEYS],
     )
+
+
+def _eval_sums() -> list[sa.ColumnElement]:
+    return [
+        sa.func.coalesce(sa.func.sum(sa.case((test, 1), else_=0)), 0).label(name)
+        for name, test in EVAL_OUTCOMES.items()
+    ]
+
+
+def _one_scan(
+    connection: Connection, where: list[sa.ColumnElement], keys: list[str]
+) -> tuple[int, dict[str, dict], dict[str, int]]:
+    """The total, each key's grouped counts and the eval sums in one pass (PostgreSQL)."""
+    columns = [GROUPED[key] for key in keys]
+    if not columns:
+        row = connection.execute(sa.select(sa.func.count(), *_eval_sums()).select_from(FRAMES).where(*where)).one()
+        return row[0], {}, _nonzero(dict(zip(EVAL_OUTCOMES, row[1:], strict=True)))
+    # GROUPING(c0 .. cn-1) sets bit n-1-i when c_i is not grouped in a row: the row of the set
+    # (c_i) has every bit but that one, the row of () every bit.
+    every = (1 << len(columns)) - 1
+    statement = (
+        sa.select(*columns, sa.func.grouping(*columns).label("g"), sa.func.count().label("n"), *_eval_sums())
+        .select_from(FRAMES)
+        .where(*where)
+        .group_by(sa.func.grouping_sets(*(sa.tuple_(c) for c in columns), sa.text("()")))
+    )
+    raw: dict[str, dict] = {key: {} for key in keys}
+    total, evaluation = 0, {}
+    for row in connection.execute(statement):
+        if row.g == every:
+            total = row.n
+            evaluation = _nonzero({name: row._mapping[name] for name in EVAL_OUTCOMES})
+            continue
+        at = len(columns) - 1 - (every ^ row.g).bit_length() + 1
+        value = row[at]
+        if value not in ("", None):
+            raw[keys[at]][value] = row.n
+    return total, raw, evaluation
+
+
+def _nonzero(sums: dict) -> dict[str, int]:
+    return {name: int(value) for name, value in sums.items() if value}
 
 
 def _grouped(connection: Connection, column: sa.ColumnElement, where: list[sa.ColumnElement]) -> dict:
@@ -76,7 +137,5 @@ def _split(packed_counts: dict[str, int]) -> dict[str, int]:
 
 def _evaluation(connection: Connection, where: list[sa.ColumnElement]) -> dict[str, int]:
     """eval:fp, eval:fn and eval:ok as the query language means them (fp and fn may overlap)."""
-    sums = (sa.func.coalesce(sa.func.sum(sa.case((test, 1), else_=0)), 0) for test in EVAL_OUTCOMES.values())
-    statement = sa.select(*(total.label(name) for total, name in zip(sums, EVAL_OUTCOMES, strict=True))).where(*where)
-    row = connection.execute(statement).one()
-    return {name: int(value) for name, value in row._mapping.items() if value}
+    row = connection.execute(sa.select(*_eval_sums()).select_from(FRAMES).where(*where)).one()
+    return _nonzero(dict(row._mapping))
