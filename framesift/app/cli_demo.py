@@ -49,7 +49,7 @@ def demo(fps: float, budget: int, once: bool) -> None:
         "\nnext:\n"
         "  framesift query 'status:selected sort:-priority'   what the budget bought, and why\n"
         "  framesift query 'reason:near_duplicate'            what was dropped (any reason, camera, metric)\n"
-        f"  {url}/                        the browser UI: explore, label, review, stats, evaluation\n"
+        f"  {url}/                        the browser UI: explore, label, review\n"
         f"  {url}/api                     every HTTP endpoint; /docs to try them\n"
         f"  {url}/v1/curation/stats       the reduction and the cost avoided\n"
         "  framesift label labellers add NAME                 its key signs you in to label at /ui/label"
@@ -57,10 +57,8 @@ def demo(fps: float, budget: int, once: bool) -> None:
     if once:
         click.echo("(framesift demo without --once serves these until Ctrl-C; the data stays in the data dir)")
         return
-    click.echo(
-        f"\nserving: open {url}/ in a browser; HTTP {url}, gRPC framesift.v1.CurationService on "
-        f":{settings.grpc_port} (Ctrl-C stops)"
-    )
+    click.echo(f"\nserving: open {url}/ in a browser (Ctrl-C stops)")
+    click.echo(f"         HTTP {url}, gRPC framesift.v1.CurationService on :{settings.grpc_port}")
     from framesift.app.registry import SERVICES
 
     run_services(list(SERVICES), quiet=True)
