@@ -86,7 +86,7 @@ def need_a_browser() -> None:
         unavailable("playwright is not installed (pip install -e '.[dev]')")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # not the session: Playwright's sync API holds an event loop open while it runs
 def browser():
     need_a_browser()
     from playwright.sync_api import sync_playwright
