@@ -85,10 +85,7 @@ class CurationApi:
     async def query_frames(self, text: str, page_size: int, page_token: str) -> curation_pb2.QueryFramesResponse:
         query = await self._parse(text)
         size = _page_size(page_size)
-        frame_ids = None
-        if query.text is not None:
-            hits = await self._nearest_to(await self._text_vector(query.text), TEXT_CANDIDATES, query)
-            frame_ids = [frame_id for frame_id, _ in hits]
+        frame_ids = await self._text_candidates(query)
         statement = sql.page(query, page_size=size, page_token=page_token, frame_ids=frame_ids)
         rows = await asyncio.to_thread(self._execute, statement)
         more = len(rows) > size
@@ -98,12 +95,16 @@ class CurationApi:
             next_page_token=sql.next_token(query, rows[-1]) if more else "",
         )
 
+    async def _text_candidates(self, query: Query) -> list[str] | None:
+        """A quoted text narrows the query to the frames nearest to it (None: no text)."""
+        if query.text is None:
+            return None
+        hits = await self._nearest_to(await self._text_vector(query.text), TEXT_CANDIDATES, query)
+        return [frame_id for frame_id, _ in hits]
+
     async def count_frames(self, text: str) -> curation_pb2.FrameCounts:
         query = await self._parse(text)
-        frame_ids = None
-        if query.text is not None:
-            hits = await self._nearest_to(await self._text_vector(query.text), TEXT_CANDIDATES, query)
-            frame_ids = [frame_id for frame_id, _ in hits]
+        frame_ids = await self._text_candidates(query)
 
         def count() -> curation_pb2.FrameCounts:
             with self.engine.connect() as connection:

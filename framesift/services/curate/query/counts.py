@@ -54,7 +54,7 @@ def frame_counts(connection: Connection, query: Query, frame_ids: list[str] | No
     # share the query's conditions: on PostgreSQL one scan with GROUPING SETS counts them all.
     own = [key for key, name in FACET_FIELDS.items() if getattr(query, name)]
     shared = [key for key in GROUPED if key not in own]
-    if connection.dialect.name == "postgresql":
+    if connection.dialect.name == "postgresql" and shared:
         total, raw, evaluation = _one_scan(connection, matching, shared)
     else:
         total = connection.execute(sa.select(sa.func.count()).select_from(FRAMES).where(*matching)).scalar_one()
@@ -90,11 +90,9 @@ def _eval_sums() -> list[sa.ColumnElement]:
 def _one_scan(
     connection: Connection, where: list[sa.ColumnElement], keys: list[str]
 ) -> tuple[int, dict[str, dict], dict[str, int]]:
-    """The total, each key's grouped counts and the eval sums in one pass (PostgreSQL)."""
+    """The total, each key's grouped counts and the eval sums in one pass (PostgreSQL; `keys`
+    not empty)."""
     columns = [GROUPED[key] for key in keys]
-    if not columns:
-        row = connection.execute(sa.select(sa.func.count(), *_eval_sums()).select_from(FRAMES).where(*where)).one()
-        return row[0], {}, _nonzero(dict(zip(EVAL_OUTCOMES, row[1:], strict=True)))
     # GROUPING(c0 .. cn-1) sets bit n-1-i when c_i is not grouped in a row: the row of the set
     # (c_i) has every bit but that one, the row of () every bit.
     every = (1 << len(columns)) - 1
@@ -111,7 +109,7 @@ def _one_scan(
             total = row.n
             evaluation = _nonzero({name: row._mapping[name] for name in EVAL_OUTCOMES})
             continue
-        at = len(columns) - 1 - (every ^ row.g).bit_length() + 1
+        at = len(columns) - (every ^ row.g).bit_length()  # the one column this row is grouped by
         value = row[at]
         if value not in ("", None):
             raw[keys[at]][value] = row.n
