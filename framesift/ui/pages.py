@@ -14,6 +14,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from functools import partial
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, HTTPException
@@ -23,12 +24,13 @@ from fastapi.staticfiles import StaticFiles
 from framesift.contracts.query import KEYS, SORT_FIELDS
 
 STATIC = Path(__file__).parent / "static"
-NAV = (
-    ("/", "Explore"),
-    ("/ui/label", "Label"),
-    ("/ui/review", "Review"),
-    ("/ui/stats", "Stats"),
-    ("/ui/evaluation", "Evaluation"),
+# The pages in the navigation: path, title, the script module that renders it.
+PAGES = (
+    ("/", "Explore", "explore.js"),
+    ("/ui/label", "Label", "label.js"),
+    ("/ui/review", "Review", "review.js"),
+    ("/ui/stats", "Stats", "stats.js"),
+    ("/ui/evaluation", "Evaluation", "evaluation.js"),
 )
 _FRAME_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 # The pages' own content: scripts and styles from this server only, images from it or as data.
@@ -46,7 +48,7 @@ CONFIG = json.dumps({"sortFields": list(SORT_FIELDS), "queryKeys": list(KEYS)}).
 
 def page(title: str, script: str, active: str) -> HTMLResponse:
     links = "".join(
-        f'<a href="{path}"{" aria-current=page" if path == active else ""}>{name}</a>' for path, name in NAV
+        f'<a href="{path}"{" aria-current=page" if path == active else ""}>{name}</a>' for path, name, _ in PAGES
     )
     body = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)} · framesift</title>
@@ -66,31 +68,14 @@ def page(title: str, script: str, active: str) -> HTMLResponse:
 def install(app: FastAPI) -> None:
     router = APIRouter(include_in_schema=False)
 
-    @router.get("/")
-    async def explore() -> HTMLResponse:
-        return page("Explore", "explore.js", "/")
+    for path, title, script in PAGES:
+        router.add_api_route(path, partial(page, title, script, path), methods=["GET"], response_class=HTMLResponse)
 
     @router.get("/ui/frames/{frame_id}")
     async def frame(frame_id: str) -> HTMLResponse:
         if not _FRAME_ID.match(frame_id):
             raise HTTPException(404, "not a frame id")
         return page("Frame", "frame-page.js", "/")
-
-    @router.get("/ui/label")
-    async def label() -> HTMLResponse:
-        return page("Label", "label.js", "/ui/label")
-
-    @router.get("/ui/review")
-    async def review() -> HTMLResponse:
-        return page("Review", "review.js", "/ui/review")
-
-    @router.get("/ui/stats")
-    async def stats() -> HTMLResponse:
-        return page("Stats", "stats.js", "/ui/stats")
-
-    @router.get("/ui/evaluation")
-    async def evaluation() -> HTMLResponse:
-        return page("Evaluation", "evaluation.js", "/ui/evaluation")
 
     app.include_router(router)
     app.mount("/ui/static", StaticFiles(directory=STATIC), name="ui-static")

@@ -3,7 +3,7 @@
 
 import { apiKey, call, imageUrl, signIn, signOut } from "./api.js";
 import { BoxEditor, classColour, drawBoxes, stage, usePalette } from "./boxes.js";
-import { el, fill, problem } from "./dom.js";
+import { el, fill, main, problem, status } from "./dom.js";
 
 export function signInForm(role, onDone) {
   const input = el("input", { type: "password", id: "api-key", autocomplete: "off", required: true, "aria-describedby": "api-key-help" });
@@ -56,7 +56,8 @@ export async function workspace(task, ontology, annotations, { keys = {}, refere
   const frameClasses = el("fieldset", { class: "panel" }, el("legend", {}, "Frame classes"),
     ontology.frames.map((c) => el("label", { style: "display:block" },
       el("input", { type: "checkbox", name: "frame-class", value: c.name, checked: (task.frame_classes ?? []).includes(c.name) }), ` ${c.display_name || c.name}`)));
-  const findingNotes = (index) => findings.filter((f) => f.annotation === index).map((f) => el("p", { class: "error" }, `${f.issue}: ${f.detail}`));
+  // Each finding travels with its box (as `qa`), so it stays on it when a box before it is deleted.
+  const findingNotes = (annotation) => (annotation.qa ?? []).map((f) => el("p", { class: "error" }, `${f.issue}: ${f.detail}`));
 
   const describe = (ed) => {
     const a = ed.annotations[ed.selected];
@@ -76,7 +77,7 @@ export async function workspace(task, ontology, annotations, { keys = {}, refere
     });
     fill(boxPanel, 
       el("h2", {}, `Box ${ed.selected + 1} of ${ed.annotations.length}: ${a.class_name}${a.from_prelabel ? " (pre-label)" : ""}`),
-      ...findingNotes(ed.selected),
+      ...findingNotes(a),
       attributes,
       el("label", {}, "Track id ", el("input", { id: "track-id", value: a.track_id ?? "", size: 10, onchange: (event) => ed.update({ track_id: event.target.value.trim() }) })),
     );
@@ -91,7 +92,8 @@ export async function workspace(task, ontology, annotations, { keys = {}, refere
   const referenceLayer = view.layer.cloneNode();
   view.root.insertBefore(referenceLayer, view.layer);
   drawBoxes(referenceLayer, size, reference);
-  const editor = new BoxEditor(view, size, annotations, { classOf: () => current && { name: current.name, id: current.id }, onChange: describe });
+  const withFindings = annotations.map((a, index) => ({ ...a, qa: findings.filter((f) => f.annotation === index) }));
+  const editor = new BoxEditor(view, size, withFindings, { classOf: () => current && { name: current.name, id: current.id }, onChange: describe });
 
   const onKey = (event) => {
     if (isTyping(event.target) || event.ctrlKey || event.metaKey || event.altKey) return;
@@ -125,4 +127,39 @@ export async function workspace(task, ontology, annotations, { keys = {}, refere
   };
 }
 
-export { problem };
+// The label and review pages' loop: sign in, take the next task, show it, and after its action
+// (`done(text)`) the next one. `render(task, ontology, done, errorLine)` returns the workspace it
+// made and what the page shows above and around it.
+export function taskLoop({ title, role, waiting, empty, take, render }) {
+  let active = null;
+  let message = null;
+  const retry = (text) => el("button", { type: "button", onclick: next }, text);
+  async function next() {
+    active?.stop();
+    active = null;
+    if (!isSignedIn()) {
+      main(title, signInForm(role, next));
+      return;
+    }
+    main(title, signedIn(next), status(waiting));
+    try {
+      const [ontology, task] = await Promise.all([loadOntology(), take()]);
+      if (!task) {
+        main(title, signedIn(next), message, status(empty), retry("Check again"));
+        return;
+      }
+      const errorLine = el("div", { "aria-live": "assertive" });
+      const done = (text) => {
+        message = status(text, "ok");
+        next();
+      };
+      const shown = await render(task, ontology, done, errorLine);
+      active = shown.workspace;
+      main(title, signedIn(next), message, shown.header, errorLine, active.root);
+      message = null;
+    } catch (error) {
+      main(title, signedIn(next), problem(error), retry("Try again"));
+    }
+  }
+  next();
+}
