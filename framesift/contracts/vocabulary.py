@@ -76,6 +76,7 @@ QUALITY_METRICS: tuple[str, ...] = (
     "luma_p50",
     "luma_p99",
     "clipped_fraction",
+    "unclipped_p50",
     "contrast",
     "entropy",
     "edge_blur_px",

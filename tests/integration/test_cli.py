@@ -70,10 +70,11 @@ def test_ingest_folder_and_video_into_the_embedded_pipeline_is_resumable(cli, tm
     stored = list((tmp_path / "data" / "objects" / "frames" / "cam-9").rglob("*.*"))
     assert len(stored) == 6
     # The rest of the embedded pipeline ran in the same process: every frame was judged.
-    assert "quality   kept 0, rejected 6" in first.output  # tiny test frames: all odd-sized
-    assert "  odd_size          6" in first.output
-    assert "embedded  0" in first.output  # nothing passed, so nothing to embed
-    assert "selected  0" in first.output
+    # a (64x48) and b (32x32) are under the 64 px floor; two of the 96x64 video frames pass.
+    assert "quality   kept 2, rejected 4" in first.output
+    assert "  odd_size          2" in first.output
+    assert "embedded  2" in first.output  # what passed was embedded and selected
+    assert "selected  2" in first.output
 
     resumed = cli("ingest", str(source), "--camera", "cam-9", "--fps", "2")
     assert resumed.exit_code == 0

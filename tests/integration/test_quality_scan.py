@@ -121,3 +121,20 @@ def test_without_json_each_rejected_file_is_named_and_no_progress_bar_goes_to_a_
     empty = CliRunner().invoke(main, ["scan", str(tmp_path / "nothing")])
     assert empty.exit_code == 1
     assert "no images under" in empty.output
+
+
+def test_sizes_are_judged_against_the_folder(tmp_path) -> None:
+    """A thumbnail among a folder's 640x360 frames is odd even as its first file (every header is
+    read first); a folder of 160x120 frames is not odd for being small."""
+    big, small = tmp_path / "cam-big", tmp_path / "cam-small"
+    big.mkdir()
+    small.mkdir()
+    (big / "0000.jpg").write_bytes(encode(scene(160, 90, seed=40)))
+    for i in range(1, 13):
+        (big / f"{i:04d}.jpg").write_bytes(encode(scene(seed=40 + i)))
+        (small / f"{i:04d}.jpg").write_bytes(encode(scene(160, 120, seed=60 + i)))
+    result = run_scan(str(tmp_path), "--json")
+    assert result.exit_code == 0, result.output
+    reasons = {item["path"]: item["reasons"] for item in map(json.loads, result.stdout.splitlines())}
+    assert reasons.pop(str(big / "0000.jpg")) == ["odd_size"]
+    assert all(found == [] for found in reasons.values()), reasons

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session, func, select
 
 from framesift.app.registry import build_adapters
 from framesift.bus.delivery import DLQ_ERROR, RetryableError
@@ -23,12 +23,13 @@ from framesift.services.quality.bootstrap import quality_deps
 from framesift.services.quality.handlers import check_frame
 from framesift.services.quality.registry import FrameRegistry
 from framesift.services.quality.settings import DedupScope
-from framesift.services.quality.tables import QualityFrame
+from framesift.services.quality.sizes import FrameSize
+from framesift.services.quality.tables import QualityFrame, QualitySourceSize
 from framesift.sql.engine import make_engine
 from framesift.store.base import StoreUnavailableError
 from framesift.v1 import frames_pb2
 from tests.support.running import running
-from tests.support.scenes import blurred, scene
+from tests.support.scenes import blurred, scaled_luma, scene
 from tests.support.scenes import encode as encode_image
 from tests.support.waiting import eventually
 
@@ -262,3 +263,66 @@ def _now():
     from datetime import UTC, datetime
 
     return datetime.now(UTC)
+
+
+async def judge_one(adapters, deps, image_bytes: bytes, camera: str):
+    return await check_frame(await ingested_event(adapters, await upload(adapters, image_bytes, camera)), deps)
+
+
+async def test_odd_size_follows_each_cameras_usual_size_across_a_restart(embedded_settings, engine_url) -> None:
+    settings = embedded_settings.model_copy(update={"database_url": engine_url})
+    big, small = f"cam-{uuid.uuid4().hex[:6]}", f"cam-{uuid.uuid4().hex[:6]}"
+    adapters = build_adapters(settings)
+    await adapters.start()
+    await adapters.bus.start()
+    deps = quality_deps(adapters, adapters.settings.quality)
+    # The first frames of a new camera: no usual size yet, so a thumbnail is only judged absolutely.
+    early = await judge_one(adapters, deps, encode_image(scene(160, 90, seed=70)), big)
+    assert isinstance(early, frames_pb2.FrameChecked)
+    for i in range(settings.quality.usual_size_min_frames):
+        assert isinstance(
+            await judge_one(adapters, deps, encode_image(scene(seed=71 + i)), big), frames_pb2.FrameChecked
+        )
+        small_frame = await judge_one(adapters, deps, encode_image(scene(160, 120, seed=90 + i)), small)
+        assert isinstance(small_frame, frames_pb2.FrameChecked)
+    bus, store = adapters.bus, adapters.store
+    adapters.close()
+
+    # Another process on the same database knows each camera's usual size.
+    restarted = build_adapters(settings, bus=bus, store=store, engine=make_engine(settings.sql_url))
+    await restarted.start()
+    deps = quality_deps(restarted, restarted.settings.quality)
+    thumbnail = await judge_one(restarted, deps, encode_image(scene(160, 90, seed=110)), big)
+    strip = await judge_one(restarted, deps, encode_image(scene(640, 120, seed=111)), big)
+    usual_small = await judge_one(restarted, deps, encode_image(scene(160, 120, seed=112)), small)
+    restarted.close()
+    assert list(thumbnail.reasons) == [REASON.REJECT_REASON_ODD_SIZE]
+    assert list(strip.reasons) == [REASON.REJECT_REASON_ODD_SIZE]
+    assert isinstance(usual_small, frames_pb2.FrameChecked)
+
+
+async def test_a_cameras_usual_size_follows_a_change_of_resolution(adapters) -> None:
+    """Counts are halved past the window, so the new resolution becomes the usual one."""
+    limits = adapters.settings.quality.model_copy(update={"usual_size_min_frames": 4})
+    registry = FrameRegistry(adapters.engine, size_window=10)
+    hd, sd = FrameSize(1920, 1080), FrameSize(640, 360)
+    with registry.unit() as session:
+        for size in [hd] * 9 + [sd] * 12:
+            registry.count_size("cam-switch", size, session)
+        session.commit()
+    with registry.unit() as session:
+        assert registry.usual_size("cam-switch", limits, session) == sd
+        total = session.exec(
+            select(func.sum(QualitySourceSize.frames)).where(QualitySourceSize.camera_id == "cam-switch")
+        ).one()
+    assert total <= 10
+
+
+async def test_a_copy_of_a_rejected_frame_names_it(adapters) -> None:
+    deps = quality_deps(adapters, adapters.settings.quality)
+    night = scaled_luma(scene(seed=120), 0.15)
+    dark = await judge_one(adapters, deps, encode_image(night), "cam-night")
+    copy = await judge_one(adapters, deps, encode_image(night, quality=40), "cam-night")
+    assert list(dark.reasons) == [REASON.REJECT_REASON_DARK]
+    assert list(copy.reasons) == [REASON.REJECT_REASON_DARK, REASON.REJECT_REASON_NEAR_DUPLICATE]
+    assert copy.duplicate_of == dark.frame_id

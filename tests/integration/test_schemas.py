@@ -29,7 +29,7 @@ def tables(url: str) -> set[str]:
 async def test_each_service_process_has_only_its_own_tables(embedded_settings, database_url) -> None:
     settings = embedded_settings.model_copy(update={"database_url": database_url})
     expected = {
-        "quality": {"schema_versions", "quality_frames"},
+        "quality": {"schema_versions", "quality_frames", "quality_source_sizes"},
         "embed": set(),  # embed keeps no SQL state: vectors are in Qdrant
         "curate": {"schema_versions", "curated_frames", "selection_windows", "curate_clock"},
         "label": {

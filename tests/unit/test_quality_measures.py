@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from framesift.services.quality.decoding import WORKING_SIDE, decode
-from framesift.services.quality.measures import FrameMetrics, measure, perceptual_hashes
+from framesift.services.quality.measures import HASHES_PER_FRAME, FrameMetrics, measure, perceptual_hashes
 from tests.support.scenes import blurred, encode, motion_blurred, scaled_luma, scene, uniform
 
 
@@ -73,6 +73,7 @@ def test_luma_percentiles_and_clipping_from_a_known_histogram() -> None:
     metrics = metrics_of(Image.fromarray(pixels, "L"), "PNG")
     assert (metrics.luma_p01, metrics.luma_p05, metrics.luma_p50, metrics.luma_p99) == (0.0, 0.0, 0.0, 1.0)
     assert metrics.clipped_fraction == pytest.approx(0.5)
+    assert metrics.unclipped_p50 == 0.0  # what is not burnt out is black
     assert metrics.brightness == pytest.approx(0.5)
     assert metrics.entropy == pytest.approx(1.0)
 
@@ -106,13 +107,23 @@ def test_phash_survives_reencoding_resizing_and_brightness_but_not_a_new_scene()
     assert bits_apart(original, hashes(scene(seed=6))[0]) >= 16
 
 
-def test_central_crop_hashes_meet_a_cropped_copy() -> None:
+@pytest.mark.parametrize(
+    "box",
+    [
+        (32, 18, 608, 342),  # 5 % off every side
+        (0, 0, 589, 331),  # 8 % off the right and the bottom: an off-centre crop
+        (51, 25, 640, 360),  # 8 % off the left and 7 % off the top
+    ],
+)
+def test_crop_window_hashes_meet_a_cropped_copy(box) -> None:
     image = scene(seed=7)
-    cropped = image.crop((32, 18, 608, 342))  # 5 % off every side
     original = perceptual_hashes(decode(encode(image)).grey)
-    copy = perceptual_hashes(decode(encode(cropped)).grey)
-    assert len(original) == 3
-    assert min(bits_apart(a, b) for a in original for b in copy) <= 4
+    copy = perceptual_hashes(decode(encode(image.crop(box))).grey)
+    assert len(original) == HASHES_PER_FRAME == 7
+    whole_to_whole = bits_apart(original[0], copy[0])
+    best = min(bits_apart(a, b) for a in original for b in copy)
+    assert best <= 6  # within the radius (10) with room to spare
+    assert best < whole_to_whole  # the windows are what brings the copy close
 
 
 def test_quality_measures_exactly_the_vocabulary_s_metrics() -> None:
@@ -122,3 +133,24 @@ def test_quality_measures_exactly_the_vocabulary_s_metrics() -> None:
     from framesift.contracts.vocabulary import QUALITY_METRICS
 
     assert tuple(f.name for f in dataclasses.fields(FrameMetrics)) == QUALITY_METRICS
+
+
+def test_unclipped_median_is_white_when_nothing_is_left() -> None:
+    white = Image.fromarray(np.full((100, 200), 255, dtype=np.uint8), "L")
+    assert metrics_of(white, "PNG").unclipped_p50 == 1.0
+
+
+def test_a_white_background_keeps_its_subject_tones_and_an_overexposure_lifts_them() -> None:
+    from framesift.services.quality.rules import is_washed_out
+    from framesift.services.quality.settings import QualityThresholds
+
+    limits = QualityThresholds()
+    subject = scene(320, 180, seed=5)
+    on_white = Image.new("RGB", (640, 360), (255, 255, 255))
+    on_white.paste(subject, (160, 90))  # three quarters of the frame burnt-out white
+    background = metrics_of(on_white)
+    assert background.clipped_fraction > 0.7
+    assert not is_washed_out(background, limits)
+    lifted = metrics_of(scaled_luma(scene(640, 360, seed=5), 2.5, 60))  # everything pushed up
+    assert lifted.luma_p50 > limits.overexposed_luma_p50
+    assert is_washed_out(lifted, limits)

@@ -23,6 +23,7 @@ HEALTHY = FrameMetrics(
     luma_p50=0.45,
     luma_p99=0.95,
     clipped_fraction=0.01,
+    unclipped_p50=0.45,
     contrast=0.8,
     entropy=7.4,
     edge_blur_px=1.0,
@@ -38,38 +39,57 @@ def test_a_healthy_frame_passes() -> None:
     assert reasons() == []
 
 
+PALE = {"unclipped_p50": 0.7}  # what still has detail is pale: needed for overexposed
+
+
 @pytest.mark.parametrize(
-    ("field", "at", "beyond", "reason"),
+    ("field", "at", "beyond", "reason", "with_"),
     [
-        ("luma_p99", LIMITS.dark_luma_p99, LIMITS.dark_luma_p99 - EPS, Reason.DARK),
-        ("luma_p50", LIMITS.overexposed_luma_p50, LIMITS.overexposed_luma_p50 + EPS, Reason.OVEREXPOSED),
+        ("luma_p99", LIMITS.dark_luma_p99, LIMITS.dark_luma_p99 - EPS, Reason.DARK, {}),
+        ("luma_p50", LIMITS.overexposed_luma_p50, LIMITS.overexposed_luma_p50 + EPS, Reason.OVEREXPOSED, PALE),
         (
             "clipped_fraction",
             LIMITS.overexposed_clipped_fraction,
             LIMITS.overexposed_clipped_fraction + EPS,
             Reason.OVEREXPOSED,
+            PALE,
         ),
-        ("contrast", LIMITS.low_information_contrast, LIMITS.low_information_contrast - EPS, Reason.LOW_INFORMATION),
-        ("edge_blur_px", LIMITS.blurry_edge_px, LIMITS.blurry_edge_px + EPS, Reason.BLURRY),
-        ("aspect_ratio", LIMITS.max_aspect_ratio, LIMITS.max_aspect_ratio + EPS, Reason.ODD_SIZE),
+        (
+            "unclipped_p50",
+            LIMITS.overexposed_unclipped_p50,
+            LIMITS.overexposed_unclipped_p50 + EPS,
+            Reason.OVEREXPOSED,
+            {"luma_p50": 0.9},
+        ),
+        (
+            "contrast",
+            LIMITS.low_information_contrast,
+            LIMITS.low_information_contrast - EPS,
+            Reason.LOW_INFORMATION,
+            {},
+        ),
+        ("edge_blur_px", LIMITS.blurry_edge_px, LIMITS.blurry_edge_px + EPS, Reason.BLURRY, {}),
     ],
 )
-def test_each_threshold_passes_at_and_fails_beyond(field: str, at: float, beyond: float, reason: Reason) -> None:
-    assert reasons(**{field: at}) == []
-    assert reasons(**{field: beyond}) == [reason]
+def test_each_threshold_passes_at_and_fails_beyond(field: str, at: float, beyond: float, reason: Reason, with_) -> None:
+    assert reasons(**with_, **{field: at}) == []
+    assert reasons(**with_, **{field: beyond}) == [reason]
 
 
-def test_short_side_threshold_in_whole_pixels() -> None:
-    side = LIMITS.min_side_px
-    assert reasons(width=side * 2, height=side, aspect_ratio=2.0) == []
-    assert reasons(width=side * 2, height=side - 1, aspect_ratio=2.0) == [Reason.ODD_SIZE]
+def test_bright_is_not_overexposed_while_the_subject_keeps_its_tones() -> None:
+    # A white background (60 % burnt out, median white) around a subject of ordinary tones.
+    assert reasons(luma_p50=1.0, clipped_fraction=0.6, unclipped_p50=0.35) == []
+    # The same brightness with the subject washed out too.
+    assert reasons(luma_p50=1.0, clipped_fraction=0.6, unclipped_p50=0.75) == [Reason.OVEREXPOSED]
+    # Pale but nowhere near white (a foggy morning): not overexposed either.
+    assert reasons(luma_p50=0.7, clipped_fraction=0.0, unclipped_p50=0.7) == []
 
 
 @pytest.mark.parametrize(
     ("changes", "expected"),
     [
         ({"luma_p99": 0.1}, [Reason.DARK]),
-        ({"luma_p50": 0.95}, [Reason.OVEREXPOSED]),
+        ({"luma_p50": 0.95, "unclipped_p50": 0.9}, [Reason.OVEREXPOSED]),
         ({"contrast": 0.01}, [Reason.LOW_INFORMATION]),
     ],
 )
@@ -78,8 +98,7 @@ def test_blur_is_not_judged_where_exposure_or_emptiness_hides_the_edges(changes,
 
 
 def test_every_applicable_reason_is_listed() -> None:
-    assert reasons(width=100, height=20, aspect_ratio=5.0, luma_p99=0.1, contrast=0.01) == [
-        Reason.ODD_SIZE,
+    assert reasons(luma_p99=0.1, contrast=0.01) == [
         Reason.DARK,
         Reason.LOW_INFORMATION,
     ]

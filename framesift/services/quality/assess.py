@@ -15,6 +15,7 @@ from .decoding import decode
 from .integrity import CorruptFrameError
 from .measures import FrameMetrics, measure, perceptual_hashes
 from .rules import image_reasons
+from .sizes import FrameSize
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,10 @@ class Assessment:
     @property
     def corrupt(self) -> bool:
         return self.metrics is None
+
+    @property
+    def size(self) -> FrameSize | None:
+        return FrameSize(self.metrics.width, self.metrics.height) if self.metrics else None
 
     def metric_values(self) -> dict[str, float]:
         return self.metrics.as_dict() if self.metrics else {}

@@ -118,8 +118,11 @@ def _judge_and_record(
 def _judge_and_record_in(
     deps: QualityDeps, event: frames_pb2.FrameIngested, assessment: Assessment, scope: str, session: Session
 ) -> QualityFrame:
-    verdict = judge(assessment, deps.registry.lookup(scope, session), deps.limits.near_duplicate_radius)
+    usual = deps.registry.usual_size(event.camera_id, deps.limits, session)
+    verdict = judge(assessment, deps.registry.lookup(scope, session), deps.limits, usual)
     outcome = verdict_event(event, assessment, verdict, deps.limits)
+    if assessment.size is not None:
+        deps.registry.count_size(event.camera_id, assessment.size, session)
     row = QualityFrame(
         frame_id=event.frame_id,
         camera_id=event.camera_id,
@@ -127,6 +130,7 @@ def _judge_and_record_in(
         sha256=assessment.sha256,
         phashes=pack_hashes(assessment.phashes),
         kept=verdict.kept,
+        original=not assessment.corrupt and not verdict.duplicate,
         event_type=outcome.DESCRIPTOR.full_name,
         event=outcome.SerializeToString(deterministic=True),
         decided_at=datetime.now(UTC),

@@ -21,6 +21,8 @@ _EDGE_REACH = 6
 _MIN_EDGE = 0.02
 _BLUR_CAP = 8.0
 _SQRT_2PI = float(np.sqrt(2 * np.pi))
+# Luma at and above which a pixel is burnt out (no recoverable detail).
+_CLIPPED = 250
 _HASH_SIDE = 32
 _HASH_LOW = 8
 
@@ -36,6 +38,7 @@ class FrameMetrics:
     luma_p50: float
     luma_p99: float
     clipped_fraction: float  # share of pixels at luma >= 250/255 (burnt out)
+    unclipped_p50: float  # median luma of the pixels that are not burnt out (1.0 if none is left)
     contrast: float  # p99 - p1 of the denoised thumbnail's luma, 0..1
     entropy: float  # of the 256-bin luma histogram, bits (0..8)
     edge_blur_px: float  # estimated blur sigma of the sharpest edges, working pixels (sharp: ~1)
@@ -60,7 +63,8 @@ def measure(grey: np.ndarray, width: int, height: int) -> FrameMetrics:
         luma_p05=p05,
         luma_p50=p50,
         luma_p99=p99,
-        clipped_fraction=float(histogram[250:].sum() / pixels),
+        clipped_fraction=float(histogram[_CLIPPED:].sum() / pixels),
+        unclipped_p50=_percentile(cumulative[:_CLIPPED], 0.50) if cumulative[_CLIPPED - 1] else 1.0,
         contrast=_contrast(grey),
         entropy=float(-(probabilities * np.log2(probabilities)).sum()) + 0.0,  # never -0.0
         edge_blur_px=_edge_blur(grey, p01, p99),
@@ -129,24 +133,33 @@ def _dct_matrix(n: int) -> np.ndarray:
 _DCT = _dct_matrix(_HASH_SIDE)
 
 
-# Central crops hashed besides the whole frame (fraction cut from each side). pHash moves by
-# 8-12 of 64 bits when 3-5 % is cut from each side; hashing the frame's centre as well makes a
-# cropped copy land next to its original (and the original next to an earlier cropped copy).
-CROP_MARGINS = (0.04, 0.08)
-HASHES_PER_FRAME = 1 + len(CROP_MARGINS)
+# Windows hashed besides the whole frame, as (left, top, right, bottom) fractions. pHash moves
+# by 8-20 of 64 bits when 3-10 % is cut from the frame, more when the cut is off-centre, since
+# the low frequencies it keeps shift with the content. A copy cropped anywhere lands next to
+# one of its original's windows: two central crops (4 % and 8 % off each side) and four crops
+# that cut 6 % from one side and 3 % from the two beside it. Comparing every window with
+# every window also finds an original that arrives after its cropped copy.
+CROP_WINDOWS: tuple[tuple[float, float, float, float], ...] = (
+    (0.04, 0.04, 0.96, 0.96),
+    (0.08, 0.08, 0.92, 0.92),
+    (0.00, 0.03, 0.94, 0.97),
+    (0.06, 0.03, 1.00, 0.97),
+    (0.03, 0.00, 0.97, 0.94),
+    (0.03, 0.06, 0.97, 1.00),
+)
+HASHES_PER_FRAME = 1 + len(CROP_WINDOWS)
 
 
 def perceptual_hashes(grey: np.ndarray) -> tuple[int, ...]:
-    """The pHash of the whole frame, then of its central crops (CROP_MARGINS)."""
+    """The pHash of the whole frame, then of its crop windows (CROP_WINDOWS)."""
     image = Image.fromarray(grey, "L")
     factor = min(image.size) // (2 * _HASH_SIDE)
     if factor > 1:  # a cheap integer reduction first: the hash needs no more than 64 px
         image = image.reduce(factor)
     width, height = image.size
     hashes = [_hash_of(image, None)]
-    for margin in CROP_MARGINS:
-        dx, dy = width * margin, height * margin
-        hashes.append(_hash_of(image, (dx, dy, width - dx, height - dy)))
+    for left, top, right, bottom in CROP_WINDOWS:
+        hashes.append(_hash_of(image, (left * width, top * height, right * width, bottom * height)))
     return tuple(hashes)
 
 

@@ -32,4 +32,27 @@ def _v1_decisions(connection: Connection) -> None:
     metadata.create_all(connection, checkfirst=True)
 
 
-MIGRATIONS = [Migration(1, "one row per decided frame (duplicates, redelivery)", _v1_decisions)]
+def _v2_originals_and_sizes(connection: Connection) -> None:
+    """Rejected frames are indexed for near duplicates too (their copies name them), and sizes
+    are judged against each camera's. Rows from before: only kept frames were indexed."""
+    connection.execute(sa.text("ALTER TABLE quality_frames ADD COLUMN original BOOLEAN NOT NULL DEFAULT FALSE"))
+    connection.execute(sa.text("UPDATE quality_frames SET original = kept"))
+    connection.execute(
+        sa.text("CREATE INDEX ix_quality_frames_scope_original_id ON quality_frames (scope, original, id)")
+    )
+    metadata = sa.MetaData()
+    sa.Table(
+        "quality_source_sizes",
+        metadata,
+        sa.Column("camera_id", sa.String(64), primary_key=True),
+        sa.Column("width", sa.Integer, primary_key=True),
+        sa.Column("height", sa.Integer, primary_key=True),
+        sa.Column("frames", sa.Integer, nullable=False),
+    )
+    metadata.create_all(connection)
+
+
+MIGRATIONS = [
+    Migration(1, "one row per decided frame (duplicates, redelivery)", _v1_decisions),
+    Migration(2, "rejected originals indexed; each camera's frame sizes", _v2_originals_and_sizes),
+]

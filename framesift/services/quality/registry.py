@@ -1,10 +1,12 @@
 """Decided frames in SQL, with an in-memory near-duplicate index that follows the table.
 
 SQL is the source of truth: exact duplicates are an indexed query, and each scope's Hamming
-index catches up with rows other replicas inserted (id > last seen) before every lookup, so a
-partition that moves to another replica keeps its duplicate history. Memory is bounded: each
-scope's index keeps the newest `capacity` kept hashes, and least recently used scopes are
-dropped (and reloaded from SQL if they come back) when all of them together exceed it.
+indexes (one of kept frames, one of rejected originals) catch up with rows other replicas
+inserted (id > last seen) before every lookup, so a partition that moves to another replica
+keeps its duplicate history. Memory is bounded: each index keeps the newest `capacity` hashes,
+and least recently used indexes are dropped (and reloaded from SQL if they come back) when all
+of them together exceed it. Each camera's frame sizes are counted in SQL in the same
+transaction as the decision, so replicas and restarts agree on its usual size.
 """
 
 from __future__ import annotations
@@ -13,21 +15,31 @@ import contextlib
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, delete, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
+
+from framesift.sql.columns import insert_for
 
 from .hamming import HammingIndex, nearest_of
 from .measures import HASHES_PER_FRAME
-from .tables import QualityFrame, unpack_hashes
+from .settings import QualityThresholds
+from .sizes import FrameSize, usual_size
+from .tables import QualityFrame, QualitySourceSize, unpack_hashes
+
+# A camera's size counts are halved once they add up to more than this: its usual size is the
+# majority of roughly its last SIZE_WINDOW to 2 x SIZE_WINDOW frames.
+SIZE_WINDOW = 1000
+_IndexKey = tuple[str, bool]  # (scope, kept)
 
 
 class FrameRegistry:
-    def __init__(self, engine: Engine, *, capacity: int = 2_000_000) -> None:
+    def __init__(self, engine: Engine, *, capacity: int = 2_000_000, size_window: int = SIZE_WINDOW) -> None:
         self._engine = engine
         self._capacity = capacity
-        self._indexes: OrderedDict[str, HammingIndex] = OrderedDict()
-        self._synced_to: dict[str, int] = {}
+        self._size_window = size_window
+        self._indexes: OrderedDict[_IndexKey, HammingIndex] = OrderedDict()
+        self._synced_to: dict[_IndexKey, int] = {}
 
     @contextlib.contextmanager
     def unit(self) -> Iterator[Session]:
@@ -75,49 +87,75 @@ class FrameRegistry:
             )
             return s.exec(query).first()
 
-    def nearest_kept(
-        self, scope: str, phashes: Sequence[int], radius: int, session: Session | None = None
+    def nearest(
+        self, scope: str, phashes: Sequence[int], radius: int, *, kept_only: bool, session: Session | None = None
     ) -> str | None:
         with self._session(session) as s:
-            found = nearest_of(self._synced_index(scope, s), phashes, radius)
-            if found is None:
-                return None
-            return s.exec(select(QualityFrame.frame_id).where(QualityFrame.id == found)).first()
+            for kept in (True,) if kept_only else (True, False):
+                found = nearest_of(self._synced_index((scope, kept), s), phashes, radius)
+                if found is not None:
+                    return s.exec(select(QualityFrame.frame_id).where(QualityFrame.id == found)).first()
+            return None
 
-    def _synced_index(self, scope: str, session: Session) -> HammingIndex:
-        index = self._indexes.get(scope)
-        kept = select(QualityFrame.id, QualityFrame.phashes).where(
-            QualityFrame.scope == scope, col(QualityFrame.kept).is_(True)
+    def usual_size(self, camera_id: str, limits: QualityThresholds, session: Session | None = None) -> FrameSize | None:
+        with self._session(session) as s:
+            rows = s.exec(
+                select(QualitySourceSize.width, QualitySourceSize.height, QualitySourceSize.frames).where(
+                    QualitySourceSize.camera_id == camera_id
+                )
+            ).all()
+        return usual_size({FrameSize(width, height): frames for width, height, frames in rows}, limits)
+
+    def count_size(self, camera_id: str, size: FrameSize, session: Session) -> None:
+        """One more frame of this size from this camera; committed with the decision's record."""
+        insert = insert_for(session.get_bind().dialect.name, QualitySourceSize.__table__)
+        session.execute(
+            insert.values(camera_id=camera_id, width=size.width, height=size.height, frames=1).on_conflict_do_update(
+                index_elements=["camera_id", "width", "height"],
+                set_={"frames": QualitySourceSize.__table__.c.frames + 1},
+            )
+        )
+        of_camera = QualitySourceSize.camera_id == camera_id
+        total = session.exec(select(func.sum(QualitySourceSize.frames)).where(of_camera)).one()
+        if total > self._size_window:
+            session.execute(update(QualitySourceSize).where(of_camera).values(frames=QualitySourceSize.frames // 2))
+            session.execute(delete(QualitySourceSize).where(of_camera, QualitySourceSize.frames == 0))
+
+    def _synced_index(self, key: _IndexKey, session: Session) -> HammingIndex:
+        scope, kept = key
+        index = self._indexes.get(key)
+        indexed = select(QualityFrame.id, QualityFrame.phashes).where(
+            QualityFrame.scope == scope, col(QualityFrame.kept).is_(kept), col(QualityFrame.original).is_(True)
         )
         if index is None:
-            # Newest `capacity` kept hashes, oldest first.
+            # Newest `capacity` hashes, oldest first.
             frames = max(1, self._capacity // HASHES_PER_FRAME)
-            newest = session.exec(kept.order_by(col(QualityFrame.id).desc()).limit(frames)).all()
+            newest = session.exec(indexed.order_by(col(QualityFrame.id).desc()).limit(frames)).all()
             rows = list(reversed(newest))
             index = HammingIndex(self._capacity)
-            self._indexes[scope] = index
+            self._indexes[key] = index
         else:
             rows = session.exec(
-                kept.where(col(QualityFrame.id) > self._synced_to[scope]).order_by(col(QualityFrame.id))
+                indexed.where(col(QualityFrame.id) > self._synced_to[key]).order_by(col(QualityFrame.id))
             ).all()
         for row_id, packed in rows:
             for phash in unpack_hashes(packed):
                 index.add(phash, row_id)
         if rows:
-            self._synced_to[scope] = rows[-1][0]
+            self._synced_to[key] = rows[-1][0]
         else:
-            self._synced_to.setdefault(scope, 0)
-        self._indexes.move_to_end(scope)
-        self._evict_idle_scopes(keep=scope)
+            self._synced_to.setdefault(key, 0)
+        self._indexes.move_to_end(key)
+        self._evict_idle_indexes(keep=key)
         return index
 
-    def _evict_idle_scopes(self, keep: str) -> None:
+    def _evict_idle_indexes(self, keep: _IndexKey) -> None:
         while sum(len(index) for index in self._indexes.values()) > self._capacity and len(self._indexes) > 1:
-            scope = next(iter(self._indexes))
-            if scope == keep:
+            key = next(iter(self._indexes))
+            if key == keep:
                 break
-            del self._indexes[scope]
-            del self._synced_to[scope]
+            del self._indexes[key]
+            del self._synced_to[key]
 
 
 class ScopeLookup:
@@ -131,5 +169,5 @@ class ScopeLookup:
     def same_bytes(self, sha256: str) -> str | None:
         return self._registry.first_with_sha256(self._scope, sha256, self._session)
 
-    def similar(self, phashes: Sequence[int], radius: int) -> str | None:
-        return self._registry.nearest_kept(self._scope, phashes, radius, self._session)
+    def similar(self, phashes: Sequence[int], radius: int, *, kept_only: bool) -> str | None:
+        return self._registry.nearest(self._scope, phashes, radius, kept_only=kept_only, session=self._session)

@@ -9,18 +9,17 @@ from .settings import QualityThresholds
 
 
 def image_reasons(metrics: FrameMetrics, limits: QualityThresholds) -> list[Reason]:
-    """Every content gate the frame fails, in a fixed order.
+    """Every content gate the frame fails, in a fixed order (odd_size, which depends on the
+    frame's source, is judged with its history: quality.verdict).
 
     Sharpness is only judged where there is something to judge: on a uniform frame, or one
     whose exposure has crushed or burnt out the detail, edge widths say nothing about
     focus, so such a frame is rejected for that reason and not also called blurry.
     """
     reasons: list[Reason] = []
-    if min(metrics.width, metrics.height) < limits.min_side_px or metrics.aspect_ratio > limits.max_aspect_ratio:
-        reasons.append(Reason.ODD_SIZE)
     if metrics.luma_p99 < limits.dark_luma_p99:
         reasons.append(Reason.DARK)
-    if metrics.luma_p50 > limits.overexposed_luma_p50 or metrics.clipped_fraction > limits.overexposed_clipped_fraction:
+    if is_washed_out(metrics, limits):
         reasons.append(Reason.OVEREXPOSED)
     if metrics.contrast < limits.low_information_contrast:
         reasons.append(Reason.LOW_INFORMATION)
@@ -28,6 +27,17 @@ def image_reasons(metrics: FrameMetrics, limits: QualityThresholds) -> list[Reas
     if judged and metrics.edge_blur_px > limits.blurry_edge_px:
         reasons.append(Reason.BLURRY)
     return reasons
+
+
+def is_washed_out(metrics: FrameMetrics, limits: QualityThresholds) -> bool:
+    """Overexposed means washed out, not bright: the frame is near white (its median) or largely
+    burnt out, *and* what still has detail is pale too (the median of the unburnt pixels is above
+    middle grey), so the shadows and midtones were lifted with the highlights. A white background
+    or snow around a correctly exposed subject keeps that subject's tones and passes."""
+    bright = (
+        metrics.luma_p50 > limits.overexposed_luma_p50 or metrics.clipped_fraction > limits.overexposed_clipped_fraction
+    )
+    return bright and metrics.unclipped_p50 > limits.overexposed_unclipped_p50
 
 
 def pass_margins(metrics: FrameMetrics, limits: QualityThresholds) -> dict[str, float]:

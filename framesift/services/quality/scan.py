@@ -2,6 +2,8 @@
 
 Files are assessed in parallel (worker processes) but judged for duplicates in input order,
 so the result is the same for any number of workers: the first of a set of duplicates is kept.
+Sizes are judged against the file's folder: every file's header is read first, so the first
+files of a folder are judged against the same usual size as the last.
 """
 
 from __future__ import annotations
@@ -14,11 +16,14 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from PIL import Image
+
 from framesift.contracts.vocabulary import Reason
 from framesift.services.quality.settings import QualityThresholds
 
 from .assess import Assessment, assess
 from .duplicates import MemoryDuplicates
+from .sizes import FolderSizes, FrameSize
 from .verdict import judge
 
 # What a folder of images holds; other files (labels, manifests) are skipped and counted.
@@ -113,6 +118,20 @@ def assess_file(path: Path, limits: QualityThresholds) -> Assessment:
     return assess(data, limits)
 
 
+def folder_sizes(paths: Iterable[Path], limits: QualityThresholds) -> FolderSizes:
+    """Each folder's sizes from its files' headers (nothing is decoded; unreadable files are
+    left to the assessment, which names them corrupt)."""
+    sizes = FolderSizes(limits)
+    for path in paths:
+        try:
+            with Image.open(path) as image:
+                width, height = image.size
+        except Exception:  # anything unreadable is judged (and named corrupt) by assess
+            continue
+        sizes.count(str(path.parent), FrameSize(width, height))
+    return sizes
+
+
 def _assessments(paths: list[Path], limits: QualityThresholds, workers: int) -> Iterator[Assessment]:
     if workers <= 1:
         for path in paths:
@@ -130,8 +149,9 @@ def scan(
     summary = summary if summary is not None else ScanSummary()
     duplicates: MemoryDuplicates[str] = MemoryDuplicates()
     started = time.perf_counter()
+    sizes = folder_sizes(paths, limits)
     for path, assessment in zip(paths, _assessments(paths, limits, workers), strict=True):
-        verdict = judge(assessment, duplicates, limits.near_duplicate_radius)
+        verdict = judge(assessment, duplicates, limits, sizes.usual(str(path.parent)))
         duplicates.remember(assessment, verdict, str(path))
         summary.files += 1
         summary.kept += verdict.kept

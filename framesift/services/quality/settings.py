@@ -21,21 +21,33 @@ class QualityThresholds(BaseModel):
     several sources. Override one with e.g. FRAMESIFT_QUALITY__BLURRY_EDGE_PX=2.5.
     """
 
-    # odd_size: the short side is below this, or long/short side exceeds max_aspect_ratio.
-    min_side_px: Annotated[int, Field(ge=1)] = 128
+    # odd_size (see quality.sizes): always when the short side is under 64 px, where no detector
+    # works (a whole frame smaller than a COCO "medium" object); against the source's usual size
+    # (the size of a majority of its last ~1000 frames, once it has sent usual_size_min_frames):
+    # a side under half the usual one, or a long/short ratio 1.5x away from the usual one; with no
+    # usual size yet, a strip longer than 4:1.
+    min_side_px: Annotated[int, Field(ge=1)] = 64
     max_aspect_ratio: Annotated[float, Field(ge=1)] = 4.0
+    usual_size_scale: Annotated[float, Field(gt=0, le=1)] = 0.5
+    usual_aspect_change: Annotated[float, Field(ge=1)] = 1.5
+    usual_size_min_frames: Annotated[int, Field(ge=1)] = 10
     # dark: even the brightest 1 % of the frame is below a quarter of full scale.
     dark_luma_p99: Annotated[float, Field(ge=0, le=1)] = 0.25
-    # overexposed: the median pixel is near white, or over a third of the frame is burnt out.
+    # overexposed (washed out, rules.is_washed_out): the median pixel is near white or over a third
+    # of the frame is burnt out, and the median of the pixels that still have detail is above
+    # 0.5, just over middle grey (18 % reflectance is 0.46 in sRGB): the whole tonal range was
+    # pushed up, not only a white background or a snowfield behind a correctly exposed subject.
     overexposed_luma_p50: Annotated[float, Field(ge=0, le=1)] = 0.80
     overexposed_clipped_fraction: Annotated[float, Field(ge=0, le=1)] = 0.35
+    overexposed_unclipped_p50: Annotated[float, Field(ge=0, le=1)] = 0.50
     # low_information: the denoised frame spans less than 5 % of the luma range (uniform).
     low_information_contrast: Annotated[float, Field(ge=0, le=1)] = 0.05
     # blurry: the sharpest edges are spread like a Gaussian blur of sigma > 2 px at the 480 px
     # working size (0.4 % of the frame's long side; a sharp edge reads 0.8-1 px).
     blurry_edge_px: Annotated[float, Field(gt=0)] = 2.0
-    # near_duplicate: pHash within this many of 64 bits of an earlier kept frame.
-    near_duplicate_radius: Annotated[int, Field(ge=0, le=16)] = 8
+    # near_duplicate: a pHash of the frame or of one of its crop windows within this many of 64
+    # bits of one of an earlier frame's (measures.CROP_WINDOWS).
+    near_duplicate_radius: Annotated[int, Field(ge=0, le=16)] = 10
 
 
 class QualitySettings(QualityThresholds):
