@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from framesift.app.process import load_settings as _settings
-from framesift.app.process import run_services as _run_services
-from framesift.app.registry import build_adapters, downstream_pipeline
-from framesift.app.settings import Settings
-from framesift.bus.base import BusUnavailableError
-from framesift.runtime.logs import configure_logging
+from framesift.app.settings import load_settings as _settings
+
+if TYPE_CHECKING:
+    from framesift.app.settings import Settings
+
+# Each command imports what it needs when it runs: `framesift scan` must not pay for the bus, the
+# services and their clients at start-up (a whole `scan` is timed against a plain decode).
+
+
+def _run_services(*args, **kwargs) -> None:
+    from framesift.app.process import run_services
+
+    run_services(*args, **kwargs)
 
 
 @click.group()
@@ -128,9 +135,14 @@ def ingest(path: Path, camera_id: str, fps: float, url: str | None, api_key: str
 
     if estimate_count(path, fps) == 0:
         raise click.ClickException(f"no files under {path}: nothing to ingest")
+    from framesift.bus.base import BusUnavailableError
+    from framesift.runtime.logs import configure_logging
+
     settings = _settings()
     configure_logging("WARNING", json_lines=False)
     try:
+        import asyncio
+
         summary = asyncio.run(_ingest(settings, path, camera_id, fps, url, api_key, restart))
     except _Interrupted as exc:
         raise click.ClickException(f"{exc} ({exc.done} files done and saved; run again to resume)") from exc
@@ -143,6 +155,7 @@ def ingest(path: Path, camera_id: str, fps: float, url: str | None, api_key: str
 async def _ingest(
     settings: Settings, path: Path, camera_id: str, fps: float, url: str | None, api_key: str | None, restart: bool
 ):
+    from framesift.app.registry import build_adapters, downstream_pipeline
     from framesift.bus.inprocess import InProcessBus
     from framesift.services.ingest.uploader import HttpUploader, InProcessUploader, ProgressLog, Summary
 
@@ -222,6 +235,8 @@ class _Interrupted(RuntimeError):
 
 
 async def _upload_all(uploader, progress, summary, path: Path, camera_id: str, fps: float) -> None:
+    from framesift.bus.base import BusUnavailableError
+
     try:
         await _upload_each(uploader, progress, summary, path, camera_id, fps)
     except (PermissionError, ConnectionError, BusUnavailableError) as exc:
@@ -321,6 +336,7 @@ def _dlq_topic(topic: str) -> str:
 
 def _with_bus(call):
     """Run `call(bus)` on this machine's bus (the embedded data dir's, or Kafka by the settings)."""
+    from framesift.app.registry import build_adapters
     from framesift.bus.base import BusUnavailableError
 
     async def run():
@@ -333,6 +349,8 @@ def _with_bus(call):
             adapters.close()
 
     try:
+        import asyncio
+
         return asyncio.run(run())
     except BusUnavailableError as exc:
         raise click.ClickException(str(exc)) from exc

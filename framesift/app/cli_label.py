@@ -8,10 +8,8 @@ import time
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.table import Table
 
-from framesift.app.process import load_settings
+from framesift.app.settings import load_settings
 
 
 def _engine():
@@ -65,6 +63,9 @@ def ontology_show(number: int | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(found.document(), indent=2))
         return
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(title=f"ontology version {found.version}")
     for column in ("id", "name", "kind", "attributes", "required", "min px", "state"):
         table.add_column(column)
@@ -116,6 +117,9 @@ def labellers_list() -> None:
     from framesift.services.label.labellers import Labellers
 
     engine, _ = _engine()
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table()
     for column in ("labeller", "role", "state"):
         table.add_column(column)
@@ -144,6 +148,9 @@ def queue(limit: int) -> None:
             .limit(limit)
         ).all()
     click.echo("  ".join(f"{state} {counts.get(state.value, 0)}" for state in TaskState))
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(title="next in the queue")
     for column in ("task", "frame", "camera", "priority", "pre-labels"):
         table.add_column(column)
@@ -164,6 +171,9 @@ def label_stats(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(figures, indent=2))
         return
+    from rich.console import Console
+    from rich.table import Table
+
     console = Console()
     console.print("tasks: " + ", ".join(f"{k} {v}" for k, v in sorted(figures["tasks"].items())))
     rates = Table(title="label error rate from random reviews (95 % Wilson interval)")

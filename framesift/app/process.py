@@ -13,14 +13,7 @@ from pydantic import SecretStr
 from framesift.runtime.logs import configure_logging
 
 from .registry import build_adapters, build_runner
-from .settings import Settings
-
-
-def load_settings() -> Settings:
-    try:
-        return Settings()
-    except Exception as exc:  # a bad FRAMESIFT_* value: say which, at boot
-        raise click.ClickException(f"invalid settings: {exc}") from exc
+from .settings import Settings, load_settings
 
 
 def local_engine(service: str):

@@ -86,3 +86,13 @@ class Settings(PlatformSettings):
         if self.bus is BusKind.KAFKA or self.curate.model_fields_set & set(LIVE_WINDOWS):
             return self
         return self.model_copy(update={"curate": self.curate.model_copy(update=LIVE_WINDOWS)})
+
+
+def load_settings() -> Settings:
+    """The settings from the environment; a bad FRAMESIFT_* value is a clear error at boot."""
+    import click
+
+    try:
+        return Settings()
+    except Exception as exc:  # say which value, not a traceback
+        raise click.ClickException(f"invalid settings: {exc}") from exc

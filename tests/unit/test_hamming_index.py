@@ -85,3 +85,18 @@ def test_nearest_of_a_hash_set_takes_the_closest_then_earliest() -> None:
     assert nearest_of(index, [0b0111, 0b0001], 4) == 1  # 1 bit from each: the earliest
     assert nearest_of(index, [0b1110], 4) == 1
     assert nearest_of(index, [2**63], 0) is None
+
+
+@pytest.mark.parametrize("count", [10, 20_000])  # buffer only; tables + buffer
+def test_a_hash_set_in_one_query_answers_as_the_best_of_its_hashes(count: int) -> None:
+    rng = np.random.default_rng(count)
+    hashes = [int(v) for v in rng.integers(0, 2**64, count, dtype=np.uint64)]
+    index = HammingIndex()
+    for item_id, value in enumerate(hashes):
+        index.add(value, item_id)
+    for _ in range(40):
+        sources = [hashes[int(i)] for i in rng.integers(0, count, 7)]
+        queries = [flip(value, rng.choice(64, int(rng.integers(0, 14)), replace=False)) for value in sources]
+        each = [found for query in queries if (found := brute_force(hashes, query, 10)) is not None]
+        expected = min(each, key=lambda found: (found[1], found[0])) if each else None
+        assert index.nearest_to_any(queries, 10) == expected

@@ -94,16 +94,21 @@ class HammingIndex:
 
     def nearest(self, hash_value: int, radius: int) -> tuple[int, int] | None:
         """(id, distance) of the closest hash within `radius`, earliest on ties; else None."""
-        if radius < 0 or self._count == 0:
+        return self.nearest_to_any((hash_value,), radius)
+
+    def nearest_to_any(self, hash_values: Sequence[int], radius: int) -> tuple[int, int] | None:
+        """(id, distance) of the hash closest to any of `hash_values` (a frame's whole set, one
+        pass over the buffer and the candidates), earliest on ties; else None."""
+        if radius < 0 or self._count == 0 or not hash_values:
             return None
         if radius // _CHUNKS not in _MASKS:
             raise ValueError(f"radius {radius} is beyond what the index supports (<= {4 * _CHUNKS + 3})")
-        query = np.uint64(hash_value)
         positions = [np.arange(self._built, self._count)]  # the unindexed buffer
         if self._built:
             masks = _MASKS[radius // _CHUNKS]
             for chunk, (order, offsets) in enumerate(zip(self._order, self._offsets, strict=True)):
-                buckets = ((hash_value >> (_CHUNK_BITS * chunk)) & 0xFFFF) ^ masks
+                values = np.array([(value >> (_CHUNK_BITS * chunk)) & 0xFFFF for value in hash_values])
+                buckets = np.unique((values[:, None] ^ masks[None, :]).ravel())
                 starts, ends = offsets[buckets], offsets[buckets + 1]
                 lengths = ends - starts
                 total = int(lengths.sum())
@@ -114,7 +119,8 @@ class HammingIndex:
         candidates = np.concatenate(positions)
         if not len(candidates):
             return None
-        distances = popcount64(self._hashes[candidates] ^ query)
+        queries = np.array(hash_values, dtype=np.uint64)
+        distances = popcount64(self._hashes[candidates][None, :] ^ queries[:, None]).min(axis=0)
         within = distances <= radius
         if not within.any():
             return None
@@ -144,9 +150,5 @@ class HammingIndex:
 
 def nearest_of(index: HammingIndex, hashes: Sequence[int], radius: int) -> int | None:
     """Id of the closest match to any of `hashes` (a frame's hash set), earliest on ties."""
-    best: tuple[int, int] | None = None
-    for hash_value in hashes:
-        found = index.nearest(hash_value, radius)
-        if found is not None and (best is None or (found[1], found[0]) < (best[1], best[0])):
-            best = found
-    return best[0] if best else None
+    found = index.nearest_to_any(hashes, radius)
+    return found[0] if found else None

@@ -50,7 +50,8 @@ class FrameMetrics:
 def measure(grey: np.ndarray, width: int, height: int) -> FrameMetrics:
     """Metrics of a uint8 grey working image; width and height are the frame's full size."""
     pixels = grey.size
-    histogram = np.bincount(grey.ravel(), minlength=256)
+    image = Image.fromarray(grey, "L")
+    histogram = np.array(image.histogram(), dtype=np.int64)  # Pillow's C loop: faster than bincount
     cumulative = np.cumsum(histogram)
     p01, p05, p50, p99 = (_percentile(cumulative, q) for q in (0.01, 0.05, 0.50, 0.99))
     probabilities = histogram[histogram > 0] / pixels
@@ -65,7 +66,7 @@ def measure(grey: np.ndarray, width: int, height: int) -> FrameMetrics:
         luma_p99=p99,
         clipped_fraction=float(histogram[_CLIPPED:].sum() / pixels),
         unclipped_p50=_percentile(cumulative[:_CLIPPED], 0.50) if cumulative[_CLIPPED - 1] else 1.0,
-        contrast=_contrast(grey),
+        contrast=_contrast(image),
         entropy=float(-(probabilities * np.log2(probabilities)).sum()) + 0.0,  # never -0.0
         edge_blur_px=_edge_blur(grey, p01, p99),
     )
@@ -76,12 +77,25 @@ def _percentile(cumulative: np.ndarray, q: float) -> float:
     return float(np.searchsorted(cumulative, q * cumulative[-1], side="left")) / 255.0
 
 
-def _contrast(grey: np.ndarray) -> float:
-    height, width = grey.shape
+def _contrast(image: Image.Image) -> float:
+    width, height = image.size
     factor = max(1, min(min(height, width) // 16, max(height, width) // _THUMBNAIL_SIDE))
-    thumbnail = Image.fromarray(grey, "L").reduce(factor) if factor > 1 else Image.fromarray(grey, "L")
-    low, high = np.percentile(np.asarray(thumbnail), (1, 99))
+    thumbnail = image.reduce(factor) if factor > 1 else image
+    low, high = _linear_percentiles(np.asarray(thumbnail).ravel(), (0.01, 0.99))
     return float(high - low) / 255.0
+
+
+def _linear_percentiles(values: np.ndarray, quantiles: tuple[float, ...]) -> list[float]:
+    """np.percentile's default (linear) answer, from a partial sort of only the ranks needed."""
+    last = values.size - 1
+    positions = [q * last for q in quantiles]
+    ranks = sorted({int(np.floor(p)) for p in positions} | {int(np.ceil(p)) for p in positions})
+    ordered = np.partition(values, ranks)
+    answers = []
+    for position in positions:
+        below, above = float(ordered[int(np.floor(position))]), float(ordered[int(np.ceil(position))])
+        answers.append(below + (position - np.floor(position)) * (above - below))
+    return answers
 
 
 def _edge_blur(grey: np.ndarray, low: float, high: float) -> float:
@@ -113,13 +127,17 @@ def _blur_along(g: np.ndarray, axis: int, min_edge: float) -> float:
     if strongest.size == 0:
         return _BLUR_CAP
     rows, cols = np.divmod(strongest, gradient.shape[1])
+    height, width = g.shape
     offsets = np.arange(-_EDGE_REACH, _EDGE_REACH + 1)
+    # The pixels either side of each edge, gathered by flat index (cheaper than 2-D fancy indexing).
     if axis == 1:
-        window = g[rows[:, None], np.clip(cols[:, None] + 1 + offsets, 0, g.shape[1] - 1)]
+        at = rows[:, None] * width + np.clip(cols[:, None] + 1 + offsets, 0, width - 1)
     else:
-        window = g[np.clip(rows[:, None] + 1 + offsets, 0, g.shape[0] - 1), cols[:, None]]
+        at = np.clip(rows[:, None] + 1 + offsets, 0, height - 1) * width + cols[:, None]
+    window = np.take(g, at)
     spread = (window.max(axis=1) - window.min(axis=1)) / (0.5 * flat[strongest].astype(np.float32))
-    return min(float(np.median(spread)) / _SQRT_2PI, _BLUR_CAP)
+    (median,) = _linear_percentiles(spread, (0.5,))
+    return min(median / _SQRT_2PI, _BLUR_CAP)
 
 
 def _dct_matrix(n: int) -> np.ndarray:
@@ -130,7 +148,7 @@ def _dct_matrix(n: int) -> np.ndarray:
     return matrix
 
 
-_DCT = _dct_matrix(_HASH_SIDE)
+_DCT_LOW = _dct_matrix(_HASH_SIDE)[:_HASH_LOW]  # the rows of the lowest frequencies
 
 
 # Windows hashed besides the whole frame, as (left, top, right, bottom) fractions. pHash moves
@@ -151,27 +169,28 @@ HASHES_PER_FRAME = 1 + len(CROP_WINDOWS)
 
 
 def perceptual_hashes(grey: np.ndarray) -> tuple[int, ...]:
-    """The pHash of the whole frame, then of its crop windows (CROP_WINDOWS)."""
+    """The 64-bit DCT perceptual hash (the pHash of Zauner 2010, as imagehash computes it) of the
+    whole frame, then of its crop windows (CROP_WINDOWS).
+
+    Each is a 32x32 thumbnail's 8x8 lowest DCT frequencies compared with their median; bit 63 is
+    the DC term. Robust to re-encoding, resizing and brightness shifts. All windows are
+    transformed in one batched product, and only the 8 lowest rows of the DCT are computed.
+    """
     image = Image.fromarray(grey, "L")
     factor = min(image.size) // (2 * _HASH_SIDE)
     if factor > 1:  # a cheap integer reduction first: the hash needs no more than 64 px
         image = image.reduce(factor)
     width, height = image.size
-    hashes = [_hash_of(image, None)]
-    for left, top, right, bottom in CROP_WINDOWS:
-        hashes.append(_hash_of(image, (left * width, top * height, right * width, bottom * height)))
-    return tuple(hashes)
-
-
-def _hash_of(image: Image.Image, box: tuple[float, float, float, float] | None) -> int:
-    """64-bit DCT perceptual hash (the pHash of Zauner 2010, as imagehash computes it) of `box`.
-
-    32x32 thumbnail, 2-D DCT, the 8x8 lowest frequencies compared with their median;
-    bit 63 is the DC term. Robust to re-encoding, resizing and brightness shifts.
-    """
+    boxes = [
+        None,
+        *((left * width, top * height, right * width, bottom * height) for left, top, right, bottom in CROP_WINDOWS),
+    ]
     # A box filter is enough before a DCT that keeps only the lowest 8x8 frequencies.
-    small = image.resize((_HASH_SIDE, _HASH_SIDE), Image.Resampling.BOX, box=box)
-    pixels = np.asarray(small, dtype=np.float64)
-    low = (_DCT @ pixels @ _DCT.T)[:_HASH_LOW, :_HASH_LOW]
-    bits = (low > np.median(low)).ravel()
-    return int.from_bytes(np.packbits(bits).tobytes(), "big")
+    thumbnails = np.stack(
+        [np.asarray(image.resize((_HASH_SIDE, _HASH_SIDE), Image.Resampling.BOX, box=box)) for box in boxes]
+    ).astype(np.float64)
+    low = _DCT_LOW @ thumbnails @ _DCT_LOW.T  # (windows, 8, 8)
+    flat = low.reshape(len(boxes), -1)
+    bits = flat > np.median(flat, axis=1, keepdims=True)
+    packed = np.packbits(bits, axis=1)  # 8 bytes per window, most significant bit first
+    return tuple(int.from_bytes(row.tobytes(), "big") for row in packed)

@@ -34,13 +34,16 @@ def _v1_decisions(connection: Connection) -> None:
 
 def _v2_originals_and_sizes(connection: Connection) -> None:
     """Rejected frames are indexed for near duplicates too (their copies name them), and sizes
-    are judged against each camera's. Rows from before: only kept frames were indexed."""
-    connection.execute(sa.text("ALTER TABLE quality_frames ADD COLUMN original BOOLEAN NOT NULL DEFAULT FALSE"))
-    connection.execute(sa.text("UPDATE quality_frames SET original = kept"))
-    connection.execute(
-        sa.text("CREATE INDEX ix_quality_frames_scope_original_id ON quality_frames (scope, original, id)")
-    )
+    are judged against each camera's. Rows from before: only kept frames were indexed. Checks
+    first, like v1: a database made by create_all already has all of it."""
+    columns = {column["name"] for column in sa.inspect(connection).get_columns("quality_frames")}
+    if "original" not in columns:
+        connection.execute(sa.text("ALTER TABLE quality_frames ADD COLUMN original BOOLEAN NOT NULL DEFAULT FALSE"))
+        connection.execute(sa.text("UPDATE quality_frames SET original = kept"))
     metadata = sa.MetaData()
+    frames = sa.Table("quality_frames", metadata, autoload_with=connection)
+    index = sa.Index("ix_quality_frames_scope_original_id", frames.c.scope, frames.c.original, frames.c.id)
+    index.create(connection, checkfirst=True)
     sa.Table(
         "quality_source_sizes",
         metadata,
@@ -49,7 +52,7 @@ def _v2_originals_and_sizes(connection: Connection) -> None:
         sa.Column("height", sa.Integer, primary_key=True),
         sa.Column("frames", sa.Integer, nullable=False),
     )
-    metadata.create_all(connection)
+    metadata.create_all(connection, checkfirst=True)
 
 
 MIGRATIONS = [
