@@ -77,6 +77,7 @@ QUALITY_METRICS: tuple[str, ...] = (
     "luma_p99",
     "clipped_fraction",
     "unclipped_p50",
+    "near_white_fraction",
     "contrast",
     "entropy",
     "edge_blur_px",

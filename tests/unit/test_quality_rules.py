@@ -24,6 +24,7 @@ HEALTHY = FrameMetrics(
     luma_p99=0.95,
     clipped_fraction=0.01,
     unclipped_p50=0.45,
+    near_white_fraction=0.02,
     contrast=0.8,
     entropy=7.4,
     edge_blur_px=1.0,
@@ -62,6 +63,13 @@ PALE = {"unclipped_p50": 0.7}  # what still has detail is pale: needed for overe
             {"luma_p50": 0.9},
         ),
         (
+            "near_white_fraction",
+            LIMITS.overexposed_near_white_fraction,
+            LIMITS.overexposed_near_white_fraction + EPS,
+            Reason.OVEREXPOSED,
+            {"clipped_fraction": 0.45},
+        ),
+        (
             "contrast",
             LIMITS.low_information_contrast,
             LIMITS.low_information_contrast - EPS,
@@ -81,6 +89,8 @@ def test_bright_is_not_overexposed_while_the_subject_keeps_its_tones() -> None:
     assert reasons(luma_p50=1.0, clipped_fraction=0.6, unclipped_p50=0.35) == []
     # The same brightness with the subject washed out too.
     assert reasons(luma_p50=1.0, clipped_fraction=0.6, unclipped_p50=0.75) == [Reason.OVEREXPOSED]
+    # Half burnt out over a dark street, with the highlights piled up just under white.
+    assert reasons(clipped_fraction=0.45, unclipped_p50=0.4, near_white_fraction=0.2) == [Reason.OVEREXPOSED]
     # Pale but nowhere near white (a foggy morning): not overexposed either.
     assert reasons(luma_p50=0.7, clipped_fraction=0.0, unclipped_p50=0.7) == []
 

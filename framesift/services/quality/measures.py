@@ -23,6 +23,7 @@ _BLUR_CAP = 8.0
 _SQRT_2PI = float(np.sqrt(2 * np.pi))
 # Luma at and above which a pixel is burnt out (no recoverable detail).
 _CLIPPED = 250
+_NEAR_WHITE = 204  # 0.8 of full scale
 _HASH_SIDE = 32
 _HASH_LOW = 8
 
@@ -39,6 +40,7 @@ class FrameMetrics:
     luma_p99: float
     clipped_fraction: float  # share of pixels at luma >= 250/255 (burnt out)
     unclipped_p50: float  # median luma of the pixels that are not burnt out (1.0 if none is left)
+    near_white_fraction: float  # share of pixels just under burnt out: 0.8 <= luma < 250/255
     contrast: float  # p99 - p1 of the denoised thumbnail's luma, 0..1
     entropy: float  # of the 256-bin luma histogram, bits (0..8)
     edge_blur_px: float  # estimated blur sigma of the sharpest edges, working pixels (sharp: ~1)
@@ -66,6 +68,7 @@ def measure(grey: np.ndarray, width: int, height: int) -> FrameMetrics:
         luma_p99=p99,
         clipped_fraction=float(histogram[_CLIPPED:].sum() / pixels),
         unclipped_p50=_percentile(cumulative[:_CLIPPED], 0.50) if cumulative[_CLIPPED - 1] else 1.0,
+        near_white_fraction=float(histogram[_NEAR_WHITE:_CLIPPED].sum() / pixels),
         contrast=_contrast(image),
         entropy=float(-(probabilities * np.log2(probabilities)).sum()) + 0.0,  # never -0.0
         edge_blur_px=_edge_blur(grey, p01, p99),

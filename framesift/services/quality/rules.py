@@ -30,14 +30,20 @@ def image_reasons(metrics: FrameMetrics, limits: QualityThresholds) -> list[Reas
 
 
 def is_washed_out(metrics: FrameMetrics, limits: QualityThresholds) -> bool:
-    """Overexposed means washed out, not bright: the frame is near white (its median) or largely
-    burnt out, *and* what still has detail is pale too (the median of the unburnt pixels is above
-    middle grey), so the shadows and midtones were lifted with the highlights. A white background
-    or snow around a correctly exposed subject keeps that subject's tones and passes."""
+    """Overexposed means washed out, not bright. The frame is near white (its median) or largely
+    burnt out, and the exposure shows in what is left: either what still has detail is pale too
+    (the median of the unburnt pixels above middle grey: shadows and midtones were lifted), or a
+    band of near-white pixels sits just under the clip point (highlights compressed against
+    white). A white background or snow around a correctly exposed subject is flat white with the
+    subject's own tones beside it, and passes."""
     bright = (
         metrics.luma_p50 > limits.overexposed_luma_p50 or metrics.clipped_fraction > limits.overexposed_clipped_fraction
     )
-    return bright and metrics.unclipped_p50 > limits.overexposed_unclipped_p50
+    lifted = (
+        metrics.unclipped_p50 > limits.overexposed_unclipped_p50
+        or metrics.near_white_fraction > limits.overexposed_near_white_fraction
+    )
+    return bright and lifted
 
 
 def pass_margins(metrics: FrameMetrics, limits: QualityThresholds) -> dict[str, float]:

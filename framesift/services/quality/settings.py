@@ -34,12 +34,14 @@ class QualityThresholds(BaseModel):
     # dark: even the brightest 1 % of the frame is below a quarter of full scale.
     dark_luma_p99: Annotated[float, Field(ge=0, le=1)] = 0.25
     # overexposed (washed out, rules.is_washed_out): the median pixel is near white or over a third
-    # of the frame is burnt out, and the median of the pixels that still have detail is above
-    # 0.5, just over middle grey (18 % reflectance is 0.46 in sRGB): the whole tonal range was
-    # pushed up, not only a white background or a snowfield behind a correctly exposed subject.
+    # of the frame is burnt out, and either the median of the pixels that still have detail is
+    # above 0.5, just over middle grey (18 % reflectance is 0.46 in sRGB), or over a tenth of the
+    # frame sits just under white (0.8 <= luma < 250/255): the tonal range was pushed up, not only
+    # a white background or a snowfield behind a correctly exposed subject.
     overexposed_luma_p50: Annotated[float, Field(ge=0, le=1)] = 0.80
     overexposed_clipped_fraction: Annotated[float, Field(ge=0, le=1)] = 0.35
     overexposed_unclipped_p50: Annotated[float, Field(ge=0, le=1)] = 0.50
+    overexposed_near_white_fraction: Annotated[float, Field(ge=0, le=1)] = 0.10
     # low_information: the denoised frame spans less than 5 % of the luma range (uniform).
     low_information_contrast: Annotated[float, Field(ge=0, le=1)] = 0.05
     # blurry: the sharpest edges are spread like a Gaussian blur of sigma > 2 px at the 480 px
