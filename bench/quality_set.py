@@ -8,10 +8,14 @@ Every original is used in one role only, so that labels cannot overlap by accide
             motion-blurred photo
   dark      exposure lowered (in linear light) until the brightest 1 % sits at 0.20, 0.14 or 0.09
   overexposed  exposure raised until the median pixel sits at 0.85, 0.90 or 0.95
-  odd_size  a thumbnail (short side 64), a 6:1 strip and a 1:5 strip
+  odd_size  a thumbnail (short side 40, under the 64 px floor: the folder mixes sizes, so it has
+            no usual size to be judged against), a 6:1 strip and a 1:5 strip
 and generated frames with nothing in them (uniform colour plus sensor noise): low_information;
 black and white ones are also dark / overexposed. The fault levels are set from what each
 fault means to a viewer, independently of any detector's threshold.
+The blurred, darkened and overexposed versions of one photo show the same picture: after the
+first of them in scan order, the others are near duplicates of it as well (framesift names
+every reason that applies).
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ class Item:
     data: bytes
     reasons: set[str] = field(default_factory=set)
     source: str = ""
+    family: str = ""  # versions of one photo that show the same picture
 
 
 def jpeg_bytes(image: Image.Image, quality: int = 90) -> bytes:
@@ -189,10 +194,10 @@ def build() -> tuple[list[Item], dict[str, str]]:
         role, image, name = roles[original.name], original.image, original.name
         if role in ("blurry", "dark", "overexposed"):
             for level, (_, version) in enumerate(faulty_versions(image, role), start=1):
-                rest.append(Item(f"{name}-{role}{level}", jpeg_bytes(version), {role}, name))
+                rest.append(Item(f"{name}-{role}{level}", jpeg_bytes(version), {role}, name, family=name))
         elif role == "odd_size":
             width, height = image.size
-            scale = 64 / min(width, height)
+            scale = 40 / min(width, height)
             thumb = image.resize(
                 (max(1, round(width * scale)), max(1, round(height * scale))), Image.Resampling.LANCZOS
             )
@@ -206,6 +211,11 @@ def build() -> tuple[list[Item], dict[str, str]]:
         rest.append(Item(Path(filename).stem, png_bytes(skimage_photo(filename)), {"blurry"}, "skimage"))
     rest.extend(low_information_frames(np.random.default_rng(SEED)))
     rng.shuffle(rest)
+    seen: set[str] = set()
+    for item in rest:
+        if item.family and item.family in seen:
+            item.reasons.add("near_duplicate")
+        seen.add(item.family)
     return first + rest, roles
 
 
