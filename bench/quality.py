@@ -12,7 +12,7 @@
             each, with CleanVision and imagededup PHash beside them
   index     near-duplicate radius query at 1 M hashes: multi-index hashing vs a linear scan
 
-Run: .venv/bin/python -m bench.quality [--frames 382] [--hashes 1000000] [--keep DIR]
+Run: .venv/bin/python -m bench.quality [--frames 382] [--per-kind 3] [--edit-seed 16] [--hashes 1000000] [--keep DIR]
 Needs: pip install -e '.[bench]' && pip install --no-deps imagededup==0.3.3.post2
 """
 
@@ -286,8 +286,8 @@ def imagededup_duplicates(folder: Path, paths: list[Path]) -> dict[str, str | No
     return result
 
 
-def edits_table(folder: Path, per_kind: int) -> list[str]:
-    paths, group, kind_of = edit_set(folder, per_kind)
+def edits_table(folder: Path, per_kind: int, seed: int = 16) -> list[str]:
+    paths, group, kind_of = edit_set(folder, per_kind, seed)
     tools = {"framesift scan": framesift_duplicates(paths), "imagededup PHash": imagededup_duplicates(folder, paths)}
     kinds = [*EDIT_KINDS, NEXT_FRAMES]
     lines = [
@@ -513,6 +513,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=382, help="1080p frames for the speed part (<= 502)")
     parser.add_argument("--per-kind", type=int, default=3, help="edits of each kind per original")
+    parser.add_argument("--edit-seed", type=int, default=16, help="seed of the edits' strengths and order")
     parser.add_argument("--hashes", type=int, default=1_000_000, help="hashes in the index part")
     parser.add_argument("--keep", type=Path, default=None, help="write the labelled set here and keep it")
     args = parser.parse_args()
@@ -544,7 +545,7 @@ def main() -> None:
         print("\n".join(held_out_table(work / "held-out")))
 
         print("\nnear-duplicate recall per edit kind (bench/edits.py)")
-        print("\n".join(edits_table(work / "edits", args.per_kind)))
+        print("\n".join(edits_table(work / "edits", args.per_kind, args.edit_seed)))
 
         frames = hd_frames(work / "hd", args.frames)
         print(f"\nspeed on {len(frames)} real 1920x1080 JPEG frames (quality 90)")

@@ -12,17 +12,10 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.servers import free_port
+from tests.support.servers import answers_ok, free_port
 from tests.support.waiting import eventually_sync
 
 FRAMESIFT = [sys.executable, "-m", "framesift"]
-
-
-def healthy(url: str) -> bool:
-    try:
-        return httpx.get(url + "/readyz", timeout=1).status_code == 200
-    except httpx.TransportError:
-        return False
 
 
 def test_demo_curates_real_footage_then_serves_queries_until_sigterm(tmp_path: Path) -> None:
@@ -37,7 +30,7 @@ def test_demo_curates_real_footage_then_serves_queries_until_sigterm(tmp_path: P
     process = subprocess.Popen([*FRAMESIFT, "demo", "--budget", "6"], env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{http_port}"
     try:
-        eventually_sync(lambda: process.poll() is not None or healthy(url), timeout=240, what="the demo to serve")
+        eventually_sync(lambda: process.poll() is not None or answers_ok(url), timeout=240, what="the demo to serve")
         assert process.poll() is None, Path(log.name).read_text()
         printed = Path(log.name).read_text()
         for reason in ("corrupt", "dark", "blurry", "overexposed", "near_duplicate"):

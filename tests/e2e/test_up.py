@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.support.images import jpeg
-from tests.support.servers import free_port
+from tests.support.servers import answers_ok, free_port
 from tests.support.waiting import eventually_sync
 
 FRAMESIFT = [sys.executable, "-m", "framesift"]
@@ -29,13 +29,6 @@ def env(tmp_path: Path) -> dict[str, str]:
     }
 
 
-def healthy(url: str) -> bool:
-    try:
-        return httpx.get(url + "/healthz", timeout=1).status_code == 200
-    except httpx.TransportError:
-        return False
-
-
 def test_up_serves_uploads_and_stops_cleanly_on_sigterm(env: dict[str, str], tmp_path: Path) -> None:
     created = subprocess.run(
         [*FRAMESIFT, "cameras", "add", "cam-1"], env=env, capture_output=True, text=True, check=True
@@ -45,7 +38,9 @@ def test_up_serves_uploads_and_stops_cleanly_on_sigterm(env: dict[str, str], tmp
     process = subprocess.Popen([*FRAMESIFT, "up"], env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{env['FRAMESIFT_HTTP_PORT']}"
     try:
-        eventually_sync(lambda: process.poll() is not None or healthy(url), timeout=60, what="framesift up")
+        eventually_sync(
+            lambda: process.poll() is not None or answers_ok(url, "/healthz"), timeout=60, what="framesift up"
+        )
         assert process.poll() is None, (tmp_path / "up.log").read_text()
         auth = {"Authorization": f"Bearer {key}"}
         first = httpx.post(f"{url}/v1/cameras/cam-1/frames", content=jpeg(), headers=auth)
@@ -139,7 +134,9 @@ def test_a_live_frame_says_when_it_is_decided_and_curate_flush_decides_it_now(
     process = subprocess.Popen([*FRAMESIFT, "up"], env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{env['FRAMESIFT_HTTP_PORT']}"
     try:
-        eventually_sync(lambda: process.poll() is not None or healthy(url), timeout=60, what="framesift up")
+        eventually_sync(
+            lambda: process.poll() is not None or answers_ok(url, "/healthz"), timeout=60, what="framesift up"
+        )
         sent = time.time()
         upload = httpx.post(
             f"{url}/v1/cameras/gate-3/frames",

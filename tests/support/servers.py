@@ -27,6 +27,16 @@ def port_open(host: str, port: int) -> bool:
         return False
 
 
+def answers_ok(url: str, path: str = "/readyz") -> bool:
+    """Whether a framesift process at `url` answers `path` with 200 (not yet listening: False)."""
+    import httpx
+
+    try:
+        return httpx.get(url + path, timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
 def require_servers() -> bool:
     """In CI every real server must run: a missing one fails instead of skipping."""
     return os.environ.get("FRAMESIFT_REQUIRE_SERVERS") == "1" or os.environ.get("CI") == "true"

@@ -11,10 +11,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.support.servers import free_port, unavailable
+from tests.support.servers import answers_ok, free_port, unavailable
 from tests.support.waiting import eventually_sync
 
 FRAMESIFT = [sys.executable, "-m", "framesift"]
@@ -29,13 +28,6 @@ class Served:
     second_labeller_key: str
     reviewer_key: str
     operator_token: str
-
-
-def _ready(url: str) -> bool:
-    try:
-        return httpx.get(url + "/readyz", timeout=1).status_code == 200
-    except httpx.TransportError:
-        return False
 
 
 def _key(env: dict[str, str], *args: str) -> str:
@@ -68,7 +60,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     process = subprocess.Popen([*FRAMESIFT, "up"], env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{env['FRAMESIFT_HTTP_PORT']}"
     try:
-        eventually_sync(lambda: process.poll() is not None or _ready(url), timeout=120, what="framesift up")
+        eventually_sync(lambda: process.poll() is not None or answers_ok(url), timeout=120, what="framesift up")
         assert process.poll() is None, (folder / "up.log").read_text()
         yield Served(url, *keys, operator_token=env["FRAMESIFT_OPERATOR_TOKEN"])
     finally:
