@@ -63,7 +63,7 @@ class HammingIndex:
         self._ids = np.empty(1024, dtype=np.int64)
         self._count = 0
         self._built = 0  # hashes [0, _built) are in the tables; the rest are in the buffer
-        self._order: list[np.ndarray] = []  # int32 positions sorted by chunk value, per chunk
+        self._order = np.empty((_CHUNKS, 0), dtype=np.int32)  # positions sorted by chunk value, a row per chunk
         self._offsets: list[np.ndarray] = []
 
     def __len__(self) -> int:
@@ -103,24 +103,34 @@ class HammingIndex:
             return None
         if radius // _CHUNKS not in _MASKS:
             raise ValueError(f"radius {radius} is beyond what the index supports (<= {4 * _CHUNKS + 3})")
-        positions = [np.arange(self._built, self._count)]  # the unindexed buffer
+        queries = np.array(hash_values, dtype=np.uint64)
+        buffer = np.arange(self._built, self._count)  # the unindexed buffer: every query checks it
+        positions = [np.tile(buffer, len(queries))]
+        asked = [np.repeat(np.arange(len(queries)), len(buffer))]
         if self._built:
+            # Each query only against its own candidates (pigeonhole: a hash within the radius of
+            # a query shares a near chunk with that query), not every query against all of them.
             masks = _MASKS[radius // _CHUNKS]
-            for chunk, (order, offsets) in enumerate(zip(self._order, self._offsets, strict=True)):
-                values = np.array([(value >> (_CHUNK_BITS * chunk)) & 0xFFFF for value in hash_values])
-                buckets = np.unique((values[:, None] ^ masks[None, :]).ravel())
-                starts, ends = offsets[buckets], offsets[buckets + 1]
-                lengths = ends - starts
-                total = int(lengths.sum())
-                if total:
-                    # Concatenated ranges [start, end) without a Python loop.
-                    shifts = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
-                    positions.append(order[shifts + np.arange(total)])
-        candidates = np.concatenate(positions)
+            starts, ends, owners = [], [], []
+            for query, value in enumerate(hash_values):
+                for chunk, offsets in enumerate(self._offsets):
+                    buckets = ((value >> (_CHUNK_BITS * chunk)) & 0xFFFF) ^ masks
+                    starts.append(offsets[buckets])
+                    ends.append(offsets[buckets + 1])
+                    owners.append(np.full(len(masks), query * _CHUNKS + chunk))
+            start, end, owner = np.concatenate(starts), np.concatenate(ends), np.concatenate(owners)
+            lengths = end - start
+            total = int(lengths.sum())
+            if total:
+                # Concatenated ranges [start, end) without a Python loop, read from each range's chunk table.
+                shifts = np.repeat(start - np.cumsum(lengths) + lengths, lengths) + np.arange(total)
+                table = np.repeat(owner, lengths)
+                positions.append(self._order[table % _CHUNKS, shifts])
+                asked.append(table // _CHUNKS)
+        candidates, owners_of = np.concatenate(positions), np.concatenate(asked)
         if not len(candidates):
             return None
-        queries = np.array(hash_values, dtype=np.uint64)
-        distances = popcount64(self._hashes[candidates][None, :] ^ queries[:, None]).min(axis=0)
+        distances = popcount64(self._hashes[candidates] ^ queries[owners_of])
         within = distances <= radius
         if not within.any():
             return None
@@ -130,14 +140,14 @@ class HammingIndex:
 
     def _build(self) -> None:
         hashes = self._hashes[: self._count]
-        self._order, self._offsets = [], []
+        orders, self._offsets = [], []
         for values in _chunks(hashes):
-            order = np.argsort(values, kind="stable").astype(np.int32)
+            orders.append(np.argsort(values, kind="stable").astype(np.int32))
             counts = np.bincount(values, minlength=_BUCKETS)
             offsets = np.zeros(_BUCKETS + 1, dtype=np.int64)
             np.cumsum(counts, out=offsets[1:])
-            self._order.append(order)
             self._offsets.append(offsets)
+        self._order = np.stack(orders)
         self._built = self._count
 
     def _forget_oldest(self, how_many: int) -> None:
