@@ -189,9 +189,12 @@ def perceptual_hashes(grey: np.ndarray) -> tuple[int, ...]:
         *((left * width, top * height, right * width, bottom * height) for left, top, right, bottom in CROP_WINDOWS),
     ]
     # A box filter is enough before a DCT that keeps only the lowest 8x8 frequencies.
-    thumbnails = np.stack(
-        [np.asarray(image.resize((_HASH_SIDE, _HASH_SIDE), Image.Resampling.BOX, box=box)) for box in boxes]
-    ).astype(np.float64)
+    # The thumbnails side by side on one strip, read into numpy once.
+    strip = Image.new("L", (_HASH_SIDE * len(boxes), _HASH_SIDE))
+    for i, box in enumerate(boxes):
+        strip.paste(image.resize((_HASH_SIDE, _HASH_SIDE), Image.Resampling.BOX, box=box), (i * _HASH_SIDE, 0))
+    side_by_side = np.asarray(strip, dtype=np.float64).reshape(_HASH_SIDE, len(boxes), _HASH_SIDE)
+    thumbnails = side_by_side.transpose(1, 0, 2)  # (windows, rows, columns)
     low = _DCT_LOW @ thumbnails @ _DCT_LOW.T  # (windows, 8, 8)
     flat = low.reshape(len(boxes), -1)
     bits = flat > np.median(flat, axis=1, keepdims=True)
