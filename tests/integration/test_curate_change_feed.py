@@ -62,3 +62,30 @@ async def test_a_watcher_on_one_replica_hears_what_another_replica_wrote(postgre
             listener.cancel()
             await asyncio.gather(reader, listener, return_exceptions=True)
             engine.dispose()
+
+
+async def test_the_listener_stops_when_cancelled_while_waiting(postgres_url) -> None:
+    """A stopping service cancels the listener while it waits for notifications; it must end
+    promptly (its waits are bounded, so even a cancellation psycopg swallows is seen)."""
+    with fresh_postgres(postgres_url) as url:
+        engine = make_engine(url)
+        changes = FrameChanges()
+        task = asyncio.create_task(listen(engine, changes))
+        await eventually(lambda: task.done() or _listening(url), timeout=20, what="the listener to LISTEN")
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=10)
+        engine.dispose()
+    assert task in done  # ended within the deadline
+    assert task.cancelled()
+
+
+def _listening(url: str) -> bool:
+    import sqlalchemy as sa
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            query = "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'LISTEN %' AND datname = current_database()"
+            return connection.execute(sa.text(query)).scalar_one() > 0
+    finally:
+        engine.dispose()

@@ -12,6 +12,8 @@ from sqlalchemy import Connection, Engine
 from framesift.runtime.retry import of_type, retrying
 
 log = logging.getLogger(__name__)
+# How long one wait for notifications lasts before the listener checks whether it was stopped.
+_POLL_S = 1.0
 
 
 class FrameChanges:
@@ -62,6 +64,7 @@ async def listen(engine: Engine, changes: FrameChanges, *, backoff_s: float = 0.
     import psycopg
 
     url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    this_task = asyncio.current_task()
     while True:
         async for attempt in retrying(
             what="the change feed (PostgreSQL LISTEN)",
@@ -75,7 +78,12 @@ async def listen(engine: Engine, changes: FrameChanges, *, backoff_s: float = 0.
         try:
             async with connection:
                 await connection.execute(f"LISTEN {CHANNEL}")
-                async for note in connection.notifies():
-                    changes.publish([note.payload])
+                while True:
+                    # Bounded waits: psycopg can swallow a task's cancellation inside a wait
+                    # (psycopg#1371), and a stop must not hang on it, so the loop looks itself.
+                    async for note in connection.notifies(timeout=_POLL_S):
+                        changes.publish([note.payload])
+                    if this_task is not None and this_task.cancelling():
+                        raise asyncio.CancelledError
         except psycopg.OperationalError as exc:
             log.warning("change feed lost, reconnecting", extra={"fields": {"error": str(exc)}})
