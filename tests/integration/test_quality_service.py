@@ -308,7 +308,7 @@ async def test_a_cameras_usual_size_follows_a_change_of_resolution(adapters) -> 
     hd, sd = FrameSize(1920, 1080), FrameSize(640, 360)
     with registry.unit() as session:
         for size in [hd] * 9 + [sd] * 12:
-            registry.count_size("cam-switch", size, session)
+            registry.observe_size("cam-switch", size, limits, session)
         session.commit()
     with registry.unit() as session:
         assert registry.usual_size("cam-switch", limits, session) == sd

@@ -7,7 +7,7 @@ from typing import Generic
 
 from .assess import Assessment
 from .hamming import HammingIndex, nearest_of
-from .verdict import Ref, Verdict
+from .verdict import Ref, Verdict, is_original
 
 
 class MemoryDuplicates(Generic[Ref]):
@@ -34,7 +34,7 @@ class MemoryDuplicates(Generic[Ref]):
         if assessment.corrupt:
             return
         self._by_sha256.setdefault(assessment.sha256, ref)
-        if verdict.duplicate or not assessment.phashes:
+        if not is_original(assessment, verdict):
             return
         item_id = len(self._refs)
         self._refs.append(ref)

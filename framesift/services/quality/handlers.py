@@ -31,7 +31,7 @@ from .assess import Assessment, assess
 from .registry import FrameRegistry
 from .rules import pass_margins
 from .tables import QualityFrame, pack_hashes
-from .verdict import Verdict, judge
+from .verdict import Verdict, is_original, judge
 
 GLOBAL_SCOPE = "*"
 
@@ -118,11 +118,10 @@ def _judge_and_record(
 def _judge_and_record_in(
     deps: QualityDeps, event: frames_pb2.FrameIngested, assessment: Assessment, scope: str, session: Session
 ) -> QualityFrame:
-    usual = deps.registry.usual_size(event.camera_id, deps.limits, session)
+    size = assessment.size
+    usual = deps.registry.observe_size(event.camera_id, size, deps.limits, session) if size is not None else None
     verdict = judge(assessment, deps.registry.lookup(scope, session), deps.limits, usual)
     outcome = verdict_event(event, assessment, verdict, deps.limits)
-    if assessment.size is not None:
-        deps.registry.count_size(event.camera_id, assessment.size, session)
     row = QualityFrame(
         frame_id=event.frame_id,
         camera_id=event.camera_id,
@@ -130,7 +129,7 @@ def _judge_and_record_in(
         sha256=assessment.sha256,
         phashes=pack_hashes(assessment.phashes),
         kept=verdict.kept,
-        original=not assessment.corrupt and not verdict.duplicate,
+        original=is_original(assessment, verdict),
         event_type=outcome.DESCRIPTOR.full_name,
         event=outcome.SerializeToString(deterministic=True),
         decided_at=datetime.now(UTC),

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 
 from sqlalchemy import Engine, delete, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, select
 
 from framesift.sql.columns import insert_for
 
@@ -99,15 +99,15 @@ class FrameRegistry:
 
     def usual_size(self, camera_id: str, limits: QualityThresholds, session: Session | None = None) -> FrameSize | None:
         with self._session(session) as s:
-            rows = s.exec(
-                select(QualitySourceSize.width, QualitySourceSize.height, QualitySourceSize.frames).where(
-                    QualitySourceSize.camera_id == camera_id
-                )
-            ).all()
-        return usual_size({FrameSize(width, height): frames for width, height, frames in rows}, limits)
+            return usual_size(self._size_counts(camera_id, s), limits)
 
-    def count_size(self, camera_id: str, size: FrameSize, session: Session) -> None:
-        """One more frame of this size from this camera; committed with the decision's record."""
+    def observe_size(
+        self, camera_id: str, size: FrameSize, limits: QualityThresholds, session: Session
+    ) -> FrameSize | None:
+        """The camera's usual size before this frame, then one more frame of `size` counted
+        (committed with the decision's record): one read of the camera's counts serves both."""
+        counts = self._size_counts(camera_id, session)
+        usual = usual_size(counts, limits)
         insert = insert_for(session.get_bind().dialect.name, QualitySourceSize.__table__)
         session.execute(
             insert.values(camera_id=camera_id, width=size.width, height=size.height, frames=1).on_conflict_do_update(
@@ -115,11 +115,20 @@ class FrameRegistry:
                 set_={"frames": QualitySourceSize.__table__.c.frames + 1},
             )
         )
-        of_camera = QualitySourceSize.camera_id == camera_id
-        total = session.exec(select(func.sum(QualitySourceSize.frames)).where(of_camera)).one()
-        if total > self._size_window:
+        if sum(counts.values()) + 1 > self._size_window:
+            of_camera = QualitySourceSize.camera_id == camera_id
             session.execute(update(QualitySourceSize).where(of_camera).values(frames=QualitySourceSize.frames // 2))
             session.execute(delete(QualitySourceSize).where(of_camera, QualitySourceSize.frames == 0))
+        return usual
+
+    @staticmethod
+    def _size_counts(camera_id: str, session: Session) -> dict[FrameSize, int]:
+        rows = session.exec(
+            select(QualitySourceSize.width, QualitySourceSize.height, QualitySourceSize.frames).where(
+                QualitySourceSize.camera_id == camera_id
+            )
+        ).all()
+        return {FrameSize(width, height): frames for width, height, frames in rows}
 
     def _synced_index(self, key: _IndexKey, session: Session) -> HammingIndex:
         scope, kept = key

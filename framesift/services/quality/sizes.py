@@ -40,7 +40,7 @@ class FrameSize:
 def usual_size(counts: Mapping[FrameSize, int], limits: QualityThresholds) -> FrameSize | None:
     """The size most frames had, once there are enough frames and that size is a majority."""
     total = sum(counts.values())
-    if total < limits.usual_size_min_frames or not counts:
+    if total < limits.usual_size_min_frames:  # no counts at all: 0, under any minimum (>= 1)
         return None
     size, frames = max(counts.items(), key=lambda item: (item[1], item[0]))  # ties: the larger
     return size if 2 * frames > total else None

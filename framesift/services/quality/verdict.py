@@ -39,6 +39,11 @@ class Verdict(Generic[Ref]):
         return self.duplicate_of is not None
 
 
+def is_original(assessment: Assessment, verdict: Verdict[Ref]) -> bool:
+    """Indexed for near duplicates: decodable, hashed, and not itself a duplicate."""
+    return not assessment.corrupt and bool(assessment.phashes) and not verdict.duplicate
+
+
 class DuplicateLookup(Protocol[Ref]):
     def same_bytes(self, sha256: str) -> Ref | None:
         """The earliest earlier frame with these exact bytes."""
