@@ -34,6 +34,22 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def label_studio(tmp_path_factory: pytest.TempPathFactory):
+    """A real Label Studio server (its own venv, offline), one per session."""
+    from tests.support.label_studio import LabelStudioServer
+
+    folder = tmp_path_factory.mktemp("label-studio")
+    server = LabelStudioServer(folder / "data", folder / "label-studio.log")
+    try:
+        server.start()
+    except Exception as exc:
+        server.stop()
+        unavailable(f"Label Studio could not start: {exc}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
 def kafka_idempotence() -> bool:
     # tansu's memory engine rejects idempotent producers; a real Kafka takes them.
     return bool(os.environ.get("KAFKA_BOOTSTRAP_SERVERS"))

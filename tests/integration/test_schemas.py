@@ -40,6 +40,9 @@ async def test_each_service_process_has_only_its_own_tables(embedded_settings, d
             "label_reviews",
             "labellers",
             "label_datasets",
+            "label_studio_projects",
+            "label_studio_links",
+            "label_studio_inbox",
         },
         "evaluate": {
             "schema_versions",

@@ -56,8 +56,11 @@ async def record_labelled(event: labels_pb2.LabelsCompleted, deps: CurateDeps) -
         ).scalar()
     )
     deps.forget_chosen()
-    if await deps.write(projection.apply_labelled, event) and point_id:
-        await deps.vector_call(deps.vectors.set_status([point_id], "labelled"))
+    apply, status = (
+        (projection.apply_withdrawn, "selected") if event.withdrawn else (projection.apply_labelled, "labelled")
+    )
+    if await deps.write(apply, event) and point_id:
+        await deps.vector_call(deps.vectors.set_status([point_id], status))
     deps.changed([event.frame_id])
 
 

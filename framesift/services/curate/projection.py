@@ -144,6 +144,25 @@ def apply_labelled(connection: Connection, event: labels_pb2.LabelsCompleted) ->
     )
 
 
+def apply_withdrawn(connection: Connection, event: labels_pb2.LabelsCompleted) -> bool:
+    """The frame's labels were withdrawn (deleted in the labelling tool): a labelled frame is
+    selected again, waiting for new labels. The one step back the status takes; labels.completed
+    is keyed by frame, so a frame's labelled and withdrawn events arrive in their order."""
+    at = _seconds(event.completed_at)
+    return (
+        connection.execute(
+            FRAMES.update()
+            .where(FRAMES.c.frame_id == event.frame_id, FRAMES.c.status == int(Status.LABELLED))
+            .values(
+                status=int(Status.SELECTED),
+                review_verdict=None,
+                updated_at=sa.case((FRAMES.c.updated_at < at, at), else_=FRAMES.c.updated_at),
+            )
+        ).rowcount
+        > 0
+    )
+
+
 def verdict_name(event: labels_pb2.LabelsCompleted) -> str | None:
     """`accepted`, `corrected` or `not_reviewed` (the query language's review: values)."""
     if event.verdict == labels_pb2.REVIEW_VERDICT_UNSPECIFIED:

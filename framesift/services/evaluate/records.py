@@ -34,6 +34,10 @@ def _box(box: frames_pb2.Box) -> list[float]:
 
 
 def record_truth(connection: Connection, event: labels_pb2.LabelsCompleted) -> None:
+    if event.withdrawn:  # its labels were deleted in the labelling tool: no truth until new ones
+        older = TRUTH.c.completed_at <= seconds(event.completed_at)
+        connection.execute(TRUTH.delete().where(TRUTH.c.frame_id == event.frame_id, older))
+        return
     row = {
         "frame_id": event.frame_id,
         "camera_id": event.camera_id,

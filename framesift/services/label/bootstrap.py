@@ -17,7 +17,10 @@ from .completed import CompletedOutbox, publish_forever
 from .grpc_api import LabelServicer, register_grpc
 from .handlers import HANDLERS, LabelDeps
 from .http_api import http_router
-from .settings import LabelSettings
+from .settings import LabellingTool, LabelSettings
+from .studio.client import StudioClient
+from .studio.http import studio_router
+from .studio.sync import StudioSync
 
 NAME = "label"
 MIGRATIONS = migrations.MIGRATIONS
@@ -36,8 +39,28 @@ def label_api(adapters: Adapters, settings: LabelSettings) -> LabelApi:
     )
 
 
+def studio_unit(adapters: Adapters, settings: LabelSettings, api: LabelApi) -> ServiceUnit:
+    """Label Studio as the labelling tool: the sync loop, its webhook and image routes, and
+    whether Label Studio answers as part of readiness."""
+    config = settings.label_studio
+    assert config.url is not None  # LabelSettings requires url, token and secret for this tool
+    assert config.token is not None
+    assert config.secret is not None
+    client = StudioClient(str(config.url), config.token.get_secret_value(), timeout_s=config.timeout_s)
+    sync = StudioSync(adapters.engine, api.desk, api.outbox, client, config)
+    secret = config.secret.get_secret_value()
+    return ServiceUnit(
+        name=f"{NAME}-studio",
+        routers=[studio_router(sync, adapters.store, adapters.engine, secret)],
+        readiness=[sync.ready],
+        background=[sync.run_forever],
+        closers=[client.aclose],
+    )
+
+
 def build(adapters: Adapters, settings: LabelSettings) -> ServiceUnit:
     api = label_api(adapters, settings)
+    tool = studio_unit(adapters, settings, api) if settings.tool == LabellingTool.LABEL_STUDIO else None
 
     async def start() -> None:
         if settings.ontology_file is not None:  # a new version only when the file changed it
@@ -51,10 +74,11 @@ def build(adapters: Adapters, settings: LabelSettings) -> ServiceUnit:
                 HANDLERS, LabelDeps(adapters.engine, time.time, adapters.settings.splits), group=settings.group
             )
         ],
-        routers=[http_router(api)],
+        routers=[http_router(api), *(tool.routers if tool else ())],
         grpc_services=[register_grpc(LabelServicer(api))],
-        readiness=[lambda: sql_ready(adapters.engine)],
+        readiness=[lambda: sql_ready(adapters.engine), *(tool.readiness if tool else ())],
         starters=[start],
         flushers=[api.outbox.publish],
-        background=[lambda: publish_forever(api.outbox)],
+        background=[lambda: publish_forever(api.outbox), *(tool.background if tool else ())],
+        closers=[*(tool.closers if tool else ())],
     )

@@ -43,6 +43,9 @@ def task_split(task: dict[str, Any], splits: SplitSettings) -> Split:
 
 
 def completed_event(task: dict[str, Any], splits: SplitSettings) -> labels_pb2.LabelsCompleted:
+    """The task's labels.completed; for a withdrawal pending (labels deleted in the labelling tool
+    after they were sent), the event that withdraws them."""
+    withdrawn = task.get("withdrawn_at") is not None and task["state"] != TaskState.DONE.value
     annotations = [
         labels_pb2.Annotation(
             class_name=a["class"],
@@ -52,7 +55,7 @@ def completed_event(task: dict[str, Any], splits: SplitSettings) -> labels_pb2.L
             attributes=a["attributes"],
             track_id=a["track_id"],
         )
-        for a in final_annotations(task)
+        for a in ([] if withdrawn else final_annotations(task))
     ]
     return labels_pb2.LabelsCompleted(
         frame_id=task["frame_id"],
@@ -61,7 +64,7 @@ def completed_event(task: dict[str, Any], splits: SplitSettings) -> labels_pb2.L
         ontology_version=str(task["ontology_version"]),
         annotations=annotations,
         verdict=_VERDICTS[task["verdict"]],
-        completed_at=timestamp(task["reviewed_at"] or task["submitted_at"]),
+        completed_at=timestamp(task["withdrawn_at"] if withdrawn else task["reviewed_at"] or task["submitted_at"]),
         labeller=task["labeller"] or "",
         reviewer=task["reviewer"] or "",
         frame_classes=task["frame_classes"],
@@ -72,6 +75,7 @@ def completed_event(task: dict[str, Any], splits: SplitSettings) -> labels_pb2.L
         height=task["height"],
         captured_at=timestamp(task["captured_at"]),
         object_key=task["object_key"],
+        withdrawn=withdrawn,
     )
 
 
@@ -131,14 +135,20 @@ async def publish_forever(outbox: CompletedOutbox, every_s: float = 5.0) -> None
 
 
 def _claim(connection: Connection, before: float | None) -> list[dict[str, Any]]:
-    query = sa.select(TASKS).where(TASKS.c.state == TaskState.DONE.value, TASKS.c.published.is_(False))
+    done = sa.and_(TASKS.c.state == TaskState.DONE.value, TASKS.c.published.is_(False))
+    withdrawn = sa.and_(TASKS.c.state != TaskState.DONE.value, TASKS.c.withdrawn_at.is_not(None))
     if before is not None:
-        done_at = sa.func.coalesce(TASKS.c.reviewed_at, TASKS.c.submitted_at)
-        query = query.where(done_at < before)
+        done = sa.and_(done, sa.func.coalesce(TASKS.c.reviewed_at, TASKS.c.submitted_at) < before)
+        withdrawn = sa.and_(withdrawn, TASKS.c.withdrawn_at < before)
+    query = sa.select(TASKS).where(sa.or_(done, withdrawn))
     rows = connection.execute(query.order_by(TASKS.c.task_id).limit(_BATCH).with_for_update(skip_locked=True))
     return [dict(r) for r in rows.mappings()]
 
 
 def _mark(connection: Connection, task_ids: list[str]) -> None:
+    """Published: a done task's flag is set; a withdrawal is no longer pending."""
     if task_ids:
-        connection.execute(TASKS.update().where(TASKS.c.task_id.in_(task_ids)).values(published=True))
+        chosen = TASKS.c.task_id.in_(task_ids)
+        done = TASKS.c.state == TaskState.DONE.value
+        connection.execute(TASKS.update().where(chosen, done).values(published=True))
+        connection.execute(TASKS.update().where(chosen, ~done).values(withdrawn_at=None))

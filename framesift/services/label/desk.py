@@ -224,53 +224,134 @@ class LabelDesk:
             else:
                 stored = submission.annotations(annotations or (), ontology, task["prelabels"])
             classes = submission.frame_classes(frame_classes, ontology)
-            tracks = _track_frames(connection, task, stored)
-            findings = qa.check(
-                qa.Labelled(
-                    annotations=stored,
-                    prelabels=task["prelabels"],
-                    width=task["width"] or 1,
-                    height=task["height"] or 1,
-                    ontology=ontology,
-                    track_classes={track: Counter(frames.values()) for track, frames in tracks.items()},
-                ),
-                self.settings.qa,
+            seconds_spent = max(0.0, now - task["leased_at"])
+            return self._record(connection, task, labeller, ontology, stored, classes, seconds_spent, now)
+
+    def submit_from_tool(
+        self,
+        connection: Connection,
+        task_id: str,
+        labeller: str,
+        annotations: Sequence[Mapping[str, Any]],
+        frame_classes: Sequence[str],
+        labelling_seconds: float,
+    ) -> Outcome:
+        """A submission made in the labelling tool (Label Studio): no lease (the tool assigns the
+        work), in any state; it starts a new round, as a labeller's resubmission does. A done task
+        is published again (a correction: consumers keep the newest). Runs in the caller's
+        transaction, which also records what was applied."""
+        now = self.clock()
+        task = _task(connection, task_id, lock=True)
+        ontology = self.ontology(connection)
+        stored = submission.annotations(annotations, ontology, task["prelabels"])
+        classes = submission.frame_classes(frame_classes, ontology)
+        return self._record(connection, task, labeller, ontology, stored, classes, max(0.0, labelling_seconds), now)
+
+    def _record(
+        self,
+        connection: Connection,
+        task: dict[str, Any],
+        labeller: str,
+        ontology: Ontology,
+        stored: list[dict[str, Any]],
+        classes: list[str],
+        labelling_seconds: float,
+        now: float,
+    ) -> Outcome:
+        """Store a submission, run the QA checks and decide on review (not sampled: done at once)."""
+        tracks = _track_frames(connection, task, stored)
+        findings = qa.check(
+            qa.Labelled(
+                annotations=stored,
+                prelabels=task["prelabels"],
+                width=task["width"] or 1,
+                height=task["height"] or 1,
+                ontology=ontology,
+                track_classes={track: Counter(frames.values()) for track, frames in tracks.items()},
+            ),
+            self.settings.qa,
+        )
+        flags = sorted({f.issue.value for f in findings})
+        history = _history(connection, labeller, now - self.settings.review.period_s)
+        reason, why = review.reason(
+            self.settings.review,
+            task_id=task["task_id"],
+            camera=task["camera_id"],
+            labeller=labeller,
+            classes=[a["class"] for a in stored],
+            flags=flags,
+            history=history,
+            rejections=task["rejections"],
+        )
+        values = {
+            "state": (TaskState.REVIEW if reason else TaskState.DONE).value,
+            "lease_holder": None,
+            "lease_expires": 0.0,
+            "labeller": labeller,
+            "ontology_version": ontology.version,
+            "annotations": stored,
+            "frame_classes": classes,
+            "labelling_seconds": labelling_seconds,
+            "submitted_at": now,
+            "qa_flags": packed(flags),
+            "qa_findings": [{"issue": f.issue.value, "index": f.index, "detail": f.detail} for f in findings],
+            "review_reason": reason,
+            # A new round: an earlier round's verdict lives on in label_reviews.
+            "reviewer": None,
+            "verdict": None,
+            "review_annotations": None,
+            "reviewed_at": None,
+            "published": False,
+            "withdrawn_at": None,  # labelled again: a pending withdrawal is overtaken
+        }
+        connection.execute(TASKS.update().where(TASKS.c.task_id == task["task_id"]).values(**values))
+        _flag_earlier_flips(connection, tracks, stored)
+        return Outcome({**task, **values}, why)
+
+    def withdraw(self, connection: Connection, task_id: str, flag: str = "") -> bool:
+        """The task's labels were deleted in the labelling tool: it goes back to the queue with
+        no labels (and `flag`, if given). When labels.completed was already sent, the withdrawal
+        is published through the outbox (a correction, not a silent divergence). True when
+        something changed."""
+        task = _task(connection, task_id, lock=True)
+        if task["state"] == TaskState.QUEUED.value and not task["annotations"]:
+            return False
+        was_published = task["state"] == TaskState.DONE.value and task["published"]
+        flags = {f for f in task["qa_flags"].split(",") if f} if flag else set()
+        connection.execute(
+            TASKS.update()
+            .where(TASKS.c.task_id == task_id)
+            .values(
+                state=TaskState.QUEUED.value,
+                lease_holder=None,
+                lease_expires=0.0,
+                labeller=None,
+                annotations=[],
+                frame_classes=[],
+                review_reason=None,
+                reviewer=None,
+                verdict=None,
+                review_annotations=None,
+                reviewed_at=None,
+                qa_flags=packed(flags | {flag}) if flag else "",
+                qa_findings=None,
+                published=False,
+                withdrawn_at=self.clock() if was_published or task["withdrawn_at"] else None,
             )
-            flags = sorted({f.issue.value for f in findings})
-            history = _history(connection, labeller, now - self.settings.review.period_s)
-            reason, why = review.reason(
-                self.settings.review,
-                task_id=task["task_id"],
-                camera=task["camera_id"],
-                labeller=labeller,
-                classes=[a["class"] for a in stored],
-                flags=flags,
-                history=history,
-                rejections=task["rejections"],
-            )
-            values = {
-                "state": (TaskState.REVIEW if reason else TaskState.DONE).value,
-                "lease_holder": None,
-                "lease_expires": 0.0,
-                "labeller": labeller,
-                "ontology_version": ontology.version,
-                "annotations": stored,
-                "frame_classes": classes,
-                "labelling_seconds": max(0.0, now - task["leased_at"]),
-                "submitted_at": now,
-                "qa_flags": packed(flags),
-                "qa_findings": [{"issue": f.issue.value, "index": f.index, "detail": f.detail} for f in findings],
-                "review_reason": reason,
-                # A new round: an earlier round's verdict lives on in label_reviews.
-                "reviewer": None,
-                "verdict": None,
-                "review_annotations": None,
-                "reviewed_at": None,
-                "published": False,
-            }
-            connection.execute(TASKS.update().where(TASKS.c.task_id == task["task_id"]).values(**values))
-            _flag_earlier_flips(connection, tracks, stored)
-            return Outcome({**task, **values}, why)
+        )
+        return True
+
+    def flag(self, connection: Connection, task_id: str, flag: str, detail: str) -> None:
+        """Mark a task with a problem the labelling tool's data caused (an unknown label), so it is
+        seen rather than dropped: the flag shows in the queue and on the task's page."""
+        task = _task(connection, task_id, lock=True)
+        flags = {f for f in task["qa_flags"].split(",") if f} | {flag}
+        findings = [f for f in task["qa_findings"] or () if f["issue"] != flag]
+        connection.execute(
+            TASKS.update()
+            .where(TASKS.c.task_id == task_id)
+            .values(qa_flags=packed(flags), qa_findings=[*findings, {"issue": flag, "index": None, "detail": detail}])
+        )
 
     # -- review ------------------------------------------------------------------------------
 

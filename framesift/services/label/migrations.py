@@ -148,12 +148,59 @@ def _v5_qa_findings(connection: Connection) -> None:
     connection.execute(sa.text("ALTER TABLE label_tasks ADD COLUMN qa_findings JSON"))
 
 
+def _v6_label_studio(connection: Connection) -> None:
+    """Label Studio's project, each task's link there and the webhook inbox; and a task's pending
+    withdrawal (labels deleted in the tool after labels.completed). Tolerates a create_all schema."""
+    metadata = sa.MetaData()
+    sa.Table(
+        "label_studio_projects",
+        metadata,
+        sa.Column("title", sa.String(128), primary_key=True),
+        sa.Column("project_id", sa.Integer, nullable=False),
+        sa.Column("ontology_version", sa.Integer, nullable=False),
+        sa.Column("webhook_id", sa.Integer),
+        sa.Column("watermark", sa.String, nullable=False),
+        sa.Column("reconciled_at", sa.Float, nullable=False),
+    )
+    sa.Table(
+        "label_studio_links",
+        metadata,
+        sa.Column("task_id", sa.String(64), primary_key=True),
+        sa.Column("studio_task_id", sa.Integer, nullable=False, unique=True),
+        sa.Column("project_id", sa.Integer, nullable=False),
+        sa.Column("pushed_at", sa.Float, nullable=False),
+        sa.Column("image_expires", sa.Float, nullable=False),
+        sa.Column("annotation_id", sa.Integer, index=True),
+        sa.Column("annotation_updated", sa.String(40)),
+        sa.Column("review_written", sa.Float),
+    )
+    sa.Table(
+        "label_studio_inbox",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("received_at", sa.Float, nullable=False, index=True),
+        sa.Column("status", sa.Integer, nullable=False),
+        sa.Column("reason", sa.String, nullable=False),
+        sa.Column("body", sa.Text, nullable=False),
+    )
+    metadata.create_all(connection)  # checkfirst: tables create_all made are kept
+    if "withdrawn_at" not in {c["name"] for c in sa.inspect(connection).get_columns("label_tasks")}:
+        connection.execute(sa.text("ALTER TABLE label_tasks ADD COLUMN withdrawn_at FLOAT"))
+    connection.execute(  # the outbox finds pending withdrawals (few) without a scan
+        sa.text(
+            "CREATE INDEX IF NOT EXISTS ix_label_tasks_withdrawn ON label_tasks (task_id) "
+            "WHERE withdrawn_at IS NOT NULL"
+        )
+    )
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "label tasks, ontology versions, skips, reviews, labellers", _v1_tasks_ontology_reviews),
     Migration(2, "exported dataset versions", _v2_datasets),
     Migration(3, "indexes: queue order, labeller history, unpublished done tasks", _v3_queue_indexes),
     Migration(4, "each task's split, stratified by camera and part of day", _v4_stored_splits),
     Migration(5, "the QA findings behind each task's flags", _v5_qa_findings),
+    Migration(6, "Label Studio: project, task links, webhook inbox; withdrawn labels", _v6_label_studio),
 ]
 
 

@@ -3,10 +3,11 @@ sampling and the QA checks' thresholds."""
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import AnyHttpUrl, BaseModel, Field, SecretStr, model_validator
 
 Rate = Annotated[float, Field(ge=0, le=1)]
 
@@ -61,6 +62,56 @@ class QaSettings(BaseModel):
     degenerate_px: Annotated[float, Field(ge=0)] = 2.0
 
 
+class LabellingTool(StrEnum):
+    BUILTIN = "builtin"  # framesift's own API and browser pages
+    LABEL_STUDIO = "label-studio"  # a Label Studio server does the drawing (studio/)
+
+
+class LabelStudioSettings(BaseModel):
+    """Where Label Studio is and how framesift talks to it (FRAMESIFT_LABEL__LABEL_STUDIO__*).
+    The token and the secret come from the environment, never from a file in the repository."""
+
+    url: AnyHttpUrl | None = None
+    # A Label Studio API token (Authorization: Token ...): the legacy token of the account
+    # framesift acts as.
+    token: SecretStr | None = None
+    # framesift's own secret: Label Studio sends it back with every webhook (it does not sign
+    # them), and it signs the image URLs framesift gives Label Studio. 32 characters at least.
+    secret: SecretStr | None = None
+    # The project framesift creates and keeps (found again by this title).
+    project_title: str = Field(default="framesift", min_length=3, max_length=128)
+    # framesift's address as Label Studio's server and its users' browsers reach it: the signed
+    # image URLs and the webhook point there.
+    public_url: AnyHttpUrl | None = None
+    # Register a webhook (annotations arrive within a second); False: reconciliation alone
+    # brings them back, every reconcile_every_s.
+    webhook: bool = True
+    # Tasks per import call, and how often tasks are pushed and changes pulled.
+    batch: Annotated[int, Field(ge=1, le=5000)] = 200
+    push_every_s: Annotated[float, Field(gt=0)] = 5.0
+    reconcile_every_s: Annotated[float, Field(gt=0)] = 300.0
+    # Reconciliation reads from this long before its watermark (Label Studio's clock and
+    # transactions that committed late); reading a change twice is harmless.
+    overlap_s: Annotated[float, Field(ge=0)] = 60.0
+    # A signed image URL is valid this long; reconciliation renews those about to expire.
+    image_url_ttl_s: Annotated[float, Field(gt=60)] = 7 * 86400.0
+    timeout_s: Annotated[float, Field(gt=0)] = 10.0
+
+    def missing(self) -> list[str]:
+        """The settings the adapter cannot start without."""
+        secret = self.secret.get_secret_value() if self.secret else ""
+        return [
+            name
+            for name, ok in (
+                ("url", self.url),
+                ("token", self.token),
+                ("secret", len(secret) >= 32),
+                ("public_url", self.public_url),
+            )
+            if not ok
+        ]
+
+
 class LabelSettings(BaseModel):
     """Tasks, leases, ontology and review (FRAMESIFT_LABEL__*)."""
 
@@ -73,3 +124,14 @@ class LabelSettings(BaseModel):
     ontology_file: Path | None = None
     review: ReviewSettings = ReviewSettings()
     qa: QaSettings = QaSettings()
+    # Who draws the boxes: framesift's own pages, or a Label Studio server (label_studio.*).
+    tool: LabellingTool = LabellingTool.BUILTIN
+    label_studio: LabelStudioSettings = LabelStudioSettings()
+
+    @model_validator(mode="after")
+    def _tool_is_configured(self) -> LabelSettings:
+        missing = self.label_studio.missing() if self.tool == LabellingTool.LABEL_STUDIO else []
+        if missing:
+            names = ", ".join(f"FRAMESIFT_LABEL__LABEL_STUDIO__{n.upper()}" for n in missing)
+            raise ValueError(f"tool=label-studio needs {names} (the secret: 32 characters at least)")
+        return self

@@ -63,6 +63,9 @@ class LabelTask(LabelTable, table=True):
     rejections: int = 0
     skips: int = 0
     published: bool = False  # labels.completed sent (the outbox flag)
+    # Its labels were withdrawn after labels.completed (deleted in the labelling tool): the
+    # withdrawal is published through the outbox, then this is cleared.
+    withdrawn_at: float | None = None
     split: str | None = Field(default=None, max_length=16)  # None: made before splits were stored
     stratum: str | None = Field(default=None, max_length=96)  # camera|part of day
     created_at: float = 0.0
@@ -123,3 +126,44 @@ class LabelDataset(LabelTable, table=True):
     annotations: int = 0
     location: str = ""  # where it was written: a directory, or exports/<id>/ in the object store
     created_at: float = 0.0
+
+
+class StudioProject(LabelTable, table=True):
+    """The Label Studio project framesift keeps (by title): what it last wrote there, and how far
+    reconciliation has read."""
+
+    __tablename__ = "label_studio_projects"
+
+    title: str = Field(primary_key=True, max_length=128)
+    project_id: int
+    ontology_version: int = 0  # the version whose label config the project has
+    webhook_id: int | None = None
+    watermark: str = ""  # Label Studio's updated_at (ISO 8601, UTC) read up to
+    reconciled_at: float = 0.0
+
+
+class StudioLink(LabelTable, table=True):
+    """A framesift task's Label Studio task, and the annotation last taken from it."""
+
+    __tablename__ = "label_studio_links"
+
+    task_id: str = Field(primary_key=True, max_length=64)
+    studio_task_id: int = Field(unique=True)
+    project_id: int
+    pushed_at: float = 0.0
+    image_expires: float = 0.0  # when the signed image URL Label Studio holds stops working
+    annotation_id: int | None = Field(default=None, index=True)  # the one applied last (None: none, or deleted)
+    annotation_updated: str | None = Field(default=None, max_length=40)  # its updated_at then
+    review_written: float | None = None  # the reviewed_at of the verdict last written there
+
+
+class StudioInbox(LabelTable, table=True):
+    """A webhook body that could not be used (unparsable, unknown task), kept for inspection."""
+
+    __tablename__ = "label_studio_inbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    received_at: float = Field(default=0.0, index=True)
+    status: int = 400
+    reason: str = ""
+    body: str = ""
