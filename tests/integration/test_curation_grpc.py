@@ -255,6 +255,20 @@ async def test_labels_completed_moves_a_selected_frame_to_labelled(served) -> No
     counts = await stub.CountFrames(curation_pb2.CountFramesRequest(query=""))
     assert {facet.key: dict(facet.counts) for facet in counts.facets}["review"] == {"corrected": 1}
 
+    # Its labels deleted in the labelling tool: the frame is selected again, waiting for labels.
+    withdrawn = labels_pb2.LabelsCompleted(
+        frame_id=chosen.frame.frame_id, camera_id=chosen.frame.camera_id, task_id="task-1", withdrawn=True
+    )
+    withdrawn.completed_at.GetCurrentTime()
+    await EventPublisher(adapters.bus).publish(withdrawn)
+
+    async def selected_again() -> bool:
+        record = await stub.GetFrame(curation_pb2.GetFrameRequest(frame_id=chosen.frame.frame_id))
+        return record.status == curation_pb2.FRAME_STATUS_SELECTED and not record.review_verdict
+
+    await eventually(selected_again, timeout=20, what="the frame to be selected again")
+    assert not (await query(stub, "review:corrected")).frames
+
 
 async def test_explain_a_frame_still_waiting_for_its_window(served) -> None:
     stub, _, adapters, _ = served

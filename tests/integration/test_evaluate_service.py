@@ -77,6 +77,17 @@ async def test_folds_are_idempotent_and_the_newest_labels_win(engine) -> None:
         row = connection.execute(sa.select(Truth.__table__).where(Truth.frame_id == labels[0].frame_id)).one()
     assert (row.annotations, row.completed_at) == ([], 2_000.0)
 
+    # Withdrawn (deleted in the labelling tool): no truth for the frame, unless newer labels came.
+    withdrawn = labels_pb2.LabelsCompleted()
+    withdrawn.CopyFrom(corrected)  # the label service sends the task's fields, no annotations
+    withdrawn.withdrawn = True
+    withdrawn.completed_at.CopyFrom(timestamp(1_000.0))
+    await record_labels(withdrawn, deps)  # older than the correction: it stays
+    assert _count(engine, Truth) == 5
+    withdrawn.completed_at.CopyFrom(timestamp(3_000.0))
+    await record_labels(withdrawn, deps)
+    assert _count(engine, Truth) == 4
+
     # Frames of the weights-free descriptor backend carry no detections to score: not stored.
     await record_detections(
         frames_pb2.FrameEmbedded(frame_id="frame-x", model_name="descriptor", model_version="1"), deps
