@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,11 +34,12 @@ from framesift.bus.base import BusUnavailableError
 from .. import ontology_store
 from ..completed import CompletedOutbox
 from ..desk import TASKS, LabelDesk, NoOntologyError, TaskState
+from ..ontology import Ontology
 from ..settings import LabelStudioSettings
 from ..submission import InvalidSubmissionError
 from ..tables import StudioLink, StudioProject
 from . import signing
-from .client import StudioClient, StudioRefusedError, StudioUnavailableError
+from .client import StudioClient, StudioRefusedError, StudioUnavailableError, studio_time
 from .config import label_config
 from .convert import TASK_KEY, returned, studio_task
 
@@ -102,6 +103,7 @@ class StudioSync:
         self.project_id: int | None = None
         self.last_error: str | None = None  # the last call's failure (readiness reports it)
         self._lock = asyncio.Lock()  # one pass (push, reconcile, apply) at a time in a process
+        self._ontologies: list[Ontology] = []
 
     # -- SQL in a thread -----------------------------------------------------------------------
 
@@ -248,46 +250,59 @@ class StudioSync:
     async def apply(self, studio: Mapping[str, Any]) -> str:
         """Label Studio's current state of one task, applied: `applied`, `unchanged`,
         `withdrawn` or `flagged`. UnknownStudioTaskError when framesift never linked it."""
-        studio_id = int(studio["id"])
-        kept = [a for a in studio.get("annotations") or () if not a.get("was_cancelled")]
-        latest = max(kept, key=lambda a: (str(a.get("updated_at") or ""), int(a.get("id") or 0)), default=None)
-        outcome, task = await self._sql(lambda c: self._apply(c, studio_id, latest))
-        if outcome == "applied" and task["state"] == TaskState.DONE.value:
-            await self._publish(task)
-        elif outcome == "withdrawn":
-            await self._publish(None)
-        return outcome
+        applied = await self.apply_many([studio], foreign_ok=False)
+        return next(iter(applied.counts))
 
-    def _apply(
-        self, connection: Connection, studio_id: int, latest: Mapping[str, Any] | None
-    ) -> tuple[str, dict[str, Any] | None]:
+    async def apply_many(self, studio_tasks: Sequence[Mapping[str, Any]], *, foreign_ok: bool = True) -> Applied:
+        """Several tasks in one transaction (each in a savepoint of its own), then one outbox
+        sweep publishes what became done or withdrawn. A task framesift never linked counts as
+        `foreign` (someone added it in Label Studio by hand), or raises when not `foreign_ok`."""
+        latest = [(int(t["id"]), _latest_annotation(t)) for t in studio_tasks]
+
+        def run(connection: Connection) -> Applied:
+            applied = Applied()
+            for studio_id, annotation in latest:
+                try:
+                    with connection.begin_nested():
+                        applied.add(self._apply(connection, studio_id, annotation))
+                except UnknownStudioTaskError:
+                    if not foreign_ok:
+                        raise
+                    applied.add("foreign")
+            return applied
+
+        applied = await self._sql(run)
+        if applied["applied"] or applied["withdrawn"]:
+            await self._publish()
+        return applied
+
+    def _apply(self, connection: Connection, studio_id: int, latest: Mapping[str, Any] | None) -> str:
         link = connection.execute(sa.select(LINKS).where(LINKS.c.studio_task_id == studio_id).with_for_update()).first()
         if link is None:
             raise UnknownStudioTaskError(f"Label Studio task {studio_id} is not one of framesift's")
         if latest is None:
             if link.annotation_id is None:
-                return "unchanged", None
+                return "unchanged"
             self.desk.withdraw(connection, link.task_id)
             _remember(connection, link.task_id, None, None)
-            return "withdrawn", None
+            return "withdrawn"
         seen = (int(latest["id"]), str(latest.get("updated_at") or ""))
         if seen == (link.annotation_id, link.annotation_updated):
-            return "unchanged", None
-        versions = ontology_store.versions(connection)[::-1]  # newest first
+            return "unchanged"
+        versions = self._versions(connection)
         mapped = returned(latest.get("result") or (), versions)
         problems = list(mapped.problems)
-        task = None
         if not problems:
             try:
                 with connection.begin_nested():  # a refused submission leaves nothing half-written
-                    task = self.desk.submit_from_tool(
+                    self.desk.submit_from_tool(
                         connection,
                         link.task_id,
                         labeller_of(latest),
                         mapped.annotations,
                         mapped.frame_classes,
                         float(latest.get("lead_time") or 0.0),
-                    ).task
+                    )
             except InvalidSubmissionError as exc:
                 problems.append(str(exc))
         if problems:
@@ -295,16 +310,20 @@ class StudioSync:
             self.desk.flag(connection, link.task_id, UNMAPPED, detail[:1000])
             log.warning("task %s flagged %s: %s", link.task_id, UNMAPPED, detail)
         _remember(connection, link.task_id, *seen)
-        return ("flagged", None) if problems else ("applied", task)
+        return "flagged" if problems else "applied"
 
-    async def _publish(self, task: dict[str, Any] | None) -> None:
-        """labels.completed for a task the tool finished (None: the pending withdrawals); a bus
-        outage leaves it to the outbox's sweep."""
+    def _versions(self, connection: Connection) -> list[Ontology]:
+        """Every ontology version, newest first; read again only when a new one exists."""
+        newest = self.desk.ontology(connection).version
+        if not self._ontologies or self._ontologies[0].version != newest:
+            self._ontologies = ontology_store.versions(connection)[::-1]
+        return self._ontologies
+
+    async def _publish(self) -> None:
+        """labels.completed for the tasks the tool finished or withdrew (the outbox's sweep, a
+        batch per transaction); a bus outage leaves them to its next sweep."""
         try:
-            if task is not None:
-                await self.outbox.publish_done(task)
-            else:
-                await self.outbox.publish()
+            await self.outbox.publish()
         except (BusUnavailableError, OperationalError) as exc:
             log.warning("labels.completed not published yet, will retry: %s", exc)
 
@@ -318,14 +337,13 @@ class StudioSync:
         unknown = [i for i in ids if i not in linked]
         if unknown:
             raise UnknownStudioTaskError(f"Label Studio tasks {unknown} are not framesift's")
-        applied = Applied()
         async with self._lock:
+            found = []
             for studio_id in ids:
                 task = await self.client.task(studio_id)
-                if task is None:  # deleted in Label Studio: its labels are gone with it
-                    task = {"id": studio_id, "annotations": []}
-                applied.add(await self.apply(task))
-        return applied
+                # Deleted in Label Studio: its labels are gone with it.
+                found.append(task if task is not None else {"id": studio_id, "annotations": []})
+            return await self.apply_many(found, foreign_ok=False)
 
     async def tasks_of_annotations(self, annotation_ids: Iterable[int]) -> list[int]:
         """The Label Studio tasks whose applied annotation is one of these (a deletion's webhook
@@ -353,14 +371,13 @@ class StudioSync:
             lambda c: c.execute(sa.select(PROJECTS.c.watermark).where(PROJECTS.c.title == title)).scalar()
         )
         applied = Applied()
-        newest = watermark or ""
+        newest = studio_time(watermark) if watermark else ""
         async with self._lock:
-            async for task in self.client.tasks(project_id, updated_after=_minus(watermark, self.settings.overlap_s)):
-                try:
-                    applied.add(await self.apply(task))
-                except UnknownStudioTaskError:
-                    applied.add("foreign")  # a task someone added in Label Studio by hand
-                newest = max(newest, str(task.get("updated_at") or ""))
+            since = _minus(watermark, self.settings.overlap_s)
+            async for page in self.client.pages(project_id, updated_after=since):
+                for outcome, count in (await self.apply_many(page)).counts.items():
+                    applied.counts[outcome] = applied[outcome] + count
+                newest = max([newest, *(studio_time(t["updated_at"]) for t in page if t.get("updated_at"))])
         now = self.clock()
         await self._sql(
             lambda c: c.execute(
@@ -435,6 +452,14 @@ class StudioSync:
         return self.project_id is not None and self.last_error is None and await self.client.healthy()
 
 
+def _latest_annotation(studio: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The annotation that counts: the newest one not cancelled (a skip in Label Studio)."""
+    kept = [a for a in studio.get("annotations") or () if not a.get("was_cancelled")]
+    return max(
+        kept, key=lambda a: (studio_time(a["updated_at"]) if a.get("updated_at") else "", int(a["id"])), default=None
+    )
+
+
 def _unlinked(connection: Connection, size: int) -> list[dict[str, Any]]:
     linked = sa.exists().where(LINKS.c.task_id == TASKS.c.task_id)
     rows = connection.execute(
@@ -469,5 +494,4 @@ def _minus(watermark: str | None, seconds: float) -> str | None:
     """Label Studio's ISO 8601 time, `seconds` earlier (None: read everything)."""
     if not watermark:
         return None
-    moment = datetime.fromisoformat(watermark.replace("Z", "+00:00")) - timedelta(seconds=seconds)
-    return moment.isoformat().replace("+00:00", "Z")
+    return studio_time(datetime.fromisoformat(watermark.replace("Z", "+00:00")) - timedelta(seconds=seconds))
