@@ -35,5 +35,6 @@ def configure_logging(level: str = "INFO", *, json_lines: bool = True) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("aiokafka", "kafka", "urllib3", "uvicorn.access"):
+    # One line per request (httpx: the Label Studio client, the curate client) drowns the rest.
+    for noisy in ("aiokafka", "kafka", "urllib3", "uvicorn.access", "httpx"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

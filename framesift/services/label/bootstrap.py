@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 from framesift.platform.adapters import Adapters
 from framesift.platform.handlers import consumer_for
@@ -58,9 +59,17 @@ def studio_unit(adapters: Adapters, settings: LabelSettings, api: LabelApi) -> S
     )
 
 
+# The labelling-tool seam: each external tool contributes a unit (its sync loop, the routes it
+# calls back on, its readiness) built on the desk's tool-side calls (submit_from_tool, withdraw,
+# flag); a CVAT adapter would be one more entry. The built-in tool needs none.
+TOOLS: dict[LabellingTool, Callable[[Adapters, LabelSettings, LabelApi], ServiceUnit]] = {
+    LabellingTool.LABEL_STUDIO: studio_unit,
+}
+
+
 def build(adapters: Adapters, settings: LabelSettings) -> ServiceUnit:
     api = label_api(adapters, settings)
-    tool = studio_unit(adapters, settings, api) if settings.tool == LabellingTool.LABEL_STUDIO else None
+    tool = TOOLS[settings.tool](adapters, settings, api) if settings.tool in TOOLS else None
 
     async def start() -> None:
         if settings.ontology_file is not None:  # a new version only when the file changed it

@@ -10,6 +10,7 @@ no longer fit).
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -44,6 +45,7 @@ class StudioClient:
             base_url=url.rstrip("/"), headers={"Authorization": f"Token {token}"}, timeout=timeout_s
         )
         self._attempts, self._max_wait_s = attempts, max_wait_s
+        self._health, self._health_at = False, -1e9
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -71,11 +73,18 @@ class StudioClient:
         return response
 
     async def healthy(self) -> bool:
+        """Whether Label Studio answers /health; asked at most every 5 s (readiness probes and
+        the health watcher ask far more often)."""
+        now = time.monotonic()
+        if now - self._health_at < 5.0:
+            return self._health
         try:
             response = await self._http.get("/health", timeout=2.0)
+            self._health = response.status_code == 200
         except httpx.HTTPError:
-            return False
-        return response.status_code == 200
+            self._health = False
+        self._health_at = now
+        return self._health
 
     # -- projects and webhooks ---------------------------------------------------------------
 
