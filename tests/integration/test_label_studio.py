@@ -15,6 +15,7 @@ from pydantic import SecretStr
 from framesift.app.registry import build_adapters
 from framesift.services.label.completed import CompletedOutbox
 from framesift.services.label.desk import LabelDesk, TaskState, Verdict, create_task, task_id_for
+from framesift.services.label.labellers import Labellers
 from framesift.services.label.ontology import parse
 from framesift.services.label.ontology_store import apply
 from framesift.services.label.settings import LabellingTool, LabelSettings, LabelStudioSettings, ReviewSettings
@@ -295,6 +296,13 @@ async def test_webhooks_bring_annotations_and_a_restart_misses_none(label_studio
                 url = imported[task_id_for("hook-0")]["data"]["image"]
                 assert (await http.get(url)).content == image
                 assert (await http.get(url.replace("signature=", "signature=0"))).status_code == 403
+
+                # Labelling happens in Label Studio: framesift's own queue hands out nothing.
+                key = Labellers(adapters.engine).add("ann")
+                refused = await http.post(
+                    f"http://127.0.0.1:{port}/v1/labels/tasks/next", headers={"authorization": f"Bearer {key}"}
+                )
+                assert (refused.status_code, refused.json()["code"]) == (409, "labelled_in_tool")
 
                 # Label Studio's webhook brings an annotation in (reconciliation waits an hour).
                 # (Label Studio's calls run in a thread: its webhook must find this loop free.)

@@ -32,7 +32,7 @@ from .desk import ANY_TASK, LabelDesk, LeaseError, Outcome, QueueFilter, Verdict
 from .exports import ExportError, ExportFormat, ExportQuery, StoreSink
 from .labellers import ForbiddenError, Identity, Labellers
 from .ontology import OntologyFile, parse, read_file
-from .settings import LabelSettings
+from .settings import LabellingTool, LabelSettings
 from .submission import InvalidSubmissionError
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,11 @@ DATASET_ID = re.compile(r"ds-[0-9a-f]{20}")
 
 class DatasetFileNotFoundError(LookupError):
     pass
+
+
+class LabelledInToolError(RuntimeError):
+    """Labelling happens in the labelling tool (FRAMESIFT_LABEL__TOOL): framesift's own queue
+    hands out no task, so no frame is labelled twice, in two places."""
 
 
 class UnavailableError(RuntimeError):
@@ -94,6 +99,10 @@ class LabelApi:
 
     async def next_task(self, authorization: str | None, where: QueueFilter = ANY_TASK) -> labels_pb2.LabelTask | None:
         who = await self.identify(authorization)
+        if self.settings.tool != LabellingTool.BUILTIN:
+            where_to = self.settings.label_studio.url or "the labelling tool"
+            tool = self.settings.tool.value
+            raise LabelledInToolError(f"tasks are labelled in {tool} ({where_to}); reviews stay here")
         task = await self._run(self.desk.next_task, who.labeller_id, where)
         return messages.task(task) if task else None
 

@@ -8,7 +8,7 @@ from framesift.contracts import errors as client_errors
 from framesift.contracts.errors import ClientError
 from framesift.platform.operators import UnauthenticatedError
 
-from .api import DatasetFileNotFoundError, UnavailableError
+from .api import DatasetFileNotFoundError, LabelledInToolError, UnavailableError
 from .desk import LeaseError, NoOntologyError, TaskNotFoundError
 from .exports import ExportError
 from .labellers import ForbiddenError, InvalidLabellerIdError, LabellerExistsError
@@ -24,6 +24,7 @@ ERRORS: dict[type[Exception], ClientError] = {
     OntologyVersionNotFoundError: ClientError(404, grpc.StatusCode.NOT_FOUND, "not_found"),
     TaskNotFoundError: ClientError(404, grpc.StatusCode.NOT_FOUND, "not_found"),
     LeaseError: ClientError(409, grpc.StatusCode.FAILED_PRECONDITION, "not_leased"),
+    LabelledInToolError: ClientError(409, grpc.StatusCode.FAILED_PRECONDITION, "labelled_in_tool"),
     NoOntologyError: ClientError(412, grpc.StatusCode.FAILED_PRECONDITION, "no_ontology"),
     LabellerExistsError: ClientError(409, grpc.StatusCode.ALREADY_EXISTS, "already_exists"),
     UnauthenticatedError: ClientError(401, grpc.StatusCode.UNAUTHENTICATED, "unauthenticated"),
