@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from pydantic import SecretStr
 
-from framesift.app.registry import build_adapters
+from framesift.app.registry import build_adapters, create_schema
 from framesift.services.label.completed import CompletedOutbox
 from framesift.services.label.desk import LabelDesk, TaskState, Verdict, create_task, task_id_for
 from framesift.services.label.labellers import Labellers
@@ -23,7 +23,9 @@ from framesift.services.label.studio import signing
 from framesift.services.label.studio.client import StudioClient, StudioUnavailableError
 from framesift.services.label.studio.sync import UNMAPPED, StudioSync
 from framesift.services.label.tables import LabelTask, StudioLink
+from framesift.sql.engine import make_engine
 from tests.integration.test_label_desk import detection, selected
+from tests.support.curation import fresh_postgres
 from tests.support.running import running
 from tests.support.scenes import encode, scene
 from tests.support.servers import free_port
@@ -366,3 +368,30 @@ async def _all_imported(studio: Studio, project_id: int, count: int) -> dict[str
 def _project_id(engine) -> int | None:
     with engine.connect() as connection:
         return connection.execute(sa.text("SELECT project_id FROM label_studio_projects")).scalar()
+
+
+async def test_two_replicas_pushing_at_once_import_each_task_once(label_studio, postgres_url) -> None:
+    with fresh_postgres(postgres_url) as url:
+        engines = [make_engine(url), make_engine(url)]  # two processes' pools
+        create_schema(engines[0], ["label"])
+        with engines[0].begin() as connection:
+            apply(connection, parse(V1), author="test", now=1.0)
+            for i in range(30):
+                create_task(connection, selected(f"replica-{i}"), 1.0)
+        settings = studio_settings(label_studio, batch=5)
+        clients = [StudioClient(label_studio.url, label_studio.token) for _ in engines]
+        replicas = [
+            StudioSync(engine, LabelDesk(engine, LabelSettings()), None, client, settings)  # type: ignore[arg-type]
+            for engine, client in zip(engines, clients, strict=True)
+        ]
+        try:
+            for replica in replicas:
+                await replica.ensure_project()
+            pushed = await asyncio.gather(*(replica.push() for replica in replicas))
+            assert sum(pushed) == 30
+            assert len(await asyncio.to_thread(Studio(label_studio).tasks, replicas[0].project_id)) == 30
+        finally:
+            for client in clients:
+                await client.aclose()
+            for engine in engines:
+                engine.dispose()

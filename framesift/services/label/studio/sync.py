@@ -30,6 +30,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
 from framesift.bus.base import BusUnavailableError
+from framesift.sql.columns import insert_for
 
 from .. import ontology_store
 from ..completed import CompletedOutbox
@@ -104,6 +105,7 @@ class StudioSync:
         self.last_error: str | None = None  # the last call's failure (readiness reports it)
         self._lock = asyncio.Lock()  # one pass (push, reconcile, apply) at a time in a process
         self._ontologies: list[Ontology] = []
+        self._adopt_first = False  # an import's links were not stored: link what it made first
 
     # -- SQL in a thread -----------------------------------------------------------------------
 
@@ -141,6 +143,9 @@ class StudioSync:
             values |= {"watermark": "", "reconciled_at": 0.0}
 
         def save(connection: Connection) -> None:
+            # The project was deleted in Label Studio and made again: the old links point at
+            # nothing; their tasks (labels kept here) go out again to the new project.
+            connection.execute(LINKS.delete().where(LINKS.c.project_id != project_id))
             if kept is None:
                 connection.execute(PROJECTS.insert().values(title=title, **values))
             else:
@@ -205,8 +210,8 @@ class StudioSync:
                 for t, i in found.items()
                 if t in known and t not in linked
             ]
-            if rows:
-                connection.execute(LINKS.insert(), rows)
+            for row in rows:  # another replica may link the same task meanwhile
+                connection.execute(insert_for(connection.dialect.name, LINKS).values(**row).on_conflict_do_nothing())
             return len(rows)
 
         return await self._sql(link)
@@ -219,28 +224,52 @@ class StudioSync:
         async with self._lock:
             while limit is None or total < limit:
                 size = self.settings.batch if limit is None else min(self.settings.batch, limit - total)
-                pending, ontology = await self._sql(lambda c, n=size: (_unlinked(c, n), ontology_store.latest(c)))
-                if not pending or ontology is None:
-                    break
-                expires = int(self.clock() + self.settings.image_url_ttl_s)
-                tasks = [studio_task(t, self._image_url(t["task_id"], expires), ontology) for t in pending]
-                ids = await self.client.import_tasks(project_id, tasks)
-                now = self.clock()
-                rows = [
-                    {
-                        "task_id": t["task_id"],
-                        "studio_task_id": i,
-                        "project_id": project_id,
-                        "pushed_at": now,
-                        "image_expires": float(expires),
-                    }
-                    for t, i in zip(pending, ids, strict=True)
-                ]
-                await self._sql(lambda c, rows=rows: c.execute(LINKS.insert(), rows))
-                total += len(rows)
-                if len(pending) < size:
+                pushed = await self._push_batch(project_id, size)
+                total += pushed
+                if pushed < size:
                     break
         return total
+
+    async def _push_batch(self, project_id: int, size: int) -> int:
+        """One batch. On PostgreSQL the import happens while this replica holds the project's
+        row (FOR UPDATE): another replica waits, then finds the batch linked, so no task goes out
+        twice (the outbox holds its claim across a publish the same way). SQLite is one process
+        (the embedded default), where a read held across the call would only risk a busy
+        snapshot. An import whose links were not stored is adopted before the next batch."""
+        if self._adopt_first:
+            await self.adopt_into(project_id)
+            self._adopt_first = False
+        connection = await asyncio.to_thread(self.engine.connect)
+        try:
+            hold = connection.dialect.name == "postgresql"
+            transaction = await asyncio.to_thread(connection.begin)
+            if hold:
+                claim = sa.select(PROJECTS.c.title).where(PROJECTS.c.title == self.settings.project_title)
+                await asyncio.to_thread(lambda: connection.execute(claim.with_for_update()).all())
+            pending = await asyncio.to_thread(_unlinked, connection, size)
+            ontology = await asyncio.to_thread(ontology_store.latest, connection)
+            if not hold:
+                await asyncio.to_thread(transaction.commit)
+            if not pending or ontology is None:
+                return 0
+            expires = int(self.clock() + self.settings.image_url_ttl_s)
+            tasks = [studio_task(t, self._image_url(t["task_id"], expires), ontology) for t in pending]
+            ids = await self.client.import_tasks(project_id, tasks)
+            self._adopt_first = True  # until the links below are stored
+            now = self.clock()
+            rows = [
+                {"task_id": t["task_id"], "studio_task_id": i, "project_id": project_id, "pushed_at": now,
+                 "image_expires": float(expires)}
+                for t, i in zip(pending, ids, strict=True)
+            ]  # fmt: skip
+            if not hold:
+                transaction = await asyncio.to_thread(connection.begin)
+            await asyncio.to_thread(connection.execute, LINKS.insert(), rows)
+            await asyncio.to_thread(transaction.commit)
+            self._adopt_first = False
+            return len(rows)
+        finally:
+            await asyncio.to_thread(connection.close)
 
     def _image_url(self, task_id: str, expires: int) -> str:
         return signing.image_url(self._base, self._secret, task_id, expires)
