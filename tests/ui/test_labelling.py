@@ -52,14 +52,18 @@ def test_labelling_and_review_in_the_browser(served, page: Page) -> None:
     draw(page, 0.2, 0.3, 0.6, 0.7)
     page.keyboard.press("3")  # the ontology's third box class: car
     page.check("#attr-parked")
+    # The same car again, drawn from outside the first box (a drag that starts on a box moves it):
+    # a duplicate the QA checks flag.
+    draw(page, 0.61, 0.71, 0.19, 0.29)
     first = leased_frame(page)
     page.keyboard.press("Enter")
     expect(page.locator("[role=status].ok")).to_contain_text("submitted: review", timeout=DEADLINE_MS)
 
     submitted = task_of(served, first, served.reviewer_key)
     assert submitted["state"] == "review"
-    assert submitted["review_reason"] == "new_labeller"
-    [annotation] = submitted["annotations"]
+    assert submitted["qa_flags"] == ["duplicate_box"]
+    assert [f["annotation"] for f in submitted["qa_findings"]] == [1]
+    annotation, _duplicate = submitted["annotations"]
     assert annotation["class_name"] == "car"
     assert annotation["attributes"] == {"parked": "true"}
     box = annotation["box"]
@@ -86,6 +90,13 @@ def test_labelling_and_review_in_the_browser(served, page: Page) -> None:
     shown = f"Frame {first} from camera {submitted['frame']['camera_id']}"
     expect(page.locator(".stage img").first).to_have_attribute("alt", shown, timeout=DEADLINE_MS)
     expect(page.locator("#selected-box")).to_contain_text("car")
+    # The finding is drawn on the box it is about: a halo, the issue after its label, the detail
+    # as its tooltip.
+    flagged = page.locator(".stage g.overlay-box.flagged")
+    expect(flagged).to_have_count(1, timeout=DEADLINE_MS)
+    expect(flagged).to_have_attribute("data-index", "1")
+    expect(flagged.locator("text")).to_contain_text("⚠ duplicate_box")
+    expect(flagged.locator("title")).to_contain_text("duplicate_box: same car as annotation 0")
     page.keyboard.press("a")
     expect(page.locator("[role=status].ok")).to_contain_text("accepted", timeout=DEADLINE_MS)
     reviewed = task_of(served, first, served.reviewer_key)
@@ -96,7 +107,7 @@ def test_labelling_and_review_in_the_browser(served, page: Page) -> None:
     # The frame page shows the labels as an overlay, and the history, for a signed-in reviewer.
     page.goto(f"{served.url}/ui/frames/{first}")
     labels = page.locator('#frame-view g[data-source="labels"] rect')
-    expect(labels).to_have_count(1, timeout=DEADLINE_MS)
+    expect(labels).to_have_count(2, timeout=DEADLINE_MS)
     expect(page.locator("#frame-view")).to_contain_text("rita: accepted")
     page.uncheck('input[name="show-labels"]')
     expect(labels).to_have_count(0)

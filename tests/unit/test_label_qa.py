@@ -37,6 +37,12 @@ def test_labels_that_agree_with_the_confident_prelabels_raise_nothing() -> None:
     assert issues([]) == {"missing_object"}  # two confident objects, no labels
 
 
+def test_a_missing_object_names_the_prelabel_it_is_about() -> None:
+    labelled = qa.Labelled(AGREEING[:1], PRELABELS, width=640, height=360, ontology=ONTOLOGY)
+    (finding,) = qa.check(labelled, QaSettings())
+    assert (finding.issue, finding.index, finding.prelabel) == (qa.Issue.MISSING_OBJECT, None, 1)
+
+
 @pytest.mark.parametrize(
     ("annotations", "expected"),
     [

@@ -294,7 +294,9 @@ class LabelDesk:
             "labelling_seconds": labelling_seconds,
             "submitted_at": now,
             "qa_flags": packed(flags),
-            "qa_findings": [{"issue": f.issue.value, "index": f.index, "detail": f.detail} for f in findings],
+            "qa_findings": [
+                {"issue": f.issue.value, "index": f.index, "detail": f.detail, "prelabel": f.prelabel} for f in findings
+            ],
             "review_reason": reason,
             # A new round: an earlier round's verdict lives on in label_reviews.
             "reviewer": None,

@@ -40,6 +40,13 @@ def annotation_input(given: labels_pb2.Annotation) -> dict[str, Any]:
     }
 
 
+def finding(stored: dict) -> labels_pb2.QaFinding:
+    """A stored finding (findings stored before the `prelabel` index existed lack it)."""
+    return labels_pb2.QaFinding(
+        issue=stored["issue"], annotation=stored["index"], detail=stored["detail"], prelabel=stored.get("prelabel")
+    )
+
+
 def task(row: Mapping[str, Any], why: str | None = None) -> labels_pb2.LabelTask:
     done = row["state"] == "done"
     message = labels_pb2.LabelTask(
@@ -71,10 +78,7 @@ def task(row: Mapping[str, Any], why: str | None = None) -> labels_pb2.LabelTask
         skips=row["skips"],
         final_annotations=[annotation(a) for a in final_annotations(dict(row))] if done else [],
         why=why if why is not None else ("" if row["has_detector"] else NO_DETECTOR),
-        qa_findings=[
-            labels_pb2.QaFinding(issue=f["issue"], annotation=f["index"], detail=f["detail"])
-            for f in row.get("qa_findings") or ()
-        ],
+        qa_findings=[finding(f) for f in row.get("qa_findings") or ()],
     )
     if row["lease_holder"]:
         message.lease_expires.CopyFrom(timestamp(row["lease_expires"]))

@@ -50,6 +50,7 @@ class Finding:
     issue: Issue
     index: int | None  # the annotation it is about (None: about a pre-label or the whole task)
     detail: str
+    prelabel: int | None = None  # the pre-label it is about (a missing object's), drawn on it
 
 
 def iou(a: Box, b: Box) -> float:
@@ -179,7 +180,7 @@ def changed_or_missing(s: Labelled, q: QaSettings) -> list[Finding]:
                 for a in s.annotations
             )
             if not broken:
-                found.append(Finding(Issue.MISSING_OBJECT, None, f"no label on the {pre['class']} pre-label {pi}"))
+                found.append(Finding(Issue.MISSING_OBJECT, None, f"no label on the {pre['class']} pre-label {pi}", pi))
         elif s.annotations[matched[pi]]["class"] != pre["class"]:
             ai = matched[pi]
             found.append(

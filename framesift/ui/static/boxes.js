@@ -46,7 +46,9 @@ export function stage(src, alt) {
   return { root, image, layer, ready };
 }
 
-// Draw `items` ({box, colour, label, dashed, id}) on the layer, replacing what was there.
+// Draw `items` ({box, colour, label, dashed, id, flags}) on the layer, replacing what was there.
+// `flags` are QA findings ({issue, detail}) about the box: a red halo, the issues after its label,
+// and the details as its tooltip.
 export function drawBoxes(layer, size, items, selected = -1) {
   while (layer.firstChild) layer.firstChild.remove();
   const font = Math.max(11, Math.round(size.width / 70));
@@ -56,12 +58,21 @@ export function drawBoxes(layer, size, items, selected = -1) {
     const w = (x_max - x_min) * size.width, h = (y_max - y_min) * size.height;
     const group = svg("g", { "data-index": index, class: "overlay-box" });
     if (item.source) group.dataset.source = item.source;
+    const flags = item.flags ?? [];
+    if (flags.length) {
+      group.classList.add("flagged");
+      group.append(svg("rect", { x, y, width: w, height: h, class: "qa-halo" }));
+      const tip = svg("title", {});
+      tip.textContent = flags.map((f) => `${f.issue}: ${f.detail}`).join("\n");
+      group.append(tip);
+    }
     const rect = svg("rect", { x, y, width: w, height: h, stroke: item.colour,
       class: `box${item.dashed ? " prelabel" : ""}${index === selected ? " selected" : ""}` });
     group.append(rect);
-    if (item.label) {
-      const text = svg("text", { x: x + 3, y: Math.max(font, y - 4), class: "box-label", "font-size": font });
-      text.textContent = item.label;
+    const label = [item.label, flags.length ? `⚠ ${[...new Set(flags.map((f) => f.issue))].join(", ")}` : ""].filter(Boolean).join(" ");
+    if (label) {
+      const text = svg("text", { x: x + 3, y: Math.max(font, y - 4), class: `box-label${flags.length ? " flagged" : ""}`, "font-size": font });
+      text.textContent = label;
       group.append(text);
     }
     if (index === selected && item.editable) {
@@ -98,7 +109,7 @@ export class BoxEditor {
       this.layer,
       this.size,
       this.annotations.map((a) => ({
-        box: a.box, colour: classColour(a.class_name), editable: true, dashed: a.from_prelabel,
+        box: a.box, colour: classColour(a.class_name), editable: true, dashed: a.from_prelabel, flags: a.qa,
         label: `${a.class_name}${a.track_id ? ` #${a.track_id}` : ""}${a.from_prelabel ? " (pre-label)" : ""}`,
       })),
       this.selected,

@@ -83,7 +83,7 @@ export async function workspace(task, ontology, annotations, { keys = {}, refere
     );
   };
   const root = el("div", { class: "frame-view" }, el("div", {}, view.root,
-    findings.filter((f) => f.annotation === undefined).map((f) => el("p", { class: "error" }, `${f.issue}: ${f.detail}`))),
+    findings.filter((f) => f.annotation === undefined).map((f) => el("p", { class: "error" }, `${f.issue}: ${f.detail}`, f.prelabel === undefined ? "" : " (outlined on the image)"))),
   el("div", {}, boxPanel, classList, frameClasses, el("p", { class: "keys" },
     el("kbd", {}, "1"), "–", el("kbd", {}, "9"), " class · ", el("kbd", {}, "["), el("kbd", {}, "]"), " previous / next box · ",
     el("kbd", {}, "Del"), " delete · arrows move (", el("kbd", {}, "Shift"), " ×10) · ", el("kbd", {}, "Esc"), " deselect",
@@ -91,7 +91,8 @@ export async function workspace(task, ontology, annotations, { keys = {}, refere
   const size = await view.ready;
   const referenceLayer = view.layer.cloneNode();
   view.root.insertBefore(referenceLayer, view.layer);
-  drawBoxes(referenceLayer, size, reference);
+  // A finding about a pre-label (a missing object) is drawn on that pre-label.
+  drawBoxes(referenceLayer, size, reference.map((item, index) => ({ ...item, flags: findings.filter((f) => f.prelabel === index) })));
   const withFindings = annotations.map((a, index) => ({ ...a, qa: findings.filter((f) => f.annotation === index) }));
   const editor = new BoxEditor(view, size, withFindings, { classOf: () => current && { name: current.name, id: current.id }, onChange: describe });
 
