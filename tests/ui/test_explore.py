@@ -113,3 +113,18 @@ def test_the_stats_page_shows_the_reduction_and_the_cost_avoided(served, page: P
     expect(panel).to_contain_text(f"{stats['reduction_percent']:.1f} %")
     expect(panel).to_contain_text(f"{stats['labelling_cost_avoided']:.2f}")
     expect(page.locator("#label-stats")).to_contain_text("label error rate")
+
+
+def test_text_search_has_its_own_box_and_says_what_enables_it(served, page: Page) -> None:
+    page.goto(served.url + "/?q=status:selected")
+    grid(page)
+    page.fill("#text", "a cyclist at night")
+    page.press("#text", "Enter")
+    # The demo embeds with the weights-free descriptor: the page says which setting enables text
+    # search (the API's 412), and the URL keeps both the text and the query's filters.
+    expect(page.locator("#total")).to_contain_text("text search needs a CLIP model", timeout=DEADLINE_MS)
+    expect(page.locator("h1")).to_have_text("Text search")
+    shown = parse_qs(urlparse(page.url).query)
+    assert (shown["text"], shown["q"]) == (["a cyclist at night"], ["status:selected"])
+    answer = httpx.get(f"{served.url}/v1/curation/search", params={"text": "a cyclist at night"}, timeout=10)
+    assert (answer.status_code, answer.json()["code"]) == (412, "text_search_unavailable")

@@ -56,6 +56,9 @@ export const curation = {
   explain: (id) => call(`/v1/curation/frames/${encodeURIComponent(id)}/explain`),
   similar: (id, q = "", limit = 60) =>
     call(`/v1/curation/frames/${encodeURIComponent(id)}/similar?${new URLSearchParams({ q, limit })}`),
+  // Frames nearest to a text (CLIP's text encoder), within the query's filters.
+  search: (text, q = "", limit = 60, signal) =>
+    call(`/v1/curation/search?${new URLSearchParams({ text, q, limit })}`, { signal }),
   stats: () => call("/v1/curation/stats"),
 };
 

@@ -103,11 +103,15 @@ async function render() {
   const q = params().get("q") ?? "";
   const sort = params().get("sort") ?? "";
   const similar = params().get("similar");
+  const text = params().get("text") ?? "";
   const sent = effectiveQuery(q, sort);
 
   const input = el("input", { type: "search", id: "q", name: "q", value: q, autocomplete: "off", spellcheck: "false",
     "aria-describedby": "q-problem", placeholder: 'camera:cam-1 status:rejected reason:blurry brightness<0.2 "text"' });
   const problemLine = el("p", { id: "q-problem", class: "problem error", "aria-live": "polite" });
+  // A description searched with the text encoder; the query's filters still apply.
+  const textInput = el("input", { type: "search", id: "text", name: "text", value: text, autocomplete: "off",
+    placeholder: "a cyclist at night" });
   const sortMenu = el(
     "select",
     { id: "sort", "aria-label": "Sort by", onchange: (event) => navigate({ sort: event.target.value }) },
@@ -119,8 +123,9 @@ async function render() {
   );
   const form = el(
     "form",
-    { class: "toolbar", role: "search", onsubmit: (event) => { event.preventDefault(); navigate({ q: input.value.trim(), similar: "" }); } },
+    { class: "toolbar", role: "search", onsubmit: (event) => { event.preventDefault(); navigate({ q: input.value.trim(), text: textInput.value.trim(), similar: "" }); } },
     el("div", { class: "query" }, el("label", { for: "q", class: "muted" }, "Query"), input, problemLine),
+    el("div", { class: "query text-query" }, el("label", { for: "text", class: "muted" }, "Looks like"), textInput),
     el("label", { for: "sort", class: "muted" }, "Sort"),
     sortMenu,
     el("button", { class: "primary", type: "submit" }, "Apply"),
@@ -129,7 +134,7 @@ async function render() {
   const facetPanel = el("aside", { class: "facets", "aria-label": "Facets" });
   const grid = el("ul", { class: "grid", id: "grid", "aria-label": "Frames" });
   const more = el("div");
-  main(similar ? "Similar frames" : "Explore", form,
+  main(similar ? "Similar frames" : text ? "Text search" : "Explore", form,
     similar ? el("p", {}, `Nearest to frame ${similar.slice(0, 12)} in the embedding space. `,
       el("a", { href: "?", onclick: (event) => { event.preventDefault(); navigate({ similar: "" }); } }, "Back to the query")) : null,
     total, el("div", { class: "layout" }, facetPanel, el("div", {}, grid, more)));
@@ -148,6 +153,15 @@ async function render() {
       total.textContent = `${(answer.hits ?? []).length} nearest frames (${answer.model})`;
     } catch (error) {
       fill(total, problem(error));
+    }
+  } else if (text) {
+    try {
+      const answer = await curation.search(text, sent, 60, signal);
+      fill(grid, ...(answer.hits ?? []).map((hit) => card(hit.record)));
+      total.textContent = `${(answer.hits ?? []).length} frames nearest to “${text}” (${answer.model})`;
+      performance.mark("framesift:grid");
+    } catch (error) {
+      if (error.name !== "AbortError") fill(total, problem(error));
     }
   } else {
     // The grid first, then the counts (which scan every match): they do not compete.
