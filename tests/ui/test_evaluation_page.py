@@ -68,7 +68,16 @@ async def test_the_evaluation_page_shows_metrics_slices_issues_and_a_comparison(
             run = page.locator("#run")
             await expect(run).to_contain_text(f"{STRONG} on the", timeout=DEADLINE_MS)
             await expect(run.locator("table").first).to_contain_text(f"{newest['metrics']['map']:.3f}")
-            slice_rows = run.locator("table").nth(1).locator("tbody tr")
+            # Per class: AP in a table, and the precision-recall curve at IoU 0.5, one line each.
+            classes = newest["classes"]
+            assert classes, "the report keeps its classes"
+            await expect(page.locator("#by-class tbody tr")).to_have_count(len(classes))
+            drawn = [c["name"] for c in classes if len(c.get("precision_at_recall", [])) > 1]
+            await expect(page.locator("#pr-curves polyline")).to_have_count(len(drawn))
+            first_class = page.locator(f'#pr-curves polyline[data-class="{drawn[0]}"]')
+            ap50 = next(c["ap50"] for c in classes if c["name"] == drawn[0])
+            await expect(first_class.locator("title")).to_have_text(f"{drawn[0]}: AP50 {ap50:.3f}")
+            slice_rows = run.locator("table").nth(2).locator("tbody tr")
             await expect(slice_rows).to_have_count(len(newest["slices"]))
             first_slice = newest["slices"][0]["slice"].replace(":", "%3A")
             await expect(slice_rows.first.locator("a")).to_have_attribute("href", f"/?q={first_slice}")

@@ -22,6 +22,7 @@ from framesift.contracts.vocabulary import timestamp
 from framesift.v1 import evaluation_pb2, frames_pb2
 
 from . import records, report, slices
+from .detection_metrics import ClassMetrics
 from .label_errors import LabelErrorThresholds
 from .records import EvaluationSet
 from .tables import Flag, Outcome
@@ -104,8 +105,24 @@ def evaluate_model(
         detections_outside_ontology=found.outside_ontology,
         resamples=resamples,
         label_issues=Counter(flag.issue for flag in flags),
+        classes=[_class(item) for item in sorted(result.classes, key=lambda c: c.category_id)],
     )
     return Run(made, flags, _frame_outcomes(found, evaluation))
+
+
+def _class(item: ClassMetrics) -> evaluation_pb2.ClassMetrics:
+    def defined(value: float) -> float | None:  # COCO's -1, and nan for a class without truth
+        return value if math.isfinite(value) and value >= 0 else None
+
+    return evaluation_pb2.ClassMetrics(
+        class_id=item.category_id,
+        name=item.name,
+        ap=defined(item.ap),
+        ap50=defined(item.ap50),
+        objects=item.ground_truth,
+        detections=item.detections,
+        precision_at_recall=[round(v, 4) for v in item.precision_at_recall],
+    )
 
 
 def _relative(box: list[float], image: dict) -> frames_pb2.Box:

@@ -6,7 +6,7 @@ import { el } from "./dom.js";
 const SVG = "http://www.w3.org/2000/svg";
 export const OUTCOME_COLOURS = { tp: "#1b9e45", fp: "#d7301f", fn: "#f39c12" };
 
-function svg(tag, attributes = {}) {
+export function svg(tag, attributes = {}) {
   const node = document.createElementNS(SVG, tag);
   for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
   return node;

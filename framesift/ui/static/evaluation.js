@@ -2,6 +2,7 @@
 // wrong, the label-error candidates it found, and two model versions compared.
 
 import { call } from "./api.js";
+import { classColour, svg } from "./boxes.js";
 import { el, fill, fixed, main, problem, table, timeText } from "./dom.js";
 
 const METRICS = ["map", "ap50", "ap75", "ar100"];
@@ -14,6 +15,49 @@ function interval(low, value, high) {
     el("span", { style: `left:${at(low)};width:calc(${at(high)} - ${at(low)})` }), el("i", { style: `left:${at(value)}` }));
 }
 
+// Each class's precision-recall curve at IoU 0.5 (COCO's 101 recall points), one line a class.
+function prCurves(classes) {
+  const width = 360, height = 240, pad = 32; // pad: room for the axes' ticks
+  const x = (recall) => pad + recall * (width - pad - 8);
+  const y = (precision) => height - pad - precision * (height - pad - 8);
+  const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", id: "pr-curves",
+    "aria-label": "Precision against recall at IoU 0.5, one line per class" });
+  chart.append(svg("rect", { x: x(0), y: y(1), width: x(1) - x(0), height: y(0) - y(1), class: "pr-frame" }));
+  for (const tick of [0, 0.5, 1]) {
+    const across = svg("text", { x: x(tick), y: height - pad + 14, "text-anchor": "middle", class: "pr-tick" });
+    across.textContent = String(tick);
+    const up = svg("text", { x: pad - 6, y: y(tick) + 4, "text-anchor": "end", class: "pr-tick" });
+    up.textContent = String(tick);
+    chart.append(across, up);
+  }
+  const recallLabel = svg("text", { x: x(0.5), y: height - 2, "text-anchor": "middle", class: "pr-tick" });
+  recallLabel.textContent = "recall";
+  const middle = y(0.5);
+  const precisionLabel = svg("text", { x: 8, y: middle, "text-anchor": "middle", transform: `rotate(-90 8 ${middle})`, class: "pr-tick" });
+  precisionLabel.textContent = "precision";
+  chart.append(recallLabel, precisionLabel);
+  for (const c of classes) {
+    const curve = c.precision_at_recall ?? [];
+    // COCO leaves -1 past the highest recall reached: the line stops there.
+    const points = curve.map((p, i) => (p >= 0 ? `${x(i / (curve.length - 1)).toFixed(1)},${y(p).toFixed(1)}` : null)).filter(Boolean);
+    if (points.length < 2) continue;
+    const line = svg("polyline", { points: points.join(" "), stroke: classColour(c.name), class: "pr-line", "data-class": c.name });
+    const tip = svg("title", {});
+    tip.textContent = `${c.name}: AP50 ${fixed(c.ap50)}`;
+    line.append(tip);
+    chart.append(line);
+  }
+  return chart;
+}
+
+function classSection(classes) {
+  if (!classes.length) return el("p", { class: "muted" }, "This run was stored before reports kept their classes.");
+  return el("div", { class: "pr" }, prCurves(classes),
+    table(["class", { text: "objects", num: true }, { text: "detections", num: true }, { text: "AP", num: true }, { text: "AP50", num: true }],
+      classes.map((c) => [el("span", {}, el("i", { class: "swatch", style: `background:${classColour(c.name)}` }), ` ${c.name}`),
+        Number(c.objects ?? 0), Number(c.detections ?? 0), fixed(c.ap), fixed(c.ap50)])));
+}
+
 const frameLink = (id, text) => el("a", { href: `/ui/frames/${encodeURIComponent(id)}` }, text ?? id.slice(0, 12));
 
 async function runView(run) {
@@ -24,6 +68,8 @@ async function runView(run) {
     el("section", { class: "panel" }, el("h2", {}, `${run.model_version} on the ${run.split} split`),
       el("p", { class: "muted" }, `${run.images} images, ${run.objects} objects, ${run.detections} detections · ${timeText(run.created_at)} · ${run.resamples} bootstrap resamples`),
       table(METRICS.map((m) => ({ text: m, num: true })), [METRICS.map((m) => fixed(run.metrics?.[m]))])),
+    el("section", { class: "panel", id: "by-class" }, el("h2", {}, "By class: AP, and precision against recall at IoU 0.5"),
+      classSection(run.classes ?? [])),
     el("section", { class: "panel" }, el("h2", {}, "By slice (worst first), mAP with its 95 % interval"),
       table(["slice", { text: "images", num: true }, { text: "mAP", num: true }, "interval", { text: "AP50", num: true }],
         slices.map((s) => [el("a", { href: `/?q=${encodeURIComponent(s.slice)}` }, s.slice), Number(s.support ?? 0), fixed(s.metrics?.map),
