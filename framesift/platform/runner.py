@@ -22,6 +22,7 @@ from fastapi_offline import FastAPIOffline
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import SecretStr
 
 from framesift.bus.base import Bus, Consumer, RecordHandler
 from framesift.bus.delivery import RetryPolicy
@@ -30,7 +31,7 @@ from framesift.runtime import metrics
 from framesift.runtime.settings import PlatformSettings
 from framesift.ui import pages
 
-from . import index, problems
+from . import index, problems, read_access
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,10 @@ class ServiceUnit:
     # Run once before anything consumes or serves; a failure fails the start (a resource another
     # process holds, say), instead of every record that would need it.
     starters: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value else None
 
 
 def retry_policy(settings: PlatformSettings) -> RetryPolicy:
@@ -221,6 +226,7 @@ class ServiceRunner:
         # The docs pages' assets come from the installed fastapi-offline package, not a CDN.
         app = FastAPIOffline(title="framesift", version="0.1.0")
         problems.install(app)
+        read_access.install(app, _secret(self.settings.read_token), _secret(self.settings.operator_token))
         index.install(app, [unit.name for unit in self.units])
         pages.install(app)
         for unit in self.units:

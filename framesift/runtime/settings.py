@@ -84,6 +84,10 @@ class PlatformSettings(BaseSettings):
     # The operator's token for write actions on the services (FlushWindows). On the embedded default
     # the app makes one in the data dir (operator-token, mode 0600) when none is set here.
     operator_token: SecretStr | None = None
+    # Production: with a read token, every HTTP read (UI pages, read APIs, images) needs it, as a
+    # bearer token or a browser's sign-in at /ui/sign-in (framesift.platform.read_access). Unset:
+    # reads are open, as on the embedded default.
+    read_token: SecretStr | None = None
 
     # Train / val / evaluation shares of labelled frames: label exports by them and evaluate keeps
     # the evaluation split, so both read the one setting (FRAMESIFT_SPLITS__EVALUATION=0.1).
