@@ -79,3 +79,35 @@ def test_counts_match_what_each_term_finds(database) -> None:
             assert everything["review"] == {"accepted": 14, "corrected": 13}
     finally:
         engine.dispose()
+
+
+def test_rejections_by_day_bucket_by_utc_capture_day(database) -> None:
+    """Days split at UTC midnight on both dialects (PostgreSQL's CAST rounds; SQLite has no floor)."""
+    import sqlalchemy as sa
+
+    from framesift.app.registry import create_schema
+    from framesift.contracts.vocabulary import Status
+    from framesift.services.curate.queries import rejections_by_day
+    from framesift.services.curate.tables import CuratedFrame
+
+    engine = sa.create_engine(database())
+    create_schema(engine, ["curate"])
+    midnight = 1_796_601_600.0  # 2026-12-07T00:00:00Z
+    frames = [  # (seconds from midnight, status, reasons)
+        (-1.0, Status.REJECTED, ",dark,"), (-43_199.0, Status.REJECTED, ",blurry,dark,"), (-10.0, Status.SELECTED, ""),
+        (0.0, Status.REJECTED, ",blurry,"), (43_201.0, Status.CHECKED, ""),
+    ]  # fmt: skip
+    with engine.begin() as connection:
+        for i, (offset, status, reasons) in enumerate(frames):
+            connection.execute(
+                CuratedFrame.__table__.insert().values(
+                    frame_id=f"day-{i}", camera_id="cam", captured_at=midnight + offset, object_key=f"k/{i}",
+                    sha256="a" * 64, status=int(status), reasons=reasons, metrics={}, margins={}, detections=[],
+                    has_detector=False, classes="", published=False, updated_at=0.0,
+                )
+            )  # fmt: skip
+    later, earlier = rejections_by_day(engine)
+    engine.dispose()
+    assert (later.day, later.frames, later.rejected, dict(later.by_reason)) == ("2026-12-07", 2, 1, {"blurry": 1})
+    assert (earlier.day, earlier.frames, earlier.rejected) == ("2026-12-06", 3, 2)
+    assert dict(earlier.by_reason) == {"dark": 2, "blurry": 1}

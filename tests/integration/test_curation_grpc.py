@@ -81,6 +81,14 @@ async def test_get_query_page_and_stats(served) -> None:
     assert stats.selected == len(selected.frames)
     assert stats.reduction_percent == pytest.approx(100 * 2 / len(frame_ids))
     assert stats.labelling_cost_avoided == pytest.approx((len(frame_ids) - stats.selected) * stats.cost_per_frame)
+    # Over time: per capture day, and per selection window.
+    days = list(stats.rejections_by_day)
+    assert [d.day for d in days] == sorted({d.day for d in days}, reverse=True)
+    assert sum(d.frames for d in days) == len(frame_ids)
+    assert sum(d.rejected for d in days) == stats.frames_by_status["rejected"]
+    assert sum(d.by_reason.get("corrupt", 0) for d in days) == 1
+    assert sum(w.selected for w in stats.windows) == stats.selected
+    assert all(w.candidates >= w.selected and w.end.seconds > w.start.seconds for w in stats.windows)
 
 
 async def test_bad_queries_unknown_frames_and_text_search_get_clear_status_codes(served) -> None:

@@ -113,6 +113,16 @@ def test_the_stats_page_shows_the_reduction_and_the_cost_avoided(served, page: P
     expect(panel).to_contain_text(f"{stats['reduction_percent']:.1f} %")
     expect(panel).to_contain_text(f"{stats['labelling_cost_avoided']:.2f}")
     expect(page.locator("#label-stats")).to_contain_text("label error rate")
+    # Over time: a row per capture day with a segment per reason, and a row per selection window.
+    days, windows = stats["rejections_by_day"], stats["windows"]
+    assert days, "the demo's footage has frames"
+    assert windows, "and closed selection windows"
+    expect(page.locator("#rejections-by-day tbody tr")).to_have_count(len(days))
+    first = page.locator("#rejections-by-day tbody tr").first
+    expect(first).to_contain_text(days[0]["day"])
+    expect(first.locator(".segment")).to_have_count(len(days[0].get("by_reason", {})))
+    expect(page.locator("#windows tbody tr")).to_have_count(len(windows))
+    expect(page.locator("#windows tbody tr").first).to_contain_text(windows[0]["window_id"])
 
 
 def test_text_search_has_its_own_box_and_says_what_enables_it(served, page: Page) -> None:

@@ -406,7 +406,58 @@ def curation_stats(engine: Engine, settings: CurateSettings) -> curation_pb2.Cur
         selected=chosen,
         cost_per_frame=settings.cost_per_frame,
         labelling_cost_avoided=(total - chosen) * settings.cost_per_frame,
+        rejections_by_day=rejections_by_day(engine),
+        windows=latest_windows(engine),
     )
+
+
+STATS_DAYS = 60
+STATS_WINDOWS = 50
+
+
+def rejections_by_day(engine: Engine, days: int = STATS_DAYS) -> list[curation_pb2.DayRejections]:
+    """Frames and rejections per UTC capture day, the latest `days` days that have frames first."""
+    days_since_1970 = FRAMES.c.captured_at / 86400.0
+    if engine.dialect.name == "sqlite":  # no floor() unless built with its math functions; CAST
+        day = sa.cast(days_since_1970, sa.Integer)  # truncates, the floor for times after 1970
+    else:  # PostgreSQL's CAST rounds
+        day = sa.cast(sa.func.floor(days_since_1970), sa.Integer)
+    day = day.label("day")
+    with engine.connect() as connection:
+        totals = connection.execute(
+            sa.select(day, sa.func.count()).group_by(day).order_by(day.desc()).limit(days)
+        ).all()
+        if not totals:
+            return []
+        first = totals[-1][0]
+        rejected = connection.execute(
+            sa.select(day, FRAMES.c.reasons, sa.func.count())
+            .where(FRAMES.c.status == int(Status.REJECTED), day >= first)
+            .group_by(day, FRAMES.c.reasons)
+        ).all()
+    found = {number: curation_pb2.DayRejections(day=_day_text(number), frames=count) for number, count in totals}
+    for number, packed, count in rejected:
+        entry = found[number]
+        entry.rejected += count
+        for name in filter(None, packed.split(",")):
+            entry.by_reason[name] = entry.by_reason.get(name, 0) + count
+    return [found[number] for number, _ in totals]
+
+
+def latest_windows(engine: Engine, limit: int = STATS_WINDOWS) -> list[curation_pb2.WindowSelection]:
+    with engine.connect() as connection:
+        rows = connection.execute(sa.select(WINDOWS).order_by(WINDOWS.c.start.desc()).limit(limit)).mappings().all()
+    return [
+        curation_pb2.WindowSelection(
+            window_id=row["window_id"], start=timestamp(row["start"]), end=timestamp(row["end"]),
+            closed=row["closed"], budget=row["budget"], candidates=row["candidates"], selected=row["selected"],
+        )
+        for row in rows
+    ]  # fmt: skip
+
+
+def _day_text(number: int) -> str:
+    return datetime.fromtimestamp(number * 86400, UTC).strftime("%Y-%m-%d")
 
 
 def _has_sql_only_filters(query: Query) -> bool:
