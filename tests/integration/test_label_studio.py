@@ -24,7 +24,7 @@ from framesift.services.label.studio.client import StudioClient, StudioUnavailab
 from framesift.services.label.studio.sync import UNMAPPED, StudioSync
 from framesift.services.label.tables import LabelTask, StudioLink
 from framesift.sql.engine import make_engine
-from tests.integration.test_label_desk import detection, selected
+from tests.integration.test_label_desk import ONTOLOGY, detection, selected
 from tests.support.curation import fresh_postgres
 from tests.support.running import running
 from tests.support.scenes import encode, scene
@@ -32,14 +32,7 @@ from tests.support.servers import free_port
 from tests.support.waiting import eventually
 
 SECRET = "a-test-secret-of-at-least-32-characters!"
-V1 = {
-    "classes": [
-        {"name": "car", "attributes": [{"name": "state", "values": ["parked", "moving"]}, "occluded"],
-         "required_attributes": ["state"]},
-        {"name": "person"},
-        {"name": "night", "kind": "frame"},
-    ]
-}  # fmt: skip
+V1 = ONTOLOGY
 V2 = {  # person renamed (same id), truck added
     "classes": [
         {"id": 1, "name": "car", "attributes": [{"name": "state", "values": ["parked", "moving"]}, "occluded"],

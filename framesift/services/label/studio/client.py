@@ -97,13 +97,17 @@ class StudioClient:
                 return found
             page += 1
 
-    async def project(self, project_id: int) -> dict[str, Any] | None:
+    async def _found(self, path: str) -> dict[str, Any] | None:
+        """GET `path`; None when Label Studio has no such thing (404)."""
         try:
-            return (await self._call("GET", f"/api/projects/{project_id}/")).json()
+            return (await self._call("GET", path)).json()
         except StudioRefusedError as exc:
             if exc.status == 404:
                 return None
             raise
+
+    async def project(self, project_id: int) -> dict[str, Any] | None:
+        return await self._found(f"/api/projects/{project_id}/")
 
     async def create_project(self, title: str, label_config: str) -> int:
         body = {"title": title, "label_config": label_config, "show_skip_button": True}
@@ -145,15 +149,7 @@ class StudioClient:
         return ids
 
     async def task(self, task_id: int) -> dict[str, Any] | None:
-        try:
-            return (await self._call("GET", f"/api/tasks/{task_id}/")).json()
-        except StudioRefusedError as exc:
-            if exc.status == 404:
-                return None
-            raise
-
-    async def annotations(self, task_id: int) -> list[dict[str, Any]]:
-        return (await self._call("GET", f"/api/tasks/{task_id}/annotations/")).json()
+        return await self._found(f"/api/tasks/{task_id}/")
 
     async def patch_task(self, task_id: int, *, data: dict[str, Any], meta: dict[str, Any] | None = None) -> None:
         body: dict[str, Any] = {"data": data}
