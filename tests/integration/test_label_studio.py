@@ -216,6 +216,21 @@ async def test_tasks_go_out_once_and_annotations_come_back_through_the_ontology(
         assert (await sync.reconcile())["withdrawn"] == 1
         withdrawn = row(engine, "ls-0")
         assert (withdrawn["state"], withdrawn["annotations"], withdrawn["withdrawn_at"]) == (TaskState.QUEUED, [], None)
+
+        # A version Label Studio refuses (it keeps a control its annotations use): reported by
+        # readiness, and the rest of the sync goes on.
+        moving = [region("car", (0.1, 0.2, 0.3, 0.4)), extra("attr-1-state", "choices", {"choices": ["moving"]})]
+        studio.annotate(ids[task_id_for("ls-3")], moving)
+        assert (await sync.reconcile())["applied"] == 1
+        v3 = {"classes": [{**c, "attributes": [], "required_attributes": []} if c["name"] == "car" else c
+                          for c in V2["classes"]]}  # fmt: skip
+        with engine.begin() as connection:
+            apply(connection, parse(v3), author="test", now=3.0)
+            create_task(connection, selected("ls-4", detections=[car]), 3.0)
+        await sync.run_once()
+        assert "attr-1-state" in (sync.last_error or "")
+        assert not await sync.ready()
+        assert task_id_for("ls-4") in studio.tasks(sync.project_id)  # pushed all the same
     finally:
         await client.aclose()
         studio.http.close()

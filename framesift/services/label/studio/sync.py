@@ -106,6 +106,7 @@ class StudioSync:
         self._lock = asyncio.Lock()  # one pass (push, reconcile, apply) at a time in a process
         self._ontologies: list[Ontology] = []
         self._adopt_first = False  # an import's links were not stored: link what it made first
+        self._next_reconcile = 0.0  # when the next reconciliation is due (each one sets it)
 
     # -- SQL in a thread -----------------------------------------------------------------------
 
@@ -413,6 +414,7 @@ class StudioSync:
                 PROJECTS.update().where(PROJECTS.c.title == title).values(watermark=newest, reconciled_at=now)
             )
         )
+        self._next_reconcile = now + self.settings.reconcile_every_s
         return applied
 
     # -- verdicts and image URLs back out ----------------------------------------------------
@@ -454,24 +456,34 @@ class StudioSync:
         self.last_error = None
 
     async def run_forever(self) -> None:
-        """Start (the project, links, what changed meanwhile), then push and write back every
-        push_every_s and reconcile every reconcile_every_s; an outage is retried next round."""
-        next_reconcile = self.clock() + self.settings.reconcile_every_s
+        """Start (the project, links, what changed meanwhile), then a round every push_every_s;
+        an outage is retried next round."""
         while True:
             try:
                 if self.project_id is None:
                     await self.start()
                 else:
-                    await self.follow_ontology()
-                    await self.push()
-                    await self.write_back()
-                    if self.clock() >= next_reconcile:
-                        await self.reconcile()
-                        next_reconcile = self.clock() + self.settings.reconcile_every_s
-                    self.last_error = None
+                    await self.run_once()
             except (StudioUnavailableError, StudioRefusedError, NoOntologyError, OperationalError) as exc:
                 self._failed(exc)
             await asyncio.sleep(self.settings.push_every_s)
+
+    async def run_once(self) -> None:
+        """One round: the label config, new tasks out, verdicts and image URLs back, and the
+        reconciliation when it is due. A label config Label Studio refuses (it will not drop a
+        control its annotations use) is reported (readiness) but stops nothing else."""
+        refused = None
+        try:
+            await self.follow_ontology()
+        except StudioRefusedError as exc:
+            refused = exc
+            self._failed(exc)
+        await self.push()
+        await self.write_back()
+        if self.clock() >= self._next_reconcile:
+            await self.reconcile()
+        if refused is None:
+            self.last_error = None
 
     def _failed(self, exc: Exception) -> None:
         self.last_error = str(exc)
