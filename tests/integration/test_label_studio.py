@@ -217,6 +217,18 @@ async def test_tasks_go_out_once_and_annotations_come_back_through_the_ontology(
         withdrawn = row(engine, "ls-0")
         assert (withdrawn["state"], withdrawn["annotations"], withdrawn["withdrawn_at"]) == (TaskState.QUEUED, [], None)
 
+        # An image URL about to expire is renewed in Label Studio while the task is open.
+        with engine.begin() as connection:
+            connection.execute(LINKS.update().where(LINKS.c.task_id == task_id_for("ls-2")).values(image_expires=0.0))
+        assert await sync.write_back() == 1
+        with engine.connect() as connection:
+            renewed = connection.execute(
+                sa.select(LINKS.c.image_expires).where(LINKS.c.task_id == task_id_for("ls-2"))
+            ).scalar_one()
+        shown = studio.http.get(f"/api/tasks/{ids[task_id_for('ls-2')]}/").json()["data"]["image"]
+        assert renewed > 0
+        assert f"/v1/labels/label-studio/images/{task_id_for('ls-2')}?expires={int(renewed)}&signature=" in shown
+
         # A version Label Studio refuses (it keeps a control its annotations use): reported by
         # readiness, and the rest of the sync goes on.
         moving = [region("car", (0.1, 0.2, 0.3, 0.4)), extra("attr-1-state", "choices", {"choices": ["moving"]})]
