@@ -296,7 +296,7 @@ def test_a_new_labeller_is_reviewed_at_first_and_qa_flags_route_to_review(engine
     assert "class_changed" in flagged.why
     # What the flag is about is kept with it, for the reviewer's page to mark the box.
     assert flagged.task["qa_findings"] == [
-        {"issue": "class_changed", "index": 0, "detail": "person pre-label labelled car"}
+        {"issue": "class_changed", "index": 0, "detail": "person pre-label labelled car", "prelabel": None}
     ]
     shown = messages.task(desk.task(task["task_id"]))
     assert [(f.issue, f.annotation) for f in shown.qa_findings] == [("class_changed", 0)]
