@@ -1,7 +1,7 @@
 """The few Label Studio REST calls framesift makes, over httpx, with retries.
 
 Not label-studio-sdk: the SDK requires numpy >= 2.2, and the project pins numpy < 2 for
-nvidia-pytriton; the seven endpoints below are plain REST. Transport errors and 5xx answers
+nvidia-pytriton; the calls below are plain REST. Transport errors and 5xx answers
 are retried with backoff (tenacity), then StudioUnavailableError; a 4xx is StudioRefusedError
 with Label Studio's own words (it explains, e.g., a label config the project's annotations
 no longer fit).
@@ -193,11 +193,16 @@ class StudioClient:
             cursor = batch[-1]["updated_at"]
 
 
+def studio_moment(text: str) -> datetime:
+    """One of Label Studio's ISO 8601 times (`...Z`) as an aware datetime."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
 def studio_time(moment: str | datetime) -> str:
     """A time as Label Studio's Datetime filter parses it (microseconds and Z always: it answers
     500 to `...:00Z` or `+00:00`), from its own ISO 8601 answers or a datetime."""
     if isinstance(moment, str):
-        moment = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+        moment = studio_moment(moment)
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 

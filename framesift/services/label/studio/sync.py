@@ -20,9 +20,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -40,7 +40,7 @@ from ..settings import LabelStudioSettings
 from ..submission import InvalidSubmissionError
 from ..tables import StudioLink, StudioProject
 from . import signing
-from .client import StudioClient, StudioRefusedError, StudioUnavailableError, studio_time
+from .client import StudioClient, StudioRefusedError, StudioUnavailableError, studio_moment, studio_time
 from .config import label_config
 from .convert import TASK_KEY, returned, studio_task
 
@@ -55,17 +55,9 @@ class UnknownStudioTaskError(LookupError):
     """A Label Studio task (or annotation) framesift did not create or link."""
 
 
-@dataclass
-class Applied:
-    """What applying Label Studio's state of some tasks did, by outcome."""
-
-    counts: dict[str, int] = field(default_factory=dict)
-
-    def add(self, outcome: str) -> None:
-        self.counts[outcome] = self.counts.get(outcome, 0) + 1
-
-    def __getitem__(self, outcome: str) -> int:
-        return self.counts.get(outcome, 0)
+# What applying Label Studio's state of some tasks did: how many tasks had each outcome
+# (applied, unchanged, withdrawn, flagged, foreign).
+Applied = Counter[str]
 
 
 def labeller_of(annotation: Mapping[str, Any]) -> str:
@@ -122,9 +114,7 @@ class StudioSync:
     async def ensure_project(self) -> int:
         """The project exists (found by the id kept, else by title, else created) with the
         latest ontology's label config, and the webhook points at framesift."""
-        ontology = await self._sql(ontology_store.latest)
-        if ontology is None:
-            raise NoOntologyError("no ontology yet: Label Studio's project is made from one")
+        ontology = await self._sql(self.desk.ontology)  # NoOntologyError: the project is made from one
         title = self.settings.project_title
         kept = await self._sql(lambda c: c.execute(sa.select(PROJECTS).where(PROJECTS.c.title == title)).first())
         project = await self.client.project(kept.project_id) if kept else None
@@ -168,12 +158,12 @@ class StudioSync:
         """A new ontology version updates the project's label config (class ids are the labels'
         `category`: nothing is renumbered). True when it changed."""
         project_id = await self._project()
-        ontology = await self._sql(ontology_store.latest)
+        ontology = await self._sql(self.desk.ontology)  # a query; parsed only when a new version exists
         title = self.settings.project_title
         kept = await self._sql(
             lambda c: c.execute(sa.select(PROJECTS.c.ontology_version).where(PROJECTS.c.title == title)).scalar()
         )
-        if ontology is None or kept == ontology.version:
+        if kept == ontology.version:
             return False
         await self.client.set_label_config(project_id, label_config(ontology))
         await self._sql(
@@ -248,10 +238,10 @@ class StudioSync:
                 claim = sa.select(PROJECTS.c.title).where(PROJECTS.c.title == self.settings.project_title)
                 await asyncio.to_thread(lambda: connection.execute(claim.with_for_update()).all())
             pending = await asyncio.to_thread(_unlinked, connection, size)
-            ontology = await asyncio.to_thread(ontology_store.latest, connection)
+            ontology = await asyncio.to_thread(self.desk.ontology, connection)
             if not hold:
                 await asyncio.to_thread(transaction.commit)
-            if not pending or ontology is None:
+            if not pending:
                 return 0
             expires = int(self.clock() + self.settings.image_url_ttl_s)
             tasks = [studio_task(t, self._image_url(t["task_id"], expires), ontology) for t in pending]
@@ -277,16 +267,12 @@ class StudioSync:
 
     # -- annotations back --------------------------------------------------------------------
 
-    async def apply(self, studio: Mapping[str, Any]) -> str:
-        """Label Studio's current state of one task, applied: `applied`, `unchanged`,
-        `withdrawn` or `flagged`. UnknownStudioTaskError when framesift never linked it."""
-        applied = await self.apply_many([studio], foreign_ok=False)
-        return next(iter(applied.counts))
-
     async def apply_many(self, studio_tasks: Sequence[Mapping[str, Any]], *, foreign_ok: bool = True) -> Applied:
-        """Several tasks in one transaction (each in a savepoint of its own), then one outbox
-        sweep publishes what became done or withdrawn. A task framesift never linked counts as
-        `foreign` (someone added it in Label Studio by hand), or raises when not `foreign_ok`."""
+        """Label Studio's current state of several tasks, applied in one transaction (each in a
+        savepoint of its own), then one outbox sweep publishes what became done or withdrawn.
+        Each task's outcome is `applied`, `unchanged`, `withdrawn` or `flagged`; a task framesift
+        never linked counts as `foreign` (someone added it in Label Studio by hand), or raises
+        UnknownStudioTaskError when not `foreign_ok`."""
         latest = [(int(t["id"]), _latest_annotation(t)) for t in studio_tasks]
 
         def run(connection: Connection) -> Applied:
@@ -294,11 +280,11 @@ class StudioSync:
             for studio_id, annotation in latest:
                 try:
                     with connection.begin_nested():
-                        applied.add(self._apply(connection, studio_id, annotation))
+                        applied[self._apply(connection, studio_id, annotation)] += 1
                 except UnknownStudioTaskError:
                     if not foreign_ok:
                         raise
-                    applied.add("foreign")
+                    applied["foreign"] += 1
             return applied
 
         applied = await self._sql(run)
@@ -405,8 +391,7 @@ class StudioSync:
         async with self._lock:
             since = _minus(watermark, self.settings.overlap_s)
             async for page in self.client.pages(project_id, updated_after=since):
-                for outcome, count in (await self.apply_many(page)).counts.items():
-                    applied.counts[outcome] = applied[outcome] + count
+                applied.update(await self.apply_many(page))
                 newest = max([newest, *(studio_time(t["updated_at"]) for t in page if t.get("updated_at"))])
         now = self.clock()
         await self._sql(
@@ -427,7 +412,7 @@ class StudioSync:
         rows = await self._sql(lambda c: _to_write(c, renew_before))
         if not rows:
             return 0
-        ontology = await self._sql(ontology_store.latest)
+        ontology = await self._sql(self.desk.ontology)
         written = 0
         for row in rows:
             expires = int(now + self.settings.image_url_ttl_s)
@@ -535,4 +520,4 @@ def _minus(watermark: str | None, seconds: float) -> str | None:
     """Label Studio's ISO 8601 time, `seconds` earlier (None: read everything)."""
     if not watermark:
         return None
-    return studio_time(datetime.fromisoformat(watermark.replace("Z", "+00:00")) - timedelta(seconds=seconds))
+    return studio_time(studio_moment(watermark) - timedelta(seconds=seconds))
