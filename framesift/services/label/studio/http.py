@@ -21,6 +21,7 @@ from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 
+from framesift.contracts.media import sniff
 from framesift.platform.problems import Problem
 from framesift.store.base import ObjectNotFoundError, ObjectStore
 
@@ -34,7 +35,6 @@ log = logging.getLogger(__name__)
 INBOX = StudioInbox.__table__
 MAX_BODY = 1 << 20  # a webhook names a few tasks; Label Studio's payloads are far smaller
 _KEPT = 64 * 1024  # what is kept of a refused body
-_MEDIA = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG": "image/png", b"RIFF": "image/webp", b"GIF8": "image/gif"}
 
 
 class MalformedWebhookError(ValueError):
@@ -112,7 +112,7 @@ def studio_router(
         except (StudioUnavailableError, StudioRefusedError) as exc:
             log.warning("Label Studio webhook not applied now, reconciliation will: %s", exc)
             return JSONResponse({"accepted": True, "detail": "reconciliation will apply it"}, status_code=202)
-        return {"applied": applied.counts}
+        return {"applied": dict(applied)}
 
     @router.get("/images/{task_id}")
     async def image(task_id: str, expires: int, signature: str, request: Request):
@@ -131,11 +131,11 @@ def studio_router(
             data = await store.get(object_key)
         except ObjectNotFoundError:
             raise Problem(404, "not_found", f"the image of task {task_id!r} is not in the store") from None
-        media = next((m for magic, m in _MEDIA.items() if data.startswith(magic)), "application/octet-stream")
+        media = sniff(data)
         etag = f'"{signing.image_signature(secret, task_id, 0)[:32]}"'  # per task: its bytes never change
         headers = {"Cache-Control": "private, max-age=86400, immutable", "ETag": etag}
         if request.headers.get("if-none-match") == etag:
             return Response(status_code=304, headers=headers)
-        return Response(data, media_type=media, headers=headers)
+        return Response(data, media_type=media.mime if media else "application/octet-stream", headers=headers)
 
     return router
