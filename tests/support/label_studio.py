@@ -11,9 +11,7 @@ import secrets
 import subprocess
 from pathlib import Path
 
-import httpx
-
-from tests.support.servers import _terminate, free_port
+from tests.support.servers import _terminate, answers_ok, free_port
 from tests.support.waiting import eventually_sync
 
 DEFAULT_VENV = Path.home() / ".cache" / "framesift" / "label-studio-1.23"
@@ -36,12 +34,6 @@ class LabelStudioServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def _healthy(self) -> bool:
-        try:
-            return httpx.get(f"{self.url}/health", timeout=1).status_code == 200
-        except httpx.TransportError:
-            return False
-
     def start(self) -> LabelStudioServer:
         if not self.binary.exists():
             raise RuntimeError(f"no Label Studio at {self.binary} (`.ci/run` installs it there)")
@@ -62,7 +54,9 @@ class LabelStudioServer:
         self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=environment)
         # The first start migrates its database: about 25 s here, more on a busy 2-core machine.
         eventually_sync(
-            lambda: self._process.poll() is not None or self._healthy(), timeout=240, what="Label Studio's /health"
+            lambda: self._process.poll() is not None or answers_ok(self.url, "/health"),
+            timeout=240,
+            what="Label Studio's /health",
         )
         if self._process.poll() is not None:
             raise RuntimeError(f"Label Studio exited with {self._process.returncode}; see {self.log_path}")

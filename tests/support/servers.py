@@ -28,7 +28,7 @@ def port_open(host: str, port: int) -> bool:
 
 
 def answers_ok(url: str, path: str = "/readyz") -> bool:
-    """Whether a framesift process at `url` answers `path` with 200 (not yet listening: False)."""
+    """Whether a server at `url` answers `path` with 200 (not yet listening: False)."""
     import httpx
 
     try:

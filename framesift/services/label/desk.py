@@ -352,7 +352,10 @@ class LabelDesk:
         connection.execute(
             TASKS.update()
             .where(TASKS.c.task_id == task_id)
-            .values(qa_flags=packed(flags), qa_findings=[*findings, {"issue": flag, "index": None, "detail": detail}])
+            .values(
+                qa_flags=packed(flags),
+                qa_findings=[*findings, {"issue": flag, "index": None, "detail": detail, "prelabel": None}],
+            )
         )
 
     # -- review ------------------------------------------------------------------------------
