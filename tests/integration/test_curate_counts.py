@@ -106,7 +106,8 @@ def test_rejections_by_day_bucket_by_utc_capture_day(database) -> None:
                     has_detector=False, classes="", published=False, updated_at=0.0,
                 )
             )  # fmt: skip
-    later, earlier = rejections_by_day(engine)
+    with engine.connect() as connection:
+        later, earlier = rejections_by_day(connection)
     engine.dispose()
     assert (later.day, later.frames, later.rejected, dict(later.by_reason)) == ("2026-12-07", 2, 1, {"blurry": 1})
     assert (earlier.day, earlier.frames, earlier.rejected) == ("2026-12-06", 3, 2)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from framesift.contracts.query import Query, QueryError, parse
 from framesift.contracts.vocabulary import Reason, Status, frame_ref, timestamp
@@ -382,17 +382,18 @@ class CurationApi:
 
 def curation_stats(engine: Engine, settings: CurateSettings) -> curation_pb2.CurationStats:
     """Counts per status and rejection reason, and what they mean for the labelling bill."""
-    with engine.connect() as connection:
+    with engine.connect() as connection:  # one connection for every figure
         by_status = connection.execute(sa.select(FRAMES.c.status, sa.func.count()).group_by(FRAMES.c.status)).all()
         rejected = connection.execute(
             sa.select(FRAMES.c.reasons, sa.func.count())
             .where(FRAMES.c.status == int(Status.REJECTED))
             .group_by(FRAMES.c.reasons)
         ).all()
+        by_day = rejections_by_day(connection)
+        windows = latest_windows(connection)
     reasons: dict[str, int] = {}
     for packed, count in rejected:
-        for name in filter(None, packed.split(",")):
-            reasons[name] = reasons.get(name, 0) + count
+        _count_reasons(packed, count, reasons)
     counts = {Status(status).label: count for status, count in by_status}
     total = sum(counts.values())
     chosen = counts.get(Status.SELECTED.label, 0) + counts.get(Status.LABELLED.label, 0)
@@ -406,8 +407,8 @@ def curation_stats(engine: Engine, settings: CurateSettings) -> curation_pb2.Cur
         selected=chosen,
         cost_per_frame=settings.cost_per_frame,
         labelling_cost_avoided=(total - chosen) * settings.cost_per_frame,
-        rejections_by_day=rejections_by_day(engine),
-        windows=latest_windows(engine),
+        rejections_by_day=by_day,
+        windows=windows,
     )
 
 
@@ -415,38 +416,37 @@ STATS_DAYS = 60
 STATS_WINDOWS = 50
 
 
-def rejections_by_day(engine: Engine, days: int = STATS_DAYS) -> list[curation_pb2.DayRejections]:
+def _count_reasons(packed: str, count: int, into: MutableMapping[str, int]) -> None:
+    """Add `count` frames under each reason of a packed ",blurry,dark," (a frame counts under each)."""
+    for name in filter(None, packed.split(",")):
+        into[name] = into.get(name, 0) + count
+
+
+def rejections_by_day(connection: Connection, days: int = STATS_DAYS) -> list[curation_pb2.DayRejections]:
     """Frames and rejections per UTC capture day, the latest `days` days that have frames first."""
     days_since_1970 = FRAMES.c.captured_at / 86400.0
-    if engine.dialect.name == "sqlite":  # no floor() unless built with its math functions; CAST
+    if connection.dialect.name == "sqlite":  # no floor() unless built with its math functions; CAST
         day = sa.cast(days_since_1970, sa.Integer)  # truncates, the floor for times after 1970
     else:  # PostgreSQL's CAST rounds
         day = sa.cast(sa.func.floor(days_since_1970), sa.Integer)
     day = day.label("day")
-    with engine.connect() as connection:
-        totals = connection.execute(
-            sa.select(day, sa.func.count()).group_by(day).order_by(day.desc()).limit(days)
-        ).all()
-        if not totals:
-            return []
-        first = totals[-1][0]
-        rejected = connection.execute(
-            sa.select(day, FRAMES.c.reasons, sa.func.count())
-            .where(FRAMES.c.status == int(Status.REJECTED), day >= first)
-            .group_by(day, FRAMES.c.reasons)
-        ).all()
+    totals = connection.execute(sa.select(day, sa.func.count()).group_by(day).order_by(day.desc()).limit(days)).all()
+    if not totals:
+        return []
+    rejected = connection.execute(
+        sa.select(day, FRAMES.c.reasons, sa.func.count())
+        .where(FRAMES.c.status == int(Status.REJECTED), day >= totals[-1][0])
+        .group_by(day, FRAMES.c.reasons)
+    ).all()
     found = {number: curation_pb2.DayRejections(day=_day_text(number), frames=count) for number, count in totals}
     for number, packed, count in rejected:
-        entry = found[number]
-        entry.rejected += count
-        for name in filter(None, packed.split(",")):
-            entry.by_reason[name] = entry.by_reason.get(name, 0) + count
+        found[number].rejected += count
+        _count_reasons(packed, count, found[number].by_reason)
     return [found[number] for number, _ in totals]
 
 
-def latest_windows(engine: Engine, limit: int = STATS_WINDOWS) -> list[curation_pb2.WindowSelection]:
-    with engine.connect() as connection:
-        rows = connection.execute(sa.select(WINDOWS).order_by(WINDOWS.c.start.desc()).limit(limit)).mappings().all()
+def latest_windows(connection: Connection, limit: int = STATS_WINDOWS) -> list[curation_pb2.WindowSelection]:
+    rows = connection.execute(sa.select(WINDOWS).order_by(WINDOWS.c.start.desc()).limit(limit)).mappings().all()
     return [
         curation_pb2.WindowSelection(
             window_id=row["window_id"], start=timestamp(row["start"]), end=timestamp(row["end"]),
