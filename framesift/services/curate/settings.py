@@ -37,10 +37,8 @@ class CurateSettings(BaseModel):
     budget_per_window: Annotated[int, Field(ge=0)] = 50
     budget_per_day: Annotated[int, Field(ge=0)] = 1000
     camera_share: Annotated[float, Field(gt=0, le=1)] = 0.5
-    # Diversity: a candidate's priority counts d / (d + diversity_radius), d its cosine distance
-    # to everything chosen (half at the radius; near copies ~0); within `min_distance` of a
-    # chosen frame it is never chosen in the same window.
-    diversity_radius: Annotated[float, Field(gt=0, le=2)] = 0.15
+    # Diversity: within `min_distance` (cosine) of a chosen frame a candidate is a near copy and is
+    # never chosen in the same window (selection.py says how the rest are weighed: no radius).
     min_distance: Annotated[float, Field(ge=0, le=2)] = 0.02
     # The detector's decision threshold the uncertainty part is measured around.
     score_threshold: Annotated[float, Field(gt=0, lt=1)] = 0.5
