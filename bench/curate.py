@@ -288,7 +288,7 @@ def footage_selection(budget: int, fps: float = 4.0) -> list[tuple[str, float, f
     draws = [scores(list(rng.choice(len(frames), budget, replace=False))) for _ in range(200)]
     random_mean = tuple(float(np.mean([d[k] for d in draws])) for k in range(4))
     return [
-        (f"framesift greedy ({len(picked)} chosen)", *scores(picked)),
+        (f"framesift facility location ({len(picked)} chosen)", *scores(picked)),
         ("uniform in time (every n-th frame)", *scores(uniform)),
         ("random (mean of 200 draws)", *random_mean),
     ], len(frames)
@@ -392,7 +392,7 @@ def main() -> None:
         )
 
     print(f"\nSelection of one window, median of {max(3, args.repeats // 10)} runs (ms):\n")
-    print("| window | priority x coverage greedy | baseline: top-k by priority |")
+    print("| window | facility location greedy (curate select) | baseline: top-k by priority |")
     print("|---|---|---|")
     for name, ours, base in selection_times(args.candidates, max(3, args.repeats // 10)):
         print(f"| {name} | {ours * 1e3:.1f} | {base * 1e3:.1f} |")
