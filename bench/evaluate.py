@@ -1,5 +1,6 @@
 """The evaluator: time and peak memory of COCO metrics against pycocotools on the same files,
-and the cost of slices with bootstrap intervals.
+the cost of slices with bootstrap intervals, and the selection experiment's table (framesift's
+choice against random at the same labelling budget: `framesift evaluate selection`'s code).
 
 Data: tests/support/coco_sets.py's ground truth (5 000 images of 1280x720, boxes of every COCO
 size, 3 % crowd regions, 12 cameras) and a detector's results on it (jittered copies of the
@@ -7,7 +8,8 @@ truth, misses, wrong classes and false alarms: about 18 per image, 90 k in all).
 runs in a fresh process on the same two files, so its peak RSS is its own; the metrics of the
 two are compared as well (they must be equal).
 
-Run: .venv/bin/python -m bench.evaluate [--images 5000] [--resamples 1000]
+Run: .venv/bin/python -m bench.evaluate [--images 5000] [--resamples 1000] [--selection-seeds 5]
+(the selection table needs scikit-learn: [bench]; --selection-seeds 0 leaves it out)
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=5000)
     parser.add_argument("--resamples", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--selection-seeds", type=int, default=5)
     args = parser.parse_args()
 
     truth = coco_sets.ground_truth(args.images, seed=args.seed, objects_per_image=15, cameras=12)
@@ -80,6 +83,8 @@ def main() -> None:
         results = {name: _evaluator(code, truth_path, found_path) for name, code in _EVALUATORS.items()}
         _evaluator_table(results)
         _bootstrap_table(truth_path, found_path, args.resamples)
+    if args.selection_seeds:
+        _selection_table(args.selection_seeds)
 
 
 def _evaluator_table(results: dict[str, dict]) -> None:
@@ -119,6 +124,17 @@ def _bootstrap_table(truth_path: Path, found_path: Path, resamples: int) -> None
     grid.add_row("slices + intervals", f"{sliced - tabled:.2f}", str(len(results)))
     grid.add_row("per slice", f"{(sliced - tabled) / len(results):.3f}", "")
     Console(width=120).print(grid)
+
+
+def _selection_table(seeds: int) -> None:
+    from framesift.app import selection_experiment as experiment
+
+    start = time.perf_counter()
+    results = [experiment.run_seed(seed) for seed in range(seeds)]
+    summary = experiment.summarise(results)
+    print(f"\nselection experiment, {seeds} seeds ({time.perf_counter() - start:.0f} s):")
+    for line in experiment.lines(summary, results, experiment.labels_needed(summary)):
+        print(line)
 
 
 if __name__ == "__main__":
