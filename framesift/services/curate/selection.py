@@ -9,13 +9,13 @@ frames gets a pick before an outlier does, and then no more until its frames are
 near-identical high-priority frames yield one pick, not fifty; within `min_distance` of a chosen
 frame a candidate is never taken. Farthest-first (k-center) was the rule before: it spends a
 small budget on outliers first, which is why typical-then-diverse choice labels better at the
-budgets curate works with (docs: README "How curate chooses").
+budgets curate works with (README, "Selection").
 
-Large windows are served through a fixed sample of `DEMAND_LIMIT` frames (every n-th frame id),
-scaled to the window, so the cost of a round stays bounded; each candidate's own term is exact.
-Gains only fall as frames are chosen (and rarity only lowers priorities), so a lazy greedy
-re-evaluates only the candidates at the top of a heap of stale gains. Ties go to the earlier frame
-id, so the result is deterministic.
+Large windows are served through a fixed sample of at most `DEMAND_LIMIT` frames (every n-th
+frame id), scaled to the window, so the cost of a round stays bounded; each candidate's own term
+is exact. Gains only fall as frames are chosen (and rarity only lowers priorities), so a lazy
+greedy re-evaluates only the candidates at the top of a heap of stale gains. Ties go to the
+earlier frame id, so the result is deterministic.
 
 Rarity is kept current within the window too: each pick counts for the classes it shows, so the
 second bicycle of a window is already less rare than the first (the novelty part needs no such
