@@ -10,6 +10,9 @@ Compared, in one run, on the same camera-like 1080p JPEGs:
   distributed       the same four services in one process on tansu (Kafka protocol) + moto (S3)
                     + PostgreSQL when it answers on 127.0.0.1:5432 (embed and curate share Qdrant's
                     local mode, which is one process per folder)
+  as deployed       the same stack with a `framesift run` process per service (ingest; quality;
+                    embed + curate, which share Qdrant's local folder), frames uploaded over HTTP
+                    by 8 cameras each sending in order, as bench.faults does
   per stage         on the same distributed stack, each service alone on the backlog the stage
                     before left (ingest's uploads, then quality, embed, curate): where the time goes
 
@@ -112,6 +115,59 @@ async def distributed(frames: list[bytes], concurrency: int, root: Path) -> tupl
     return seconds, label
 
 
+async def as_deployed(frames: list[bytes], root: Path, cameras: int = 8) -> tuple[float, str]:
+    """First upload to every frame decided, each service its own process, uploads over HTTP."""
+    from bench import faults
+    from framesift.app.registry import create_schema
+    from framesift.bus.kafka import KafkaBus
+    from framesift.contracts.topics import all_topic_names
+    from framesift.sql.engine import make_engine
+    from tests.support.servers import free_port
+
+    groups = {"ingest": ["ingest"], "quality": ["quality"], "embed+curate": ["embed", "curate"]}
+    with distributed_stack(root / "deployed") as (settings, label):
+        engine = make_engine(settings.sql_url)
+        create_schema(engine)
+        names = [f"cam-{i}" for i in range(cameras)]
+        keys = {name: CameraRegistry(engine).add(name) for name in names}
+        start = time.time() - len(frames)
+        items = [faults.Upload(names[i % cameras], data, start + i) for i, data in enumerate(frames)]
+        env = faults.environment(settings, "bench-operator")
+        ports = {name: free_port() for name in groups}
+        services = [
+            faults.Service(name, args, env | {"FRAMESIFT_HTTP_PORT": str(ports[name]),
+                                              "FRAMESIFT_GRPC_PORT": str(free_port())}, root / f"{name}.log")
+            for name, args in groups.items()
+        ]  # fmt: skip
+        admin = KafkaBus(settings, client_id="bench-pipeline")
+        await admin.start()
+        await admin.ensure_topics(all_topic_names())
+        try:
+            for service in services:
+                service.start()
+            for port in ports.values():
+                await faults.wait_http(f"http://127.0.0.1:{port}")
+
+            async def nothing(_done: int) -> None:
+                return None
+
+            started = time.perf_counter()
+            answers = await faults.upload_all(f"http://127.0.0.1:{ports['ingest']}", keys, items, nothing)
+            assert answers.ok == len(frames), answers
+            await eventually(
+                lambda: len(faults.decided(engine, answers.frame_ids)) == len(answers.frame_ids),
+                timeout=600,
+                what="all decided",
+            )
+            seconds = time.perf_counter() - started
+        finally:
+            for service in services:
+                service.stop()
+            await admin.stop()
+            engine.dispose()
+    return seconds, f"{label}, a process per service, {cameras} cameras over HTTP"
+
+
 async def stages(frames: list[bytes], concurrency: int, root: Path) -> list[tuple[str, float]]:
     """Each stage alone on its input backlog: frames/s of ingest, quality, embed and curate."""
     rows = []
@@ -169,13 +225,16 @@ async def main() -> None:
         ]
         seconds, label = await distributed(frames, args.concurrency, root)
         rows.append((f"distributed: {label}", seconds))
+        seconds, label = await as_deployed(frames, root)
+        rows.append((f"as deployed: {label}", seconds))
         rows.extend(await stages(frames, args.concurrency, root))
     baseline = len(frames) / rows[0][1]
-    print(f"| {'path':<58} | {'frames/s':>9} | {'vs scan alone':>13} |")
-    print(f"|{'-' * 60}|{'-' * 11}|{'-' * 15}|")
+    width = max(len(name) for name, _ in rows)
+    print(f"| {'path':<{width}} | {'frames/s':>9} | {'vs scan alone':>13} |")
+    print(f"|{'-' * (width + 2)}|{'-' * 11}|{'-' * 15}|")
     for name, seconds in rows:
         rate = len(frames) / seconds
-        print(f"| {name:<58} | {rate:>9.1f} | {rate / baseline:>12.2f}x |")
+        print(f"| {name:<{width}} | {rate:>9.1f} | {rate / baseline:>12.2f}x |")
 
 
 if __name__ == "__main__":
