@@ -43,8 +43,10 @@ class FrameRegistry:
 
     @contextlib.contextmanager
     def unit(self) -> Iterator[Session]:
-        """One session (one connection, one transaction) for a decision's lookups and its record."""
-        with Session(self._engine) as session:
+        """One session (one connection, one transaction) for a decision's lookups and its record.
+        The recorded row keeps its values after the commit (they are the ones written, its id
+        came back with the INSERT): reading it again would cost a query per decision."""
+        with Session(self._engine, expire_on_commit=False) as session:
             yield session
 
     @contextlib.contextmanager
@@ -68,7 +70,8 @@ class FrameRegistry:
             s.add(row)
             try:
                 s.commit()
-                s.refresh(row)
+                if s.expire_on_commit:
+                    s.refresh(row)
                 return row
             except IntegrityError:
                 s.rollback()
