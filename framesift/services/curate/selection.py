@@ -176,7 +176,7 @@ def select(
     picks = 0
     batch = _FIRST_BATCH
 
-    while heap and sum(per_camera.values()) < budget.frames:
+    while heap and picks < budget.frames:
         negative, index, computed_at = heapq.heappop(heap)
         if not open_[index]:
             continue

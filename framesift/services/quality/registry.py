@@ -54,7 +54,7 @@ class FrameRegistry:
         if given is not None:
             yield given
             return
-        with Session(self._engine) as session:
+        with self.unit() as session:
             yield session
 
     def decided(self, frame_id: str, session: Session | None = None) -> QualityFrame | None:
@@ -70,8 +70,6 @@ class FrameRegistry:
             s.add(row)
             try:
                 s.commit()
-                if s.expire_on_commit:
-                    s.refresh(row)
                 return row
             except IntegrityError:
                 s.rollback()
