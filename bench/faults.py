@@ -156,6 +156,25 @@ async def wait_http(url: str, deadline_s: float = 120) -> None:
     raise RuntimeError(f"{url} never became ready")
 
 
+def start_services(
+    settings: Settings, groups: dict[str, list[str]], root: Path, token: str
+) -> tuple[dict[str, Service], dict[str, int]]:
+    """A `framesift run` process per group on the stack's settings, each on its own ports (HTTP
+    port per group returned); started, not yet ready (await `wait_http` on each)."""
+    env = environment(settings, token)
+    ports = {name: free_port() for name in groups}
+    services = {
+        name: Service(
+            name, args, env | {"FRAMESIFT_HTTP_PORT": str(ports[name]), "FRAMESIFT_GRPC_PORT": str(free_port())},
+            root / f"{name}.log",
+        )
+        for name, args in groups.items()
+    }  # fmt: skip
+    for service in services.values():
+        service.start()
+    return services, ports
+
+
 @dataclass
 class Answers:
     ok: int = 0
@@ -255,19 +274,11 @@ async def one_run(items: list[Upload], kills: int, seed: int, root: Path) -> Out
         create_schema(engine)
         registry = CameraRegistry(engine)
         keys = {camera: registry.add(camera) for camera in sorted({i.camera_id for i in items})}
-        env = environment(settings, token)
-        http_port = free_port()
-        services = {}
-        for name, args in GROUPS.items():
-            own = env | {"FRAMESIFT_HTTP_PORT": str(http_port if name == "ingest" else free_port()),
-                         "FRAMESIFT_GRPC_PORT": str(free_port())}  # fmt: skip
-            services[name] = Service(name, args, own, root / f"{name}.log")
         admin = KafkaBus(settings, client_id="bench-faults")
         await admin.start()
         await admin.ensure_topics(all_topic_names())
-        for service in services.values():
-            service.start()
-        url = f"http://127.0.0.1:{http_port}"
+        services, ports = start_services(settings, GROUPS, root, token)
+        url = f"http://127.0.0.1:{ports['ingest']}"
         await wait_http(url)
         rng = random.Random(seed)
         plan = sorted(

@@ -122,7 +122,6 @@ async def as_deployed(frames: list[bytes], root: Path, cameras: int = 8) -> tupl
     from framesift.bus.kafka import KafkaBus
     from framesift.contracts.topics import all_topic_names
     from framesift.sql.engine import make_engine
-    from tests.support.servers import free_port
 
     groups = {"ingest": ["ingest"], "quality": ["quality"], "embed+curate": ["embed", "curate"]}
     with distributed_stack(root / "deployed") as (settings, label):
@@ -132,19 +131,11 @@ async def as_deployed(frames: list[bytes], root: Path, cameras: int = 8) -> tupl
         keys = {name: CameraRegistry(engine).add(name) for name in names}
         start = time.time() - len(frames)
         items = [faults.Upload(names[i % cameras], data, start + i) for i, data in enumerate(frames)]
-        env = faults.environment(settings, "bench-operator")
-        ports = {name: free_port() for name in groups}
-        services = [
-            faults.Service(name, args, env | {"FRAMESIFT_HTTP_PORT": str(ports[name]),
-                                              "FRAMESIFT_GRPC_PORT": str(free_port())}, root / f"{name}.log")
-            for name, args in groups.items()
-        ]  # fmt: skip
         admin = KafkaBus(settings, client_id="bench-pipeline")
         await admin.start()
         await admin.ensure_topics(all_topic_names())
+        services, ports = faults.start_services(settings, groups, root, "bench-operator")
         try:
-            for service in services:
-                service.start()
             for port in ports.values():
                 await faults.wait_http(f"http://127.0.0.1:{port}")
 
@@ -161,7 +152,7 @@ async def as_deployed(frames: list[bytes], root: Path, cameras: int = 8) -> tupl
             )
             seconds = time.perf_counter() - started
         finally:
-            for service in services:
+            for service in services.values():
                 service.stop()
             await admin.stop()
             engine.dispose()
